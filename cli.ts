@@ -1,0 +1,450 @@
+#!/usr/bin/env node
+/**
+ * The `toolrouter` command: train a router from JSONL examples, score it, and route requests.
+ *
+ * @example
+ * ```sh
+ * toolrouter train --train data/demo/train.jsonl --tools data/demo/tools.json --out demo.trm
+ * toolrouter eval --model demo.trm --data data/demo/test.jsonl
+ * echo 'will it rain in Oslo tomorrow?' | toolrouter route --model demo.trm
+ * ```
+ */
+import { readFileSync, statSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+
+import { Command, CommanderError, InvalidArgumentError } from 'commander'
+
+import { Router, Trainer, ToolrouterError, loadExamples, loadTools } from './index'
+import type { Metrics, Progress, Route, ToolrouterErrorCode } from './index'
+
+// ---------------------------------------------------------------------------------------------
+// Exit codes
+// ---------------------------------------------------------------------------------------------
+
+const EXIT_OK = 0
+const EXIT_USAGE = 1
+const EXIT_DATA = 2
+const EXIT_OTHER = 3
+const EXIT_SIGINT = 130
+
+/** Errors caused by the user's files or arguments rather than by toolrouter itself. */
+const DATA_CODES: ReadonlySet<ToolrouterErrorCode> = new Set<ToolrouterErrorCode>([
+  'DATASET_INVALID',
+  'TOOLS_INVALID',
+  'MODEL_NOT_FOUND',
+  'MODEL_INVALID',
+  'MODEL_VERSION',
+  'IO',
+  'INVALID_ARGUMENT',
+])
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0    success
+  1    usage error (unknown command or option, missing or malformed option)
+  2    bad data or model (codes DATASET_INVALID, TOOLS_INVALID, MODEL_NOT_FOUND, MODEL_INVALID,
+       MODEL_VERSION, IO, INVALID_ARGUMENT); the message names the file and line
+  3    any other error
+  130  interrupted (Ctrl-C)
+
+Errors are printed to stderr as "toolrouter: <CODE>: <message>".`
+
+/** Ctrl-C during training: the training stopped and nothing was saved. */
+class Interrupted extends Error {
+  constructor() {
+    super('aborted')
+    this.name = 'Interrupted'
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+// ---------------------------------------------------------------------------------------------
+
+function packageVersion(): string {
+  const pkg: unknown = JSON.parse(readFileSync(join(__dirname, 'package.json'), 'utf8'))
+  const version = typeof pkg === 'object' && pkg !== null ? (pkg as Record<string, unknown>).version : undefined
+  return typeof version === 'string' ? version : '0.0.0'
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(1)}%`
+}
+
+function seconds(s: number): string {
+  if (s < 60) return `${s.toFixed(1)}s`
+  const m = Math.floor(s / 60)
+  return `${m}m${String(Math.floor(s - 60 * m)).padStart(2, '0')}s`
+}
+
+function toolName(tool: string | null): string {
+  return tool ?? '(no tool)'
+}
+
+function writeJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Option parsers (a bad value is a usage error: exit 1)
+// ---------------------------------------------------------------------------------------------
+
+function integer(min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value)
+    if (value.trim() === '' || !Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`expected an integer >= ${min}`)
+    }
+    return n
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// train
+// ---------------------------------------------------------------------------------------------
+
+interface TrainCliOptions {
+  train: string
+  tools: string
+  valid?: string
+  out: string
+  seed?: number
+  epochs?: number
+  layers?: number
+  dModel?: number
+  json?: boolean
+}
+
+/** Shows training progress on stderr: a bar redrawn in place on a terminal, a line per epoch otherwise. */
+class ProgressView {
+  readonly #tty: boolean
+  #drawn = false
+  /** The last epoch's validation accuracy, shown while the next epoch runs. */
+  #validAccuracy: number | undefined
+
+  constructor(tty: boolean) {
+    this.#tty = tty
+  }
+
+  update(p: Progress): void {
+    if (p.validAccuracy !== undefined) this.#validAccuracy = p.validAccuracy
+    if (this.#tty) {
+      if (p.phase === 'done') this.clear()
+      else this.#draw(p)
+    } else if (p.phase === 'train' && p.validAccuracy !== undefined) {
+      const parts = [
+        `epoch ${p.epoch}/${p.epochs}`,
+        `loss ${p.loss.toFixed(4)}`,
+        `valid accuracy ${pct(p.validAccuracy)}`,
+        seconds(p.elapsedS),
+      ]
+      process.stderr.write(`${parts.join('  ')}\n`)
+    }
+  }
+
+  /** Erases the bar so that other output starts on a clean line. */
+  clear(): void {
+    if (this.#drawn) process.stderr.write('\r\x1b[K')
+    this.#drawn = false
+  }
+
+  #draw(p: Progress): void {
+    let line: string
+    if (p.phase === 'prepare') {
+      line = 'preparing…'
+    } else {
+      const steps = Math.max(p.stepsPerEpoch, 1)
+      const width = 20
+      const filled = Math.min(width, Math.round((width * p.step) / steps))
+      const parts = [
+        `epoch ${p.epoch}/${p.epochs}`,
+        `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.step}/${p.stepsPerEpoch}`,
+        `loss ${p.loss.toFixed(4)}`,
+      ]
+      if (this.#validAccuracy !== undefined) parts.push(`valid ${pct(this.#validAccuracy)}`)
+      parts.push(seconds(p.elapsedS))
+      line = parts.join('  ')
+    }
+    const columns = process.stderr.columns || 80
+    process.stderr.write(`\r${line.slice(0, columns - 1)}\x1b[K`)
+    this.#drawn = true
+  }
+}
+
+/** Fails before a long training when the model could not be written afterwards. */
+function checkOutDir(out: string): void {
+  const dir = dirname(resolve(out))
+  let isDir = false
+  try {
+    isDir = statSync(dir).isDirectory()
+  } catch {
+    // reported below
+  }
+  if (!isDir) throw new ToolrouterError('IO', `cannot write ${out}: directory ${dir} does not exist`)
+}
+
+async function trainCommand(opts: TrainCliOptions): Promise<void> {
+  checkOutDir(opts.out)
+  const tools = await loadTools(opts.tools)
+  const train = await loadExamples(opts.train, { tools })
+  const valid = opts.valid === undefined ? undefined : await loadExamples(opts.valid, { tools })
+
+  const json = opts.json === true
+  const view = json ? undefined : new ProgressView(process.stderr.isTTY === true)
+  const controller = new AbortController()
+  const onProgress = (p: Progress): void => {
+    // Events still queued when Ctrl-C stopped the training would land after "aborted".
+    if (controller.signal.aborted) return
+    if (json) writeJson({ event: 'progress', ...p })
+    else view?.update(p)
+  }
+  const onSigint = (): void => {
+    // A second Ctrl-C does not wait for the current batch.
+    if (controller.signal.aborted) process.exit(EXIT_SIGINT)
+    controller.abort()
+  }
+  process.on('SIGINT', onSigint)
+
+  const trainer = new Trainer({
+    tools,
+    seed: opts.seed,
+    epochs: opts.epochs,
+    layers: opts.layers,
+    dModel: opts.dModel,
+  })
+  const interrupted = (): Interrupted => {
+    if (json) writeJson({ event: 'aborted' })
+    return new Interrupted()
+  }
+  let router: Router
+  try {
+    router = await trainer.fit(train, { valid, onProgress, signal: controller.signal })
+  } catch (e) {
+    if (e instanceof ToolrouterError && e.code === 'ABORTED' && controller.signal.aborted) throw interrupted()
+    throw e
+  } finally {
+    process.off('SIGINT', onSigint)
+    view?.clear()
+  }
+  // Ctrl-C after the last batch: the user asked to stop, so nothing is saved.
+  if (controller.signal.aborted) throw interrupted()
+
+  await router.save(opts.out)
+  const info = router.training
+  if (json) {
+    writeJson({
+      event: 'done',
+      model: resolve(opts.out),
+      seconds: info.train_seconds,
+      valid_accuracy: info.valid_accuracy,
+      warnings: info.warnings,
+    })
+    return
+  }
+  const epochs = `${info.epochs_run} epochs, best ${info.best_epoch}`
+  const validAccuracy = info.valid_accuracy === null ? 'n/a' : pct(info.valid_accuracy)
+  const lines = [
+    `model           ${opts.out}`,
+    `training        ${seconds(info.train_seconds)} (${epochs}; ${info.examples} examples)`,
+    `valid accuracy  ${validAccuracy} (${info.valid_examples} examples)`,
+    ...info.warnings.map((w) => `warning: ${w}`),
+  ]
+  process.stdout.write(`${lines.join('\n')}\n`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// eval
+// ---------------------------------------------------------------------------------------------
+
+interface EvalCliOptions {
+  model: string
+  data: string
+  json?: boolean
+}
+
+function metricsSummary(m: Metrics): string {
+  const lines = [
+    `examples        ${m.n} (${m.n_in_scope} in scope)`,
+    `accuracy        ${pct(m.accuracy)}  (in scope; abstaining counts as wrong)`,
+    `overall         ${pct(m.overall_accuracy)}`,
+    `macro F1        ${m.macro_f1.toFixed(3)}`,
+  ]
+  if (m.oos_recall !== undefined && m.oos_recall !== null) lines.push(`oos recall      ${pct(m.oos_recall)}`)
+  if (m.oos_precision !== undefined && m.oos_precision !== null) {
+    lines.push(`oos precision   ${pct(m.oos_precision)}`)
+  }
+  const top = m.confusions.slice(0, 5)
+  if (top.length > 0) {
+    lines.push('top confusions (gold -> predicted):')
+    const width = Math.max(...top.map((c) => String(c.count).length))
+    for (const c of top) {
+      lines.push(`  ${String(c.count).padStart(width)}  ${toolName(c.gold)} -> ${toolName(c.predicted)}`)
+    }
+  } else {
+    lines.push('no confusions')
+  }
+  return lines.join('\n')
+}
+
+async function evalCommand(opts: EvalCliOptions): Promise<void> {
+  const router = await Router.load(opts.model)
+  const examples = await loadExamples(opts.data, { tools: router.tools })
+  const metrics = await router.evaluate(examples)
+  if (opts.json === true) writeJson(metrics)
+  else process.stdout.write(`${metricsSummary(metrics)}\n`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// route
+// ---------------------------------------------------------------------------------------------
+
+interface RouteCliOptions {
+  model: string
+  json?: boolean
+}
+
+function routeLine(text: string, r: Route): string {
+  const head =
+    r.tool === null
+      ? `— no tool (${r.reason}, ${r.confidence.toFixed(2)})  <- ${text}`
+      : `${r.tool} (confidence ${r.confidence.toFixed(2)})  <- ${text}`
+  const lines = [head]
+  if (Object.keys(r.args).length > 0) lines.push(`    args: ${JSON.stringify(r.args)}`)
+  const alts = r.alternatives.slice(0, 3)
+  if (alts.length > 0) {
+    const label = r.tool === null ? 'best' : 'next'
+    lines.push(`    ${label}: ${alts.map((a) => `${a.tool} ${a.confidence.toFixed(2)}`).join(', ')}`)
+  }
+  return lines.join('\n')
+}
+
+async function routeCommand(texts: string[], opts: RouteCliOptions): Promise<void> {
+  const router = await Router.load(opts.model)
+  const emit = (text: string): void => {
+    const r = router.route(text)
+    if (opts.json === true) writeJson({ text, ...r })
+    else process.stdout.write(`${routeLine(text, r)}\n`)
+  }
+  if (texts.length > 0) {
+    texts.forEach(emit)
+    return
+  }
+  if (process.stdin.isTTY) process.stderr.write('reading requests from stdin, one per line (Ctrl-D to end)\n')
+  const rl = createInterface({ input: process.stdin, crlfDelay: Infinity, terminal: false })
+  for await (const line of rl) {
+    const text = line.trim()
+    if (text !== '') emit(text)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Program
+// ---------------------------------------------------------------------------------------------
+
+function buildProgram(): Command {
+  const program = new Command()
+  program
+    .name('toolrouter')
+    .description(
+      'Route agent requests to tools with a small attention model trained from examples; ' +
+        'it abstains (no tool) when unsure so the LLM can decide.',
+    )
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXIT_CODES_HELP)
+
+  program
+    .command('train')
+    .description('train a router on JSONL examples and save it to one model file')
+    .requiredOption('--train <file>', 'training examples (JSONL, one {"text","tool","args"?,"spans"?} a line)')
+    .requiredOption('--tools <file>', 'tool definitions (JSON array of {"name","description","parameters"})')
+    .option('--valid <file>', 'validation examples for early stopping (default: a held-out share of --train)')
+    .requiredOption('--out <model>', 'where to write the model file')
+    .option('--seed <n>', 'random seed, for reproducible runs (default 42)', integer(0))
+    .option('--epochs <n>', 'upper bound on epochs; early stopping usually ends sooner (default 30)', integer(1))
+    .option('--layers <n>', 'transformer layers; 0 keeps only the n-gram features (default 2)', integer(0))
+    .option('--d-model <n>', 'width of the transformer (default 64)', integer(1))
+    .option('--json', 'print one JSON object a line on stdout: progress events, then a "done" event')
+    .addHelpText(
+      'after',
+      `
+Example:
+  $ toolrouter train --train data/demo/train.jsonl --tools data/demo/tools.json --out demo.trm
+  $ toolrouter train --train train.jsonl --valid valid.jsonl --tools tools.json --out m.trm --epochs 10 --json`,
+    )
+    .action((opts: TrainCliOptions) => trainCommand(opts))
+
+  program
+    .command('eval')
+    .description('score a model on labelled JSONL examples')
+    .requiredOption('--model <model>', 'model file written by `toolrouter train`')
+    .requiredOption('--data <file>', 'labelled examples (JSONL), with tools the model knows or null')
+    .option('--json', 'print the metrics as one JSON object on stdout')
+    .addHelpText(
+      'after',
+      `
+Example:
+  $ toolrouter eval --model demo.trm --data data/demo/test.jsonl
+  $ toolrouter eval --model demo.trm --data data/demo/test.jsonl --json | jq .macro_f1`,
+    )
+    .action((opts: EvalCliOptions) => evalCommand(opts))
+
+  program
+    .command('route')
+    .description('route requests given as arguments, or read from stdin one a line')
+    .argument('[text...]', 'requests to route; without any, reads stdin')
+    .requiredOption('--model <model>', 'model file written by `toolrouter train`')
+    .option('--json', 'print one JSON object a line: {"text", "tool", "confidence", "alternatives", "args", ...}')
+    .addHelpText(
+      'after',
+      `
+Example:
+  $ toolrouter route --model demo.trm 'will it rain in Oslo tomorrow?' 'play some jazz'
+  $ cat requests.txt | toolrouter route --model demo.trm --json`,
+    )
+    .action((texts: string[], opts: RouteCliOptions) => routeCommand(texts, opts))
+
+  return program
+}
+
+function report(code: string, message: string): void {
+  process.stderr.write(`toolrouter: ${code}: ${message}\n`)
+}
+
+async function main(argv: string[]): Promise<number> {
+  // `toolrouter route ... | head` closes stdout early: stop quietly.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(EXIT_OK)
+    throw e
+  })
+  try {
+    await buildProgram().parseAsync(argv)
+    return EXIT_OK
+  } catch (e) {
+    // Commander has printed its message (or the help) already.
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT_OK : EXIT_USAGE
+    if (e instanceof Interrupted) {
+      process.stderr.write('aborted\n')
+      return EXIT_SIGINT
+    }
+    if (e instanceof ToolrouterError) {
+      report(e.code, e.message)
+      return DATA_CODES.has(e.code) ? EXIT_DATA : EXIT_OTHER
+    }
+    process.stderr.write(`toolrouter: ${e instanceof Error ? e.message : String(e)}\n`)
+    return EXIT_OTHER
+  }
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (e: unknown) => {
+    process.stderr.write(`toolrouter: ${String(e)}\n`)
+    process.exitCode = EXIT_OTHER
+  },
+)

@@ -1,0 +1,267 @@
+//! The model file: one safetensors file. Tensors hold the weights (f32), the n-gram hashes (u64)
+//! and IDFs (f32); the metadata holds `format` (`"toolrouter"`), `format_version`, and JSON for
+//! `config`, `tokenizer`, `tools` (with their schemas, in label order) and `training`.
+//!
+//! Saving writes a temporary file beside the target, fsyncs it and renames it over the target,
+//! so a crash never leaves a half-written model. Loading checks everything before use: a file
+//! that is not a toolrouter model, truncated or corrupted gives `MODEL_INVALID`; one from a newer
+//! format gives `MODEL_VERSION`.
+
+use crate::data::ToolSpec;
+use crate::device::resolve_device;
+use crate::error::{Error, Result};
+use crate::features::NgramVocab;
+use crate::model::Config;
+use crate::router::{Encoder, Router, TrainingInfo};
+use crate::tokenizer;
+use candle_core::Tensor;
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+/// The format version this build writes and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+const MAGIC: &str = "toolrouter";
+
+fn le_bytes_f32(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Serialises a router to bytes.
+pub fn to_bytes(router: &Router) -> Result<Vec<u8>> {
+    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut names: Vec<&String> = router.weights.keys().collect();
+    names.sort();
+    for name in names {
+        let t = &router.weights[name];
+        let data: Vec<f32> = t
+            .flatten_all()?
+            .to_dtype(candle_core::DType::F32)?
+            .to_vec1()?;
+        owned.push((
+            name.clone(),
+            Dtype::F32,
+            t.dims().to_vec(),
+            le_bytes_f32(&data),
+        ));
+    }
+    let vocab = &router.encoder.vocab;
+    if !vocab.is_empty() {
+        let hashes: Vec<u8> = vocab.hashes.iter().flat_map(|h| h.to_le_bytes()).collect();
+        owned.push(("bag.hashes".into(), Dtype::U64, vec![vocab.len()], hashes));
+        owned.push((
+            "bag.idf".into(),
+            Dtype::F32,
+            vec![vocab.len()],
+            le_bytes_f32(&vocab.idf),
+        ));
+    }
+    let json =
+        |v: serde_json::Result<String>| v.map_err(|e| Error::Internal(format!("serialise: {e}")));
+    let mut meta = HashMap::new();
+    meta.insert("format".to_string(), MAGIC.to_string());
+    meta.insert("format_version".to_string(), FORMAT_VERSION.to_string());
+    meta.insert(
+        "config".to_string(),
+        json(serde_json::to_string(&router.cfg))?,
+    );
+    meta.insert(
+        "tokenizer".to_string(),
+        tokenizer::to_json(&router.encoder.tokenizer)?,
+    );
+    meta.insert(
+        "tools".to_string(),
+        json(serde_json::to_string(&router.tools))?,
+    );
+    meta.insert(
+        "training".to_string(),
+        json(serde_json::to_string(&router.info))?,
+    );
+    let views = owned
+        .iter()
+        .map(|(n, dt, shape, bytes)| {
+            TensorView::new(*dt, shape.clone(), bytes)
+                .map(|v| (n.as_str(), v))
+                .map_err(|e| Error::Internal(format!("serialise {n}: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    safetensors::serialize(views, Some(meta))
+        .map_err(|e| Error::Internal(format!("serialise: {e}")))
+}
+
+/// Writes the router to `path` atomically (temporary file, fsync, rename).
+pub fn save(router: &Router, path: &Path) -> Result<()> {
+    let bytes = to_bytes(router)?;
+    write_atomic(path, &bytes)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path.file_name().ok_or_else(|| {
+        Error::invalid("path", format!("`{}` is not a file path", path.display()))
+    })?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}-{nanos}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        // Errors name the target: the temporary file is an implementation detail.
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
+        f.write_all(bytes).map_err(|e| Error::io(path, e))?;
+        f.sync_all().map_err(|e| Error::io(path, e))?;
+        drop(f);
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+        // Persist the rename itself (best effort: not every platform can open a folder).
+        if let Ok(d) = std::fs::File::open(&dir) {
+            d.sync_all().ok();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        std::fs::remove_file(&tmp).ok();
+    }
+    result
+}
+
+/// Loads a router from `path` onto the CPU.
+pub fn load(path: &Path) -> Result<Router> {
+    load_on(path, "cpu")
+}
+
+/// Loads a router from `path` onto `device` (`cpu`, `cuda`, `metal`, `auto`).
+pub fn load_on(path: &Path, device: &str) -> Result<Router> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::ModelNotFound {
+                path: path.to_path_buf(),
+            })
+        }
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    from_bytes(&bytes, path, device)
+}
+
+/// Parses a model file's bytes; `path` names the file in errors.
+pub fn from_bytes(bytes: &[u8], path: &Path, device: &str) -> Result<Router> {
+    let invalid = |reason: String| Error::ModelInvalid {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| invalid(format!("not a safetensors file: {e}")))?;
+    let (_, header) =
+        SafeTensors::read_metadata(bytes).map_err(|e| invalid(format!("header: {e}")))?;
+    let meta = header
+        .metadata()
+        .as_ref()
+        .ok_or_else(|| invalid("no toolrouter metadata".into()))?;
+    let field = |k: &str| {
+        meta.get(k)
+            .ok_or_else(|| invalid(format!("metadata field `{k}` is missing")))
+    };
+    if field("format")? != MAGIC {
+        return Err(invalid(
+            "metadata field `format` is not \"toolrouter\"".into(),
+        ));
+    }
+    let version: u32 = field("format_version")?
+        .parse()
+        .map_err(|_| invalid("metadata field `format_version` is not a number".into()))?;
+    if version > FORMAT_VERSION {
+        return Err(Error::ModelVersion {
+            path: path.to_path_buf(),
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let cfg: Config =
+        serde_json::from_str(field("config")?).map_err(|e| invalid(format!("config: {e}")))?;
+    cfg.validate()
+        .map_err(|r| invalid(format!("config: {r}")))?;
+    let tok = tokenizer::from_json(field("tokenizer")?).map_err(invalid)?;
+    if tok.get_vocab_size(true) != cfg.vocab_size {
+        return Err(invalid(
+            "tokenizer vocabulary does not match the config".into(),
+        ));
+    }
+    let tools: Vec<ToolSpec> =
+        serde_json::from_str(field("tools")?).map_err(|e| invalid(format!("tools: {e}")))?;
+    if tools.len() + usize::from(cfg.has_none) != cfg.n_labels {
+        return Err(invalid(format!(
+            "{} tools do not match {} labels",
+            tools.len(),
+            cfg.n_labels
+        )));
+    }
+    let info: TrainingInfo = meta
+        .get("training")
+        .map(|s| serde_json::from_str(s))
+        .transpose()
+        .map_err(|e| invalid(format!("training: {e}")))?
+        .unwrap_or_default();
+
+    let dev = resolve_device(device)?;
+    let mut weights = HashMap::new();
+    let mut hashes: Option<Vec<u64>> = None;
+    let mut idf: Option<Vec<f32>> = None;
+    for (name, view) in st.iter() {
+        let data = view.data();
+        match (name, view.dtype()) {
+            ("bag.hashes", Dtype::U64) => {
+                hashes = Some(
+                    data.chunks_exact(8)
+                        .map(|c| {
+                            u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+                        })
+                        .collect(),
+                )
+            }
+            (_, Dtype::F32) => {
+                let v: Vec<f32> = data
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
+                if v.iter().any(|x| !x.is_finite()) {
+                    return Err(invalid(format!("tensor `{name}` holds non-finite values")));
+                }
+                if name == "bag.idf" {
+                    idf = Some(v);
+                } else {
+                    let t = Tensor::from_vec(v, view.shape(), &dev)
+                        .map_err(|e| invalid(format!("{name}: {e}")))?;
+                    weights.insert(name.to_string(), t);
+                }
+            }
+            (_, dt) => {
+                return Err(invalid(format!(
+                    "tensor `{name}` has unexpected dtype {dt:?}"
+                )))
+            }
+        }
+    }
+    let vocab = match (hashes, idf) {
+        (Some(h), Some(i)) if h.len() == cfg.n_features && i.len() == cfg.n_features => {
+            NgramVocab::from_parts(h, i)
+        }
+        (None, None) if cfg.n_features == 0 => NgramVocab::default(),
+        _ => return Err(invalid("n-gram features do not match the config".into())),
+    };
+    let encoder = Encoder::new(tok, vocab, cfg.max_tokens);
+    Router::from_parts(cfg, encoder, tools, weights, info, dev).map_err(|e| match e {
+        Error::Candle(c) => invalid(format!("weights: {c}")),
+        Error::Internal(r) => invalid(r),
+        other => other,
+    })
+}

@@ -1,0 +1,101 @@
+//! Model configuration, stored as JSON inside the model file. New fields get `#[serde(default)]`
+//! so older files keep loading.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// `"attention"` (the ToolController).
+    pub architecture: String,
+    pub vocab_size: usize,
+    pub d_model: usize,
+    pub layers: usize,
+    pub heads: usize,
+    /// Hidden width of the MLP as a multiple of `d_model`.
+    pub ff_mult: usize,
+    /// Tokens kept per request, `[CLS]` included; longer requests are truncated.
+    pub max_tokens: usize,
+    pub dropout: f32,
+    /// Size of the n-gram feature vocabulary (0: no n-gram bag).
+    pub n_features: usize,
+    /// Width of the n-gram embeddings.
+    pub d_bag: usize,
+    /// Outputs of the head: the tools, then "none" when `has_none`.
+    pub n_labels: usize,
+    pub has_none: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            architecture: "attention".into(),
+            vocab_size: 0,
+            d_model: 64,
+            layers: 2,
+            heads: 4,
+            ff_mult: 2,
+            max_tokens: 48,
+            dropout: 0.1,
+            n_features: 0,
+            d_bag: 64,
+            n_labels: 0,
+            has_none: false,
+        }
+    }
+}
+
+impl Config {
+    /// Checks the numbers a model can be built from; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("vocab_size", self.vocab_size),
+            ("d_model", self.d_model),
+            ("heads", self.heads),
+            ("ff_mult", self.ff_mult),
+            ("max_tokens", self.max_tokens),
+            ("n_labels", self.n_labels),
+        ];
+        for (name, v) in positive {
+            if v == 0 {
+                return Err(format!("`{name}` must be positive"));
+            }
+        }
+        if self.architecture != "attention" {
+            return Err(format!("unknown architecture `{}`", self.architecture));
+        }
+        if self.d_model % self.heads != 0 {
+            return Err(format!(
+                "`d_model` ({}) must be a multiple of `heads` ({})",
+                self.d_model, self.heads
+            ));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!("`dropout` ({}) must be in [0, 1)", self.dropout));
+        }
+        if self.n_features > 0 && self.d_bag == 0 {
+            return Err("`d_bag` must be positive when n-gram features are on".into());
+        }
+        // Generous sanity bounds so a corrupted file cannot ask for terabytes.
+        let big = [
+            ("vocab_size", self.vocab_size, 1 << 20),
+            ("d_model", self.d_model, 4096),
+            ("layers", self.layers, 64),
+            ("max_tokens", self.max_tokens, 4096),
+            ("n_features", self.n_features, 1 << 24),
+            ("d_bag", self.d_bag, 4096),
+            ("n_labels", self.n_labels, 1 << 20),
+        ];
+        for (name, v, max) in big {
+            if v > max {
+                return Err(format!("`{name}` ({v}) is larger than {max}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Width of the vector the head reads.
+    pub fn head_in(&self) -> usize {
+        self.d_model + if self.n_features > 0 { self.d_bag } else { 0 }
+    }
+}

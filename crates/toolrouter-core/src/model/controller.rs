@@ -1,0 +1,360 @@
+//! Layers of the ToolController, candle style: each is built by `new(cfg, vb)` with one
+//! `vb.pp(name)` per child, so weight names mirror the struct tree
+//! (`layers.0.attn.qkv.weight`, `head.bias`, ...).
+//!
+//! Training uses `ops::layer_norm_slow` and `ops::softmax`, which record a backward pass; the
+//! fused `ops::layer_norm` and `ops::softmax_last_dim` of candle-nn 0.9 do not, so they only
+//! run at inference (`train == false`).
+
+use super::Config;
+use candle_core::{Device, Module, Result, Tensor, D};
+use candle_nn::{embedding, linear, ops, Embedding, Linear, VarBuilder};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::cell::RefCell;
+
+const LN_EPS: f32 = 1e-5;
+
+/// LayerNorm that picks the differentiable or the fused kernel.
+#[derive(Debug, Clone)]
+pub struct Norm {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Norm {
+    pub fn new(dim: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Norm {
+            weight: vb.get_with_hints(dim, "weight", candle_nn::Init::Const(1.0))?,
+            bias: vb.get_with_hints(dim, "bias", candle_nn::Init::Const(0.0))?,
+        })
+    }
+
+    pub fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        if train {
+            ops::layer_norm_slow(xs, &self.weight, &self.bias, LN_EPS)
+        } else {
+            ops::layer_norm(&xs.contiguous()?, &self.weight, &self.bias, LN_EPS)
+        }
+    }
+}
+
+thread_local! {
+    /// Dropout masks come from here rather than candle's CPU RNG, which cannot be seeded, so a
+    /// training run with a given seed repeats exactly. Training runs on one thread.
+    static DROPOUT_RNG: RefCell<StdRng> = RefCell::new(StdRng::seed_from_u64(0));
+}
+
+/// Seeds the dropout masks of the current thread.
+pub fn seed_dropout(seed: u64) {
+    DROPOUT_RNG.with(|r| *r.borrow_mut() = StdRng::seed_from_u64(seed));
+}
+
+fn dropout(xs: &Tensor, p: f32, train: bool) -> Result<Tensor> {
+    if !(train && p > 0.0) {
+        return Ok(xs.clone());
+    }
+    let keep = 1.0 / (1.0 - p);
+    let mask: Vec<f32> = DROPOUT_RNG.with(|r| {
+        let mut r = r.borrow_mut();
+        (0..xs.elem_count())
+            .map(|_| if r.random::<f32>() < p { 0.0 } else { keep })
+            .collect()
+    });
+    xs * Tensor::from_vec(mask, xs.shape(), xs.device())?
+}
+
+/// Multi-head self-attention with a fused QKV projection.
+#[derive(Debug, Clone)]
+pub struct Attention {
+    qkv: Linear,
+    out: Linear,
+    heads: usize,
+}
+
+impl Attention {
+    pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        Ok(Attention {
+            qkv: linear(cfg.d_model, 3 * cfg.d_model, vb.pp("qkv"))?,
+            out: linear(cfg.d_model, cfg.d_model, vb.pp("out"))?,
+            heads: cfg.heads,
+        })
+    }
+
+    /// `xs`: (B, T, d); `bias`: (B, 1, 1, T) additive mask (0 or -1e9).
+    pub fn forward_t(
+        &self,
+        xs: &Tensor,
+        bias: &Tensor,
+        dropout_p: f32,
+        train: bool,
+    ) -> Result<Tensor> {
+        let (b, t, d) = xs.dims3()?;
+        let hd = d / self.heads;
+        let qkv = xs
+            .apply(&self.qkv)?
+            .reshape((b, t, 3, self.heads, hd))?
+            .permute((2, 0, 3, 1, 4))?;
+        let q = (qkv.get(0)?.contiguous()? * (1.0 / (hd as f64).sqrt()))?;
+        let k = qkv.get(1)?.contiguous()?;
+        let v = qkv.get(2)?.contiguous()?;
+        let scores = q.matmul(&k.t()?)?.broadcast_add(bias)?;
+        let probs = if train {
+            ops::softmax(&scores, D::Minus1)?
+        } else {
+            ops::softmax_last_dim(&scores)?
+        };
+        let probs = dropout(&probs, dropout_p, train)?;
+        let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, t, d))?;
+        ctx.apply(&self.out)
+    }
+}
+
+/// Position-wise GELU MLP.
+#[derive(Debug, Clone)]
+pub struct Mlp {
+    fc1: Linear,
+    fc2: Linear,
+}
+
+impl Mlp {
+    pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        let hidden = cfg.d_model * cfg.ff_mult;
+        Ok(Mlp {
+            fc1: linear(cfg.d_model, hidden, vb.pp("fc1"))?,
+            fc2: linear(hidden, cfg.d_model, vb.pp("fc2"))?,
+        })
+    }
+}
+
+impl Module for Mlp {
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        xs.apply(&self.fc1)?.gelu()?.apply(&self.fc2)
+    }
+}
+
+/// One pre-LN transformer layer.
+#[derive(Debug, Clone)]
+pub struct Block {
+    ln1: Norm,
+    attn: Attention,
+    ln2: Norm,
+    mlp: Mlp,
+}
+
+impl Block {
+    pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        Ok(Block {
+            ln1: Norm::new(cfg.d_model, vb.pp("ln1"))?,
+            attn: Attention::new(cfg, vb.pp("attn"))?,
+            ln2: Norm::new(cfg.d_model, vb.pp("ln2"))?,
+            mlp: Mlp::new(cfg, vb.pp("mlp"))?,
+        })
+    }
+
+    pub fn forward_t(&self, xs: &Tensor, bias: &Tensor, p: f32, train: bool) -> Result<Tensor> {
+        let h = self
+            .attn
+            .forward_t(&self.ln1.forward_t(xs, train)?, bias, p, train)?;
+        let xs = (xs + dropout(&h, p, train)?)?;
+        let h = self.mlp.forward(&self.ln2.forward_t(&xs, train)?)?;
+        xs + dropout(&h, p, train)?
+    }
+}
+
+/// A padded batch of requests, ready for the forward pass.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// (B, T) u32 token ids, `PAD_ID` after each request's end.
+    pub ids: Tensor,
+    /// (B, T) f32, 1 for real tokens.
+    pub mask: Tensor,
+    /// (B, d_bag) f32 n-gram bag vectors, when the model has n-gram features.
+    pub bag: Option<Tensor>,
+}
+
+impl Batch {
+    /// Pads `ids` to the longest request.
+    pub fn tokens(ids: &[Vec<u32>], device: &Device) -> Result<(Tensor, Tensor)> {
+        let b = ids.len();
+        let t = ids.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        let mut flat = vec![crate::tokenizer::PAD_ID; b * t];
+        let mut mask = vec![0f32; b * t];
+        for (i, row) in ids.iter().enumerate() {
+            flat[i * t..i * t + row.len()].copy_from_slice(row);
+            mask[i * t..i * t + row.len()]
+                .iter_mut()
+                .for_each(|m| *m = 1.0);
+        }
+        Ok((
+            Tensor::from_vec(flat, (b, t), device)?,
+            Tensor::from_vec(mask, (b, t), device)?,
+        ))
+    }
+}
+
+/// Sums TF-IDF-weighted rows of `rows` per request: `bag[b] = Σ_k w[b][k] · rows[idx[b][k]]`.
+/// Differentiable in `rows` (index_select's backward is an index_add).
+pub fn bag_vectors(rows: &Tensor, idx: &[Vec<u32>], w: &[Vec<f32>]) -> Result<Tensor> {
+    let b = idx.len();
+    let d = rows.dim(1)?;
+    let f = idx.iter().map(Vec::len).max().unwrap_or(0).max(1);
+    let mut flat_idx = vec![0u32; b * f];
+    let mut flat_w = vec![0f32; b * f];
+    for i in 0..b {
+        flat_idx[i * f..i * f + idx[i].len()].copy_from_slice(&idx[i]);
+        flat_w[i * f..i * f + w[i].len()].copy_from_slice(&w[i]);
+    }
+    let dev = rows.device();
+    let gathered = rows
+        .index_select(&Tensor::from_vec(flat_idx, b * f, dev)?, 0)?
+        .reshape((b, f, d))?;
+    let weights = Tensor::from_vec(flat_w, (b, f, 1), dev)?;
+    gathered.broadcast_mul(&weights)?.sum(1)
+}
+
+/// The ToolController.
+#[derive(Debug, Clone)]
+pub struct ToolController {
+    tok_emb: Embedding,
+    pos_emb: Embedding,
+    layers: Vec<Block>,
+    ln_f: Norm,
+    head: Linear,
+    cfg: Config,
+}
+
+impl ToolController {
+    pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        let layers = (0..cfg.layers)
+            .map(|i| Block::new(cfg, vb.pp(format!("layers.{i}"))))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ToolController {
+            tok_emb: embedding(cfg.vocab_size, cfg.d_model, vb.pp("tok_emb"))?,
+            pos_emb: embedding(cfg.max_tokens, cfg.d_model, vb.pp("pos_emb"))?,
+            layers,
+            ln_f: Norm::new(cfg.d_model, vb.pp("ln_f"))?,
+            head: linear(cfg.head_in(), cfg.n_labels, vb.pp("head"))?,
+            cfg: cfg.clone(),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Pooled sentence vector (B, d_model) from the transformer.
+    pub fn encode_t(&self, ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+        let (_b, t) = ids.dims2()?;
+        let p = self.cfg.dropout;
+        let pos = Tensor::arange(0u32, t as u32, ids.device())?;
+        let mut xs = self
+            .tok_emb
+            .forward(ids)?
+            .broadcast_add(&self.pos_emb.forward(&pos)?)?;
+        xs = dropout(&xs, p, train)?;
+        // Additive attention bias: 0 where the key is a real token, -1e9 at padding.
+        let bias = ((mask.ones_like()? - mask)? * -1e9)?
+            .unsqueeze(1)?
+            .unsqueeze(1)?;
+        for layer in &self.layers {
+            xs = layer.forward_t(&xs, &bias, p, train)?;
+        }
+        let xs = self.ln_f.forward_t(&xs, train)?;
+        let m = mask.unsqueeze(2)?;
+        let summed = xs.broadcast_mul(&m)?.sum(1)?;
+        let count = mask.sum_keepdim(1)?.clamp(1.0, f64::MAX)?;
+        summed.broadcast_div(&count)
+    }
+
+    /// Logits (B, n_labels).
+    pub fn forward_t(&self, batch: &Batch, train: bool) -> Result<Tensor> {
+        let pooled = self.encode_t(&batch.ids, &batch.mask, train)?;
+        let h = match &batch.bag {
+            Some(bag) => Tensor::cat(&[&pooled, bag], 1)?,
+            None => pooled,
+        };
+        dropout(&h, self.cfg.dropout, train)?.apply(&self.head)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::DType;
+    use candle_nn::VarMap;
+
+    fn zeros(shape: (usize, usize), dev: &Device) -> Result<Tensor> {
+        Tensor::zeros(shape, DType::F32, dev)
+    }
+
+    fn cfg() -> Config {
+        Config {
+            vocab_size: 50,
+            d_model: 16,
+            layers: 2,
+            heads: 2,
+            max_tokens: 8,
+            n_features: 30,
+            d_bag: 8,
+            n_labels: 3,
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn shapes_and_padding_do_not_leak() -> Result<()> {
+        let dev = Device::Cpu;
+        let vm = VarMap::new();
+        let vb = VarBuilder::from_varmap(&vm, DType::F32, &dev);
+        let m = ToolController::new(&cfg(), vb)?;
+        let table = Tensor::randn(0f32, 1.0, (30, 8), &dev)?;
+        let (ids, mask) = Batch::tokens(&[vec![2, 5, 6], vec![2, 7]], &dev)?;
+        let bag = bag_vectors(&table, &[vec![1, 2], vec![3]], &[vec![0.6, 0.8], vec![1.0]])?;
+        let logits = m.forward_t(
+            &Batch {
+                ids,
+                mask,
+                bag: Some(bag),
+            },
+            false,
+        )?;
+        assert_eq!(logits.dims(), &[2, 3]);
+        // The second request alone gives the same logits as when padded in a batch.
+        let (ids1, mask1) = Batch::tokens(&[vec![2, 7]], &dev)?;
+        let bag1 = bag_vectors(&table, &[vec![3]], &[vec![1.0]])?;
+        let alone = m.forward_t(
+            &Batch {
+                ids: ids1,
+                mask: mask1,
+                bag: Some(bag1),
+            },
+            false,
+        )?;
+        let diff = (logits.get(1)? - alone.get(0)?)?
+            .abs()?
+            .max(0)?
+            .to_scalar::<f32>()?;
+        assert!(diff < 1e-5, "padding changed the logits by {diff}");
+        Ok(())
+    }
+
+    #[test]
+    fn train_and_inference_paths_agree_without_dropout() -> Result<()> {
+        let dev = Device::Cpu;
+        let vm = VarMap::new();
+        let c = Config {
+            dropout: 0.0,
+            ..cfg()
+        };
+        let m = ToolController::new(&c, VarBuilder::from_varmap(&vm, DType::F32, &dev))?;
+        let (ids, mask) = Batch::tokens(&[vec![2, 5, 6, 9], vec![2, 7]], &dev)?;
+        let bag = Some(zeros((2, 8), &dev)?);
+        let batch = Batch { ids, mask, bag };
+        let a = m.forward_t(&batch, true)?;
+        let b = m.forward_t(&batch, false)?;
+        let diff = (a - b)?.abs()?.max(0)?.max(0)?.to_scalar::<f32>()?;
+        assert!(diff < 1e-4, "{diff}");
+        Ok(())
+    }
+}

@@ -1,0 +1,233 @@
+//! The sub-word tokenizer, built at fit time on the training texts with Hugging Face
+//! `tokenizers` (WordPiece over NFKC + lower-cased text, split on whitespace and punctuation). Unseen words fall back to
+//! sub-words and single characters, so typos stay informative instead of becoming one `[UNK]`.
+//! Every encoding starts with `[CLS]`, so even an empty request has one token.
+//!
+//! ```
+//! use toolrouter_core::tokenizer::{train_tokenizer, encode};
+//! let texts = vec!["what is the weather in oslo".to_string(), "play some jazz".to_string()];
+//! let tok = train_tokenizer(&texts, 200).unwrap();
+//! let enc = encode(&tok, "weathr in osl", 16).unwrap();
+//! assert_eq!(enc.ids[0], toolrouter_core::tokenizer::CLS_ID);
+//! assert!(enc.ids.len() > 3); // the typo is split into pieces, not dropped
+//! ```
+
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use tokenizers::normalizers::{unicode::NFKC, utils::Lowercase, Sequence};
+use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+use tokenizers::{
+    ModelWrapper, Normalizer, OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer,
+    Tokenizer,
+};
+
+pub const PAD_ID: u32 = 0;
+pub const UNK_ID: u32 = 1;
+pub const CLS_ID: u32 = 2;
+const SPECIALS: [&str; 3] = ["[PAD]", "[UNK]", "[CLS]"];
+
+/// Token ids and, for each, the character offsets `[start, end)` (Unicode code points) in the
+/// original text (`(0, 0)` for `[CLS]`).
+#[derive(Debug, Clone, Default)]
+pub struct Encoded {
+    pub ids: Vec<u32>,
+    pub offsets: Vec<(usize, usize)>,
+}
+
+/// Builds a WordPiece tokenizer of at most `vocab_size` entries from `texts`.
+///
+/// Normalisation (NFKC, lower case), pre-tokenisation (whitespace and punctuation), the
+/// WordPiece model, encoding and serialisation are the `tokenizers` crate's. The vocabulary is
+/// chosen here rather than by its `WordPieceTrainer`, which breaks ties between equally frequent
+/// merges in hash-map order, so two runs on the same data give different vocabularies and a
+/// seeded training run would not repeat. Ours: the special tokens; every character seen, alone
+/// and as a `##` continuation (so no seen character is ever `[UNK]`); then whole words seen at
+/// least twice, most frequent first; then frequent word beginnings and `##` endings, so an
+/// unseen word or a typo splits into informative pieces. Ties break alphabetically.
+pub fn train_tokenizer(texts: &[String], vocab_size: usize) -> Result<Tokenizer> {
+    let internal =
+        |e: Box<dyn std::error::Error + Send + Sync>| Error::Internal(format!("tokenizer: {e}"));
+    let norm = normalizer();
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    for t in texts {
+        let mut pts = PreTokenizedString::from(t.as_str());
+        pts.normalize(|n| norm.normalize(n)).map_err(internal)?;
+        BertPreTokenizer.pre_tokenize(&mut pts).map_err(internal)?;
+        for (w, _, _) in pts.get_splits(OffsetReferential::Original, OffsetType::Char) {
+            *counts.entry(w.to_string()).or_insert(0) += 1;
+        }
+    }
+    let mut vocab: Vec<String> = SPECIALS.iter().map(|s| s.to_string()).collect();
+    let mut chars: Vec<char> = counts.keys().flat_map(|w| w.chars()).collect();
+    chars.sort_unstable();
+    chars.dedup();
+    vocab.extend(chars.iter().map(|c| c.to_string()));
+    vocab.extend(chars.iter().map(|c| format!("##{c}")));
+    let ranked = |mut v: Vec<(String, u64)>| {
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v.into_iter().map(|(w, _)| w)
+    };
+    let words: Vec<(String, u64)> = counts
+        .iter()
+        .filter(|(w, &c)| c >= 2 && w.chars().count() > 1)
+        .map(|(w, &c)| (w.clone(), c))
+        .collect();
+    let mut pieces: HashMap<String, u64> = HashMap::new();
+    for (w, &c) in &counts {
+        let cs: Vec<char> = w.chars().collect();
+        for n in 2..cs.len().min(8) {
+            // Longer pieces are worth more: they carry more of the word.
+            let score = c * (n as u64 - 1);
+            *pieces.entry(cs[..n].iter().collect()).or_insert(0) += score;
+            *pieces
+                .entry(format!(
+                    "##{}",
+                    cs[cs.len() - n..].iter().collect::<String>()
+                ))
+                .or_insert(0) += score;
+        }
+    }
+    let pieces: Vec<(String, u64)> = pieces.into_iter().filter(|(_, c)| *c >= 4).collect();
+    let mut seen: std::collections::HashSet<String> = vocab.iter().cloned().collect();
+    for w in ranked(words).chain(ranked(pieces)) {
+        if vocab.len() >= vocab_size {
+            break;
+        }
+        if seen.insert(w.clone()) {
+            vocab.push(w);
+        }
+    }
+    let map: HashMap<String, u32> = vocab
+        .into_iter()
+        .enumerate()
+        .map(|(i, w)| (w, i as u32))
+        .collect();
+    // Through the model's serde form: `WordPieceBuilder::vocab` wants the crate's own AHashMap.
+    let model: ModelWrapper = serde_json::from_value(serde_json::json!({
+        "type": "WordPiece",
+        "unk_token": "[UNK]",
+        "continuing_subword_prefix": "##",
+        "max_input_chars_per_word": 100,
+        "vocab": map,
+    }))
+    .map_err(|e| Error::Internal(format!("tokenizer: {e}")))?;
+    let mut tok = Tokenizer::new(model);
+    tok.with_normalizer(Some(norm));
+    tok.with_pre_tokenizer(Some(BertPreTokenizer));
+    Ok(tok)
+}
+
+fn normalizer() -> Sequence {
+    Sequence::new(vec![NFKC.into(), Lowercase.into()])
+}
+
+/// Serialises the tokenizer to the JSON stored in the model file.
+pub fn to_json(tok: &Tokenizer) -> Result<String> {
+    tok.to_string(false)
+        .map_err(|e| Error::Internal(format!("tokenizer: {e}")))
+}
+
+/// Parses a tokenizer JSON; the caller maps the error to `MODEL_INVALID`.
+pub fn from_json(json: &str) -> std::result::Result<Tokenizer, String> {
+    let tok: Tokenizer = json.parse().map_err(|e| format!("tokenizer: {e}"))?;
+    for (i, s) in SPECIALS.iter().enumerate() {
+        if tok.token_to_id(s) != Some(i as u32) {
+            return Err(format!("tokenizer: special token {s} is not id {i}"));
+        }
+    }
+    Ok(tok)
+}
+
+/// Encodes `text` as `[CLS]` + sub-words, truncated to `max_tokens` in all. Offsets are in
+/// characters of `text`.
+pub fn encode(tok: &Tokenizer, text: &str, max_tokens: usize) -> Result<Encoded> {
+    let enc = tok
+        .encode_char_offsets(text, false)
+        .map_err(|e| Error::Internal(format!("tokenizer: {e}")))?;
+    let keep = enc.get_ids().len().min(max_tokens.saturating_sub(1));
+    let mut ids = Vec::with_capacity(keep + 1);
+    let mut offsets = Vec::with_capacity(keep + 1);
+    ids.push(CLS_ID);
+    offsets.push((0, 0));
+    ids.extend_from_slice(&enc.get_ids()[..keep]);
+    offsets.extend_from_slice(&enc.get_offsets()[..keep]);
+    Ok(Encoded { ids, offsets })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn corpus() -> Vec<String> {
+        [
+            "book a table for two in paris",
+            "what's the weather in zürich tomorrow?",
+            "play jazz music",
+        ]
+        .iter()
+        .cycle()
+        .take(30)
+        .map(|s| s.to_string())
+        .collect()
+    }
+
+    #[test]
+    fn round_trip_through_json_keeps_ids_and_offsets() {
+        let tok = train_tokenizer(&corpus(), 300).unwrap();
+        let json = to_json(&tok).unwrap();
+        let back = from_json(&json).unwrap();
+        let text = "Weather in ZÜRICH, tomorrow!";
+        let a = encode(&tok, text, 32).unwrap();
+        let b = encode(&back, text, 32).unwrap();
+        assert_eq!(a.ids, b.ids);
+        assert_eq!(a.offsets, b.offsets);
+        // Offsets point back into the user's spelling (code points, so "Ü" counts as one).
+        let chars: Vec<char> = text.chars().collect();
+        let zurich = a
+            .offsets
+            .iter()
+            .map(|&(s, e)| chars[s..e].iter().collect::<String>())
+            .find(|w| w.starts_with("Z"))
+            .unwrap();
+        assert!("ZÜRICH".starts_with(&zurich), "{zurich}");
+    }
+
+    #[test]
+    fn unseen_words_become_pieces_not_unk_and_truncation_holds() {
+        let tok = train_tokenizer(&corpus(), 300).unwrap();
+        let enc = encode(&tok, "wether", 32).unwrap();
+        assert!(enc.ids.len() >= 2);
+        assert!(!enc.ids[1..].contains(&UNK_ID), "{:?}", enc.ids);
+        let long = "jazz ".repeat(500);
+        assert_eq!(encode(&tok, &long, 16).unwrap().ids.len(), 16);
+        assert_eq!(encode(&tok, "", 16).unwrap().ids, vec![CLS_ID]);
+    }
+}
+
+#[cfg(test)]
+mod determinism {
+    use super::*;
+
+    #[test]
+    fn training_twice_gives_the_same_vocabulary() {
+        let texts: Vec<String> = (0..300)
+            .map(|i| {
+                format!(
+                    "request number {i} about weather music timers and {} things",
+                    i % 17
+                )
+            })
+            .collect();
+        let set = |t: &Tokenizer| {
+            let mut v: Vec<String> = t.get_vocab(true).into_keys().collect();
+            v.sort();
+            v
+        };
+        let a = train_tokenizer(&texts, 200).unwrap();
+        for _ in 0..5 {
+            let b = train_tokenizer(&texts, 200).unwrap();
+            assert_eq!(set(&a), set(&b), "token sets differ");
+            assert_eq!(to_json(&a).unwrap(), to_json(&b).unwrap(), "ids differ");
+        }
+    }
+}

@@ -1,0 +1,828 @@
+//! Training: tokenizer and n-gram vocabulary fitted on the training texts, then AdamW with
+//! warm-up and cosine decay, dropout, label smoothing, class-balanced loss weights, a validation
+//! split (given, or a stratified share held out), early stopping and the best checkpoint kept.
+//!
+//! The n-gram table is large and each batch touches a few thousand of its rows, so it is trained
+//! with a lazy (sparse) Adam over the touched rows only; everything else goes through candle's
+//! AdamW. Cancellation: an `AtomicBool` checked between batches. Progress: a plain callback.
+
+use crate::data::{check_examples, Example, ToolSpec};
+use crate::device::resolve_device;
+use crate::error::{Error, Result};
+use crate::features::NgramVocab;
+use crate::model::{Batch, Config, ToolController};
+use crate::router::{Encoder, Router, TrainingInfo};
+use crate::tokenizer::train_tokenizer;
+use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::{ops, AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Training options. Defaults were picked on the validation splits of SNIPS, ATIS and CLINC150
+/// together (never on a test split) and are meant to work without tuning.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainOptions {
+    pub d_model: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub ff_mult: usize,
+    pub max_tokens: usize,
+    pub dropout: f32,
+    /// Sub-word vocabulary size (upper bound).
+    pub vocab_size: usize,
+    /// Use the TF-IDF n-gram bag beside the transformer.
+    pub ngrams: bool,
+    pub d_bag: usize,
+    pub max_features: usize,
+    pub min_df: usize,
+    /// Upper bound on epochs; early stopping usually ends sooner.
+    pub epochs: usize,
+    /// Epochs without a better validation score before stopping.
+    pub patience: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub bag_lr: f64,
+    pub weight_decay: f64,
+    /// Decoupled weight decay of the n-gram rows a step touches.
+    pub bag_weight_decay: f64,
+    /// Share of the steps spent warming the learning rate up.
+    pub warmup: f64,
+    pub label_smoothing: f64,
+    /// Share of a request's n-gram features dropped at random in each training step.
+    pub feature_dropout: f64,
+    /// Share of a request's tokens replaced by `[UNK]` at random in each training step.
+    pub token_dropout: f64,
+    /// Loss weight of a class ∝ (1 / frequency)^power; 0 = unweighted, 1 = fully balanced.
+    pub class_weight_power: f64,
+    /// Share of each tool's examples held out for validation when no `valid` set is given.
+    pub valid_fraction: f64,
+    pub seed: u64,
+    /// `"cpu"`, `"cuda"`, `"metal"` or `"auto"`.
+    pub device: String,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            d_model: 64,
+            layers: 2,
+            heads: 4,
+            ff_mult: 2,
+            max_tokens: 48,
+            dropout: 0.1,
+            vocab_size: 4000,
+            ngrams: true,
+            d_bag: 96,
+            max_features: 200_000,
+            min_df: 2,
+            epochs: 30,
+            patience: 4,
+            batch_size: 32,
+            lr: 2e-3,
+            bag_lr: 1e-2,
+            weight_decay: 0.01,
+            bag_weight_decay: 0.0,
+            warmup: 0.05,
+            label_smoothing: 0.1,
+            feature_dropout: 0.3,
+            token_dropout: 0.1,
+            class_weight_power: 0.3,
+            valid_fraction: 0.1,
+            seed: 42,
+            device: "cpu".into(),
+        }
+    }
+}
+
+/// What `fit` reports while it runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Progress {
+    /// `"prepare"`, `"train"` or `"done"`.
+    pub phase: &'static str,
+    pub epoch: usize,
+    pub epochs: usize,
+    pub step: usize,
+    pub steps_per_epoch: usize,
+    /// Mean training loss over the epoch so far.
+    pub loss: f64,
+    pub valid_accuracy: Option<f64>,
+    pub valid_loss: Option<f64>,
+    pub elapsed_s: f64,
+}
+
+/// Lazy Adam over the rows of a dense table: only rows a batch touches are updated.
+struct SparseAdam {
+    m: Vec<f32>,
+    v: Vec<f32>,
+    t: i32,
+    lr: f64,
+    decay: f64,
+}
+
+impl SparseAdam {
+    fn new(len: usize, lr: f64, decay: f64) -> Self {
+        SparseAdam {
+            m: vec![0.0; len],
+            v: vec![0.0; len],
+            t: 0,
+            lr,
+            decay,
+        }
+    }
+
+    fn step(&mut self, table: &mut [f32], rows: &[u32], grad: &[f32], dim: usize, lr_scale: f64) {
+        const B1: f32 = 0.9;
+        const B2: f32 = 0.999;
+        self.t += 1;
+        let bc1 = 1.0 - B1.powi(self.t);
+        let bc2 = 1.0 - B2.powi(self.t);
+        let lr = (self.lr * lr_scale) as f32;
+        let shrink = 1.0 - lr * self.decay as f32;
+        for (k, &r) in rows.iter().enumerate() {
+            let base = r as usize * dim;
+            for j in 0..dim {
+                let g = grad[k * dim + j];
+                let i = base + j;
+                self.m[i] = B1 * self.m[i] + (1.0 - B1) * g;
+                self.v[i] = B2 * self.v[i] + (1.0 - B2) * g * g;
+                table[i] =
+                    table[i] * shrink - lr * (self.m[i] / bc1) / ((self.v[i] / bc2).sqrt() + 1e-8);
+            }
+        }
+    }
+}
+
+/// One encoded example.
+pub(crate) struct Encoded {
+    pub ids: Vec<u32>,
+    pub feat_ids: Vec<u32>,
+    pub feat_w: Vec<f32>,
+    pub label: u32,
+}
+
+/// Label index of each example: the tool's position, or `n_tools` ("none") for `tool: null`.
+fn label_of(ex: &Example, index: &HashMap<&str, u32>, n_tools: usize) -> u32 {
+    match &ex.tool {
+        Some(t) => index.get(t.as_str()).copied().unwrap_or(n_tools as u32),
+        None => n_tools as u32,
+    }
+}
+
+/// Stratified split: a `fraction` of each label's examples (at least one left for training).
+fn stratified_split(labels: &[u32], fraction: f64, rng: &mut StdRng) -> (Vec<usize>, Vec<usize>) {
+    let mut by_label: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (i, &l) in labels.iter().enumerate() {
+        by_label.entry(l).or_default().push(i);
+    }
+    let mut keys: Vec<u32> = by_label.keys().copied().collect();
+    keys.sort_unstable();
+    let (mut train, mut valid) = (Vec::new(), Vec::new());
+    for k in keys {
+        let mut idx = by_label.remove(&k).unwrap_or_default();
+        idx.shuffle(rng);
+        let n_valid =
+            ((idx.len() as f64 * fraction).round() as usize).min(idx.len().saturating_sub(1));
+        valid.extend_from_slice(&idx[..n_valid]);
+        train.extend_from_slice(&idx[n_valid..]);
+    }
+    (train, valid)
+}
+
+/// Batches of similar length (less padding), in random order.
+fn bucketed_batches(
+    order: &[usize],
+    lens: &[usize],
+    batch: usize,
+    rng: &mut StdRng,
+) -> Vec<Vec<usize>> {
+    let mut idx = order.to_vec();
+    idx.shuffle(rng);
+    let mut batches = Vec::new();
+    for chunk in idx.chunks(batch * 32) {
+        let mut c = chunk.to_vec();
+        c.sort_by_key(|&i| lens[i]);
+        batches.extend(c.chunks(batch).map(<[usize]>::to_vec));
+    }
+    batches.shuffle(rng);
+    batches
+}
+
+fn check_options(o: &TrainOptions) -> Result<()> {
+    let bad = |name: &str, reason: &str| Err(Error::invalid(name, reason.to_string()));
+    if o.epochs == 0 {
+        return bad("epochs", "must be at least 1");
+    }
+    if o.batch_size == 0 {
+        return bad("batchSize", "must be at least 1");
+    }
+    if !(o.lr > 0.0 && o.lr.is_finite()) {
+        return bad("lr", "must be a positive number");
+    }
+    if !(0.0..1.0).contains(&o.valid_fraction) {
+        return bad("validFraction", "must be in [0, 1)");
+    }
+    if !(0.0..1.0).contains(&o.feature_dropout) || !(0.0..1.0).contains(&o.token_dropout) {
+        return bad(
+            "featureDropout",
+            "feature and token dropout must be in [0, 1)",
+        );
+    }
+    if !(0.0..1.0).contains(&o.label_smoothing) {
+        return bad("labelSmoothing", "must be in [0, 1)");
+    }
+    if o.vocab_size < 16 {
+        return bad("vocabSize", "must be at least 16");
+    }
+    if o.max_tokens < 2 {
+        return bad("maxTokens", "must be at least 2");
+    }
+    Ok(())
+}
+
+/// Trains a router on `train` (and `valid`, when given) for `tools`.
+pub fn fit(
+    tools: &[ToolSpec],
+    train: &[Example],
+    valid: Option<&[Example]>,
+    opts: &TrainOptions,
+    progress: &dyn Fn(&Progress),
+    abort: &AtomicBool,
+) -> Result<Router> {
+    let started = Instant::now();
+    check_options(opts)?;
+    if tools.is_empty() {
+        return Err(Error::invalid("tools", "no tools given"));
+    }
+    if train.is_empty() {
+        return Err(Error::invalid("train", "no training examples"));
+    }
+    check_examples(train, tools, "train")?;
+    if let Some(v) = valid {
+        check_examples(v, tools, "valid")?;
+    }
+    let device = resolve_device(&opts.device)?;
+    let mut rng = StdRng::seed_from_u64(opts.seed);
+    crate::model::seed_dropout(opts.seed);
+
+    let n_tools = tools.len();
+    let index: HashMap<&str, u32> = tools
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name.as_str(), i as u32))
+        .collect();
+    let has_none = train.iter().any(|e| e.tool.is_none());
+    let n_labels = n_tools + usize::from(has_none);
+
+    let mut warnings = Vec::new();
+    let mut counts = vec![0usize; n_labels];
+    for ex in train {
+        counts[label_of(ex, &index, n_tools) as usize] += 1;
+    }
+    for (t, c) in tools.iter().zip(&counts) {
+        if *c == 0 {
+            warnings.push(format!(
+                "tool `{}` has no training examples; it will never be routed to",
+                t.name
+            ));
+        }
+    }
+
+    // Validation split.
+    let train_labels: Vec<u32> = train.iter().map(|e| label_of(e, &index, n_tools)).collect();
+    let (train_idx, held_idx) = match valid {
+        Some(_) => ((0..train.len()).collect(), Vec::new()),
+        None => stratified_split(&train_labels, opts.valid_fraction, &mut rng),
+    };
+    let train_set: Vec<&Example> = train_idx.iter().map(|&i| &train[i]).collect();
+    let valid_set: Vec<&Example> = match valid {
+        Some(v) => v.iter().collect(),
+        None => held_idx.iter().map(|&i| &train[i]).collect(),
+    };
+    if valid.is_some() && valid_set.iter().any(|e| e.tool.is_none()) && !has_none {
+        warnings
+            .push("the validation set has out-of-scope rows but the training set has none".into());
+    }
+
+    progress(&Progress {
+        phase: "prepare",
+        epoch: 0,
+        epochs: opts.epochs,
+        step: 0,
+        steps_per_epoch: 0,
+        loss: 0.0,
+        valid_accuracy: None,
+        valid_loss: None,
+        elapsed_s: started.elapsed().as_secs_f64(),
+    });
+
+    let texts: Vec<String> = train_set.iter().map(|e| e.text.clone()).collect();
+    let tokenizer = train_tokenizer(&texts, opts.vocab_size)?;
+    let vocab = if opts.ngrams {
+        NgramVocab::fit(&texts, opts.min_df, opts.max_features)
+    } else {
+        NgramVocab::default()
+    };
+    let cfg = Config {
+        architecture: "attention".into(),
+        vocab_size: tokenizer.get_vocab_size(true),
+        d_model: opts.d_model,
+        layers: opts.layers,
+        heads: opts.heads,
+        ff_mult: opts.ff_mult,
+        max_tokens: opts.max_tokens,
+        dropout: opts.dropout,
+        n_features: vocab.len(),
+        d_bag: if vocab.is_empty() { 0 } else { opts.d_bag },
+        n_labels,
+        has_none,
+    };
+    cfg.validate().map_err(|r| Error::invalid("options", r))?;
+    let encoder = Encoder::new(tokenizer, vocab, cfg.max_tokens);
+    let encode_all = |set: &[&Example]| -> Result<Vec<Encoded>> {
+        set.iter()
+            .map(|e| {
+                let (ids, feat_ids, feat_w) = encoder.encode(&e.text)?;
+                Ok(Encoded {
+                    ids,
+                    feat_ids,
+                    feat_w,
+                    label: label_of(e, &index, n_tools),
+                })
+            })
+            .collect()
+    };
+    let tr = encode_all(&train_set)?;
+    let va = encode_all(&valid_set)?;
+
+    // Class weights, normalised to mean 1 over the training examples.
+    let mut cw: Vec<f64> = counts
+        .iter()
+        .map(|&c| {
+            if c == 0 {
+                0.0
+            } else {
+                (1.0 / c as f64).powf(opts.class_weight_power)
+            }
+        })
+        .collect();
+    let mean_w = tr.iter().map(|e| cw[e.label as usize]).sum::<f64>() / tr.len().max(1) as f64;
+    if mean_w > 0.0 {
+        cw.iter_mut().for_each(|w| *w /= mean_w);
+    }
+
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+    let model = ToolController::new(&cfg, vb)?;
+    init_weights(&varmap, &mut rng)?;
+    let mut table: Vec<f32> = {
+        let std = 0.1f32;
+        (0..cfg.n_features * cfg.d_bag)
+            .map(|_| std * normal(&mut rng))
+            .collect()
+    };
+    let mut sparse = SparseAdam::new(table.len(), opts.bag_lr, opts.bag_weight_decay);
+    let mut opt = AdamW::new(
+        varmap.all_vars(),
+        ParamsAdamW {
+            lr: opts.lr,
+            weight_decay: opts.weight_decay,
+            ..Default::default()
+        },
+    )?;
+
+    let lens: Vec<usize> = tr.iter().map(|e| e.ids.len()).collect();
+    let all: Vec<usize> = (0..tr.len()).collect();
+    let steps_per_epoch = tr.len().div_ceil(opts.batch_size);
+    let total_steps = (steps_per_epoch * opts.epochs) as f64;
+    let warmup_steps = (total_steps * opts.warmup).max(1.0);
+    let mut best: Option<(f64, f64, HashMap<String, Tensor>, Vec<f32>, usize)> = None;
+    let mut since_best = 0usize;
+    let mut global_step = 0usize;
+    let mut last_report = Instant::now();
+    let mut epochs_run = 0;
+
+    for epoch in 1..=opts.epochs {
+        epochs_run = epoch;
+        let mut loss_sum = 0.0;
+        let mut loss_n = 0usize;
+        for (step, batch_idx) in bucketed_batches(&all, &lens, opts.batch_size, &mut rng)
+            .iter()
+            .enumerate()
+        {
+            if abort.load(Ordering::Relaxed) {
+                return Err(Error::Aborted);
+            }
+            global_step += 1;
+            let g = global_step as f64;
+            let scale = if g < warmup_steps {
+                g / warmup_steps
+            } else {
+                let p = ((g - warmup_steps) / (total_steps - warmup_steps).max(1.0)).min(1.0);
+                0.5 * (1.0 + (std::f64::consts::PI * p).cos())
+            };
+            opt.set_learning_rate(opts.lr * scale);
+            let items: Vec<&Encoded> = batch_idx.iter().map(|&i| &tr[i]).collect();
+            let noisy: Vec<Encoded> = items.iter().map(|e| corrupt(e, opts, &mut rng)).collect();
+            let noisy: Vec<&Encoded> = noisy.iter().collect();
+            let (loss, rows_var, rows) = step_loss(
+                &model,
+                &cfg,
+                &noisy,
+                &table,
+                &cw,
+                opts.label_smoothing,
+                &device,
+            )?;
+            let grads = loss.backward()?;
+            opt.step(&grads)?;
+            if let (Some(var), Some(rows)) = (rows_var, rows) {
+                if let Some(g) = grads.get(var.as_tensor()) {
+                    let g: Vec<f32> = g.flatten_all()?.to_vec1()?;
+                    sparse.step(&mut table, &rows, &g, cfg.d_bag, scale);
+                }
+            }
+            loss_sum += loss.to_scalar::<f32>()? as f64;
+            loss_n += 1;
+            if last_report.elapsed().as_millis() >= 100 {
+                last_report = Instant::now();
+                progress(&Progress {
+                    phase: "train",
+                    epoch,
+                    epochs: opts.epochs,
+                    step: step + 1,
+                    steps_per_epoch,
+                    loss: loss_sum / loss_n as f64,
+                    valid_accuracy: None,
+                    valid_loss: None,
+                    elapsed_s: started.elapsed().as_secs_f64(),
+                });
+            }
+        }
+        let (v_acc, v_loss) = if va.is_empty() {
+            (0.0, loss_sum / loss_n.max(1) as f64)
+        } else {
+            validate(&model, &cfg, &va, &table, &device)?
+        };
+        progress(&Progress {
+            phase: "train",
+            epoch,
+            epochs: opts.epochs,
+            step: steps_per_epoch,
+            steps_per_epoch,
+            loss: loss_sum / loss_n.max(1) as f64,
+            valid_accuracy: (!va.is_empty()).then_some(v_acc),
+            valid_loss: Some(v_loss),
+            elapsed_s: started.elapsed().as_secs_f64(),
+        });
+        let better = match &best {
+            None => true,
+            Some((acc, loss, ..)) => {
+                v_acc > *acc + 1e-9 || (v_acc >= *acc - 1e-9 && v_loss < *loss)
+            }
+        };
+        if better {
+            let snapshot = varmap
+                .data()
+                .lock()
+                .map_err(|_| Error::Internal("variable map lock poisoned".into()))?
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), v.as_tensor().copy()?)))
+                .collect::<Result<HashMap<_, _>>>()?;
+            best = Some((v_acc, v_loss, snapshot, table.clone(), epoch));
+            since_best = 0;
+        } else {
+            since_best += 1;
+            if since_best >= opts.patience {
+                break;
+            }
+        }
+    }
+
+    let (v_acc, v_loss, mut weights, table, best_epoch) =
+        best.ok_or_else(|| Error::Internal("training ran no epoch".into()))?;
+    if cfg.n_features > 0 {
+        weights.insert(
+            "bag.table".into(),
+            Tensor::from_vec(table, (cfg.n_features, cfg.d_bag), &device)?,
+        );
+    }
+    let info = TrainingInfo {
+        examples: tr.len(),
+        valid_examples: va.len(),
+        epochs_run,
+        best_epoch,
+        valid_accuracy: (!va.is_empty()).then_some(v_acc),
+        valid_loss: Some(v_loss),
+        train_seconds: started.elapsed().as_secs_f64(),
+        warnings,
+    };
+    let router = Router::from_parts(cfg, encoder, tools.to_vec(), weights, info, device)?;
+    progress(&Progress {
+        phase: "done",
+        epoch: epochs_run,
+        epochs: opts.epochs,
+        step: steps_per_epoch,
+        steps_per_epoch,
+        loss: v_loss,
+        valid_accuracy: router.training().valid_accuracy,
+        valid_loss: Some(v_loss),
+        elapsed_s: started.elapsed().as_secs_f64(),
+    });
+    Ok(router)
+}
+
+/// Draws every weight from the seeded `rng` (candle's CPU RNG cannot be seeded): linear layers
+/// uniform in ±1/√fan_in (PyTorch's default), embeddings N(0, 1), layer norms left at 1 and 0.
+fn init_weights(varmap: &VarMap, rng: &mut StdRng) -> Result<()> {
+    let vars = varmap
+        .data()
+        .lock()
+        .map_err(|_| Error::Internal("variable map lock poisoned".into()))?;
+    let mut names: Vec<&String> = vars.keys().collect();
+    names.sort();
+    for name in names {
+        let var = &vars[name];
+        let dims = var.dims().to_vec();
+        let n: usize = dims.iter().product();
+        let is_norm = name.split('.').any(|p| p.starts_with("ln"));
+        let data: Vec<f32> = if is_norm {
+            continue;
+        } else if name.ends_with("embeddings") {
+            (0..n).map(|_| normal(rng)).collect()
+        } else {
+            // `x.weight` is (out, in); its bias shares the weight's fan-in.
+            let fan_in = if name.ends_with(".bias") {
+                let w = name.trim_end_matches(".bias").to_string() + ".weight";
+                vars.get(&w)
+                    .and_then(|w| w.dims().get(1).copied())
+                    .unwrap_or(1)
+            } else {
+                dims.get(1).copied().unwrap_or(1)
+            };
+            let bound = 1.0 / (fan_in as f32).sqrt();
+            (0..n).map(|_| rng.random_range(-bound..bound)).collect()
+        };
+        var.set(&Tensor::from_vec(data, dims.as_slice(), var.device())?)?;
+    }
+    Ok(())
+}
+
+fn normal(rng: &mut StdRng) -> f32 {
+    // Box-Muller: a normal sample from two uniforms.
+    let u1: f32 = rng.random_range(1e-7f32..1.0);
+    let u2: f32 = rng.random::<f32>();
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f32::consts::PI * u2).cos()
+}
+
+/// A training copy of `e` with some n-gram features dropped (weights re-normalised) and some
+/// tokens replaced by `[UNK]`: regularisation that keeps the model from memorising phrasings.
+fn corrupt(e: &Encoded, opts: &TrainOptions, rng: &mut StdRng) -> Encoded {
+    let mut ids = e.ids.clone();
+    if opts.token_dropout > 0.0 {
+        for id in ids.iter_mut().skip(1) {
+            if rng.random::<f64>() < opts.token_dropout {
+                *id = crate::tokenizer::UNK_ID;
+            }
+        }
+    }
+    let (mut feat_ids, mut feat_w) = (
+        Vec::with_capacity(e.feat_ids.len()),
+        Vec::with_capacity(e.feat_ids.len()),
+    );
+    for (&f, &w) in e.feat_ids.iter().zip(&e.feat_w) {
+        if opts.feature_dropout <= 0.0 || rng.random::<f64>() >= opts.feature_dropout {
+            feat_ids.push(f);
+            feat_w.push(w);
+        }
+    }
+    let norm = feat_w.iter().map(|w| w * w).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        feat_w.iter_mut().for_each(|w| *w /= norm);
+    }
+    Encoded {
+        ids,
+        feat_ids,
+        feat_w,
+        label: e.label,
+    }
+}
+
+type StepOut = (Tensor, Option<Var>, Option<Vec<u32>>);
+
+/// Loss of one batch. The n-gram rows the batch touches become a small `Var`, so the backward
+/// pass yields their gradient without a dense gradient of the whole table.
+fn step_loss(
+    model: &ToolController,
+    cfg: &Config,
+    items: &[&Encoded],
+    table: &[f32],
+    class_w: &[f64],
+    smoothing: f64,
+    device: &Device,
+) -> Result<StepOut> {
+    let ids: Vec<Vec<u32>> = items.iter().map(|e| e.ids.clone()).collect();
+    let (ids, mask) = Batch::tokens(&ids, device)?;
+    let (bag, var, rows) = if cfg.n_features > 0 {
+        let mut local: HashMap<u32, u32> = HashMap::new();
+        let mut rows: Vec<u32> = Vec::new();
+        let idx: Vec<Vec<u32>> = items
+            .iter()
+            .map(|e| {
+                e.feat_ids
+                    .iter()
+                    .map(|&f| {
+                        *local.entry(f).or_insert_with(|| {
+                            rows.push(f);
+                            (rows.len() - 1) as u32
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        let d = cfg.d_bag;
+        let mut data = Vec::with_capacity(rows.len().max(1) * d);
+        for &r in &rows {
+            data.extend_from_slice(&table[r as usize * d..(r as usize + 1) * d]);
+        }
+        if rows.is_empty() {
+            data.resize(d, 0.0);
+        }
+        let n = rows.len().max(1);
+        let var = Var::from_tensor(&Tensor::from_vec(data, (n, d), device)?)?;
+        let w: Vec<Vec<f32>> = items.iter().map(|e| e.feat_w.clone()).collect();
+        let bag = crate::model::bag_vectors(var.as_tensor(), &idx, &w)?;
+        (Some(bag), Some(var), Some(rows))
+    } else {
+        (None, None, None)
+    };
+    let logits = model.forward_t(&Batch { ids, mask, bag }, true)?;
+    let labels: Vec<u32> = items.iter().map(|e| e.label).collect();
+    let weights: Vec<f32> = labels.iter().map(|&l| class_w[l as usize] as f32).collect();
+    let loss = smoothed_nll(&logits, &labels, &weights, smoothing, device)?;
+    Ok((loss, var, rows))
+}
+
+/// Weighted, label-smoothed cross-entropy: Σ w_i [(1-ε)(-log p_i[y_i]) + ε·mean_c(-log p_i[c])] / Σ w_i.
+pub(crate) fn smoothed_nll(
+    logits: &Tensor,
+    labels: &[u32],
+    weights: &[f32],
+    eps: f64,
+    device: &Device,
+) -> Result<Tensor> {
+    let b = labels.len();
+    let logp = ops::log_softmax(logits, D::Minus1)?;
+    let y = Tensor::from_vec(labels.to_vec(), (b, 1), device)?;
+    let nll = logp.gather(&y, 1)?.squeeze(1)?.neg()?;
+    let smooth = logp.mean(1)?.neg()?;
+    let per = ((nll * (1.0 - eps))? + (smooth * eps)?)?;
+    let w = Tensor::from_vec(weights.to_vec(), b, device)?;
+    let total: f32 = weights.iter().sum();
+    Ok(((per * &w)?.sum_all()? / (total.max(1e-12) as f64))?)
+}
+
+/// Validation accuracy and (unweighted, unsmoothed) loss.
+fn validate(
+    model: &ToolController,
+    cfg: &Config,
+    va: &[Encoded],
+    table: &[f32],
+    device: &Device,
+) -> Result<(f64, f64)> {
+    let table = if cfg.n_features > 0 {
+        Some(Tensor::from_slice(
+            table,
+            (cfg.n_features, cfg.d_bag),
+            device,
+        )?)
+    } else {
+        None
+    };
+    let mut correct = 0usize;
+    let mut loss = 0.0;
+    for chunk in va.chunks(256) {
+        let ids: Vec<Vec<u32>> = chunk.iter().map(|e| e.ids.clone()).collect();
+        let (ids, mask) = Batch::tokens(&ids, device)?;
+        let bag = match &table {
+            Some(t) => {
+                let idx: Vec<Vec<u32>> = chunk.iter().map(|e| e.feat_ids.clone()).collect();
+                let w: Vec<Vec<f32>> = chunk.iter().map(|e| e.feat_w.clone()).collect();
+                Some(crate::model::bag_vectors(t, &idx, &w)?)
+            }
+            None => None,
+        };
+        let logits = model.forward_t(&Batch { ids, mask, bag }, false)?;
+        let labels: Vec<u32> = chunk.iter().map(|e| e.label).collect();
+        let ones = vec![1f32; labels.len()];
+        loss += smoothed_nll(&logits, &labels, &ones, 0.0, device)?.to_scalar::<f32>()? as f64
+            * chunk.len() as f64;
+        let pred: Vec<u32> = logits.argmax(1)?.to_vec1()?;
+        correct += pred.iter().zip(&labels).filter(|(p, l)| p == l).count();
+    }
+    Ok((correct as f64 / va.len() as f64, loss / va.len() as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stratified_split_keeps_every_label_in_training() {
+        let labels = vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 2];
+        let mut rng = StdRng::seed_from_u64(1);
+        let (tr, va) = stratified_split(&labels, 0.1, &mut rng);
+        assert_eq!(tr.len() + va.len(), labels.len());
+        assert_eq!(va.len(), 1); // one of the ten zeros; the rare labels stay in training
+        for l in [0, 1, 2] {
+            assert!(tr.iter().any(|&i| labels[i] == l));
+        }
+    }
+
+    #[test]
+    fn smoothed_loss_matches_a_hand_computed_value() -> Result<()> {
+        // logits [0, ln 3] -> p = [0.25, 0.75]; label 1; eps 0.2:
+        // 0.8 * -ln 0.75 + 0.2 * -(ln 0.25 + ln 0.75)/2 = 0.2301 + 0.1674 = 0.3975
+        let dev = Device::Cpu;
+        let logits = Tensor::new(&[[0f32, 3f32.ln()]], &dev)?;
+        let l = smoothed_nll(&logits, &[1], &[1.0], 0.2, &dev)?.to_scalar::<f32>()?;
+        let want = 0.8 * -(0.75f32.ln()) + 0.2 * -(0.25f32.ln() + 0.75f32.ln()) / 2.0;
+        assert!((l - want).abs() < 1e-5, "{l} vs {want}");
+        Ok(())
+    }
+
+    #[test]
+    fn every_parameter_receives_a_gradient() -> Result<()> {
+        // Guards against kernels that record no backward pass (candle-nn 0.9's fused layer norm
+        // and softmax_last_dim): a parameter behind one of them would get no gradient at all.
+        let dev = Device::Cpu;
+        let cfg = Config {
+            vocab_size: 20,
+            d_model: 16,
+            layers: 2,
+            heads: 2,
+            max_tokens: 8,
+            n_features: 10,
+            d_bag: 4,
+            n_labels: 3,
+            dropout: 0.0,
+            ..Config::default()
+        };
+        let varmap = VarMap::new();
+        let model = ToolController::new(&cfg, VarBuilder::from_varmap(&varmap, DType::F32, &dev))?;
+        let table: Vec<f32> = (0..40).map(|i| (i as f32 * 0.37).sin()).collect();
+        let items = [
+            Encoded {
+                ids: vec![2, 5, 6, 7],
+                feat_ids: vec![1, 2],
+                feat_w: vec![0.6, 0.8],
+                label: 0,
+            },
+            Encoded {
+                ids: vec![2, 9],
+                feat_ids: vec![3],
+                feat_w: vec![1.0],
+                label: 2,
+            },
+        ];
+        let refs: Vec<&Encoded> = items.iter().collect();
+        let (loss, var, _) = step_loss(&model, &cfg, &refs, &table, &[1.0, 1.0, 1.0], 0.1, &dev)?;
+        let grads = loss.backward()?;
+        let vars = varmap
+            .data()
+            .lock()
+            .map_err(|_| Error::Internal("lock".into()))?;
+        assert!(vars.len() > 10);
+        for (name, v) in vars.iter() {
+            let g = grads.get(v.as_tensor());
+            assert!(g.is_some(), "no gradient for {name}");
+            let norm = g.map(|g| {
+                g.sqr()
+                    .and_then(|s| s.sum_all())
+                    .and_then(|s| s.to_scalar::<f32>())
+            });
+            assert!(
+                matches!(norm, Some(Ok(n)) if n > 0.0),
+                "zero gradient for {name}"
+            );
+        }
+        let bag_grad = var.and_then(|v| grads.get(v.as_tensor()).cloned());
+        assert!(bag_grad.is_some(), "no gradient for the n-gram rows");
+        Ok(())
+    }
+
+    #[test]
+    fn sparse_adam_only_moves_touched_rows() {
+        let mut table = vec![1.0f32; 6];
+        let mut opt = SparseAdam::new(6, 0.1, 0.0);
+        opt.step(&mut table, &[1], &[1.0, -1.0], 2, 1.0);
+        assert_eq!(&table[0..2], &[1.0, 1.0]);
+        assert!(table[2] < 1.0 && table[3] > 1.0);
+        assert_eq!(&table[4..6], &[1.0, 1.0]);
+    }
+}

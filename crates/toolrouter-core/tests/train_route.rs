@@ -1,0 +1,202 @@
+//! Cross-module behaviour: training, routing, saving and loading, and the file errors.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use toolrouter_core::data::{parse_examples, parse_tools};
+use toolrouter_core::{fit, format, Error, Example, Router, TrainOptions};
+
+fn tools() -> Vec<toolrouter_core::ToolSpec> {
+    parse_tools(
+        r#"[{"name":"get_weather","description":"Weather forecast","parameters":{"type":"object","properties":{"city":{"type":"string"}}}},
+            {"name":"play_music","description":"Play music"},
+            {"name":"set_timer","description":"Start a timer"}]"#,
+        Path::new("tools.json"),
+    )
+    .unwrap()
+}
+
+fn examples() -> Vec<Example> {
+    let mut lines = Vec::new();
+    for city in [
+        "oslo", "paris", "rome", "lima", "tokyo", "cairo", "quito", "bern",
+    ] {
+        lines.push(format!(
+            r#"{{"text":"what is the weather in {city}","tool":"get_weather"}}"#
+        ));
+        lines.push(format!(
+            r#"{{"text":"will it rain in {city} tomorrow","tool":"get_weather"}}"#
+        ));
+    }
+    for artist in [
+        "abba", "queen", "adele", "drake", "bjork", "prince", "sade", "muse",
+    ] {
+        lines.push(format!(
+            r#"{{"text":"play some {artist}","tool":"play_music"}}"#
+        ));
+        lines.push(format!(
+            r#"{{"text":"put on music by {artist}","tool":"play_music"}}"#
+        ));
+    }
+    for n in [
+        "five", "ten", "two", "three", "four", "six", "nine", "eight",
+    ] {
+        lines.push(format!(
+            r#"{{"text":"set a timer for {n} minutes","tool":"set_timer"}}"#
+        ));
+        lines.push(format!(
+            r#"{{"text":"count down {n} minutes","tool":"set_timer"}}"#
+        ));
+    }
+    for t in [
+        "tell me a joke",
+        "who are you",
+        "what is love",
+        "sing me a song of love",
+        "how old are you",
+    ] {
+        lines.push(format!(r#"{{"text":"{t}","tool":null}}"#));
+    }
+    parse_examples(&lines.join("\n"), Path::new("train.jsonl"), Some(&tools())).unwrap()
+}
+
+fn small() -> TrainOptions {
+    TrainOptions {
+        d_model: 32,
+        layers: 1,
+        heads: 2,
+        epochs: 40,
+        patience: 40,
+        valid_fraction: 0.0,
+        seed: 7,
+        ..TrainOptions::default()
+    }
+}
+
+fn train() -> Router {
+    let abort = AtomicBool::new(false);
+    fit(&tools(), &examples(), None, &small(), &|_| {}, &abort).unwrap()
+}
+
+#[test]
+fn a_small_separable_set_is_fitted_to_100_percent() {
+    let router = train();
+    let m = router.evaluate(&examples()).unwrap();
+    assert_eq!(m.accuracy, 1.0, "{m:?}");
+    assert_eq!(m.oos_recall, Some(1.0));
+    assert_eq!(
+        router.route("weather in paris").unwrap().tool.as_deref(),
+        Some("get_weather")
+    );
+}
+
+#[test]
+fn a_loaded_model_routes_exactly_as_the_saved_one() {
+    let router = train();
+    let dir = std::env::temp_dir().join(format!("toolrouter-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("m.toolrouter");
+    router.save(&path).unwrap();
+    let back = Router::load(&path).unwrap();
+    for text in [
+        "rain in lima?",
+        "play queen",
+        "timer ten minutes",
+        "who are you",
+        "",
+    ] {
+        let (a, b) = (router.route(text).unwrap(), back.route(text).unwrap());
+        assert_eq!(a.tool, b.tool, "{text}");
+        assert!((a.confidence - b.confidence).abs() < 1e-6, "{text}");
+    }
+    assert_eq!(back.tools(), router.tools());
+    // No temporary file is left behind.
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn training_with_the_same_seed_repeats() {
+    let (a, b) = (train(), train());
+    let (ra, rb) = (
+        a.route("music by adele").unwrap(),
+        b.route("music by adele").unwrap(),
+    );
+    assert_eq!(ra.confidence, rb.confidence);
+}
+
+#[test]
+fn abort_stops_training_with_aborted() {
+    let abort = AtomicBool::new(true);
+    let e = fit(&tools(), &examples(), None, &small(), &|_| {}, &abort)
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), "ABORTED");
+}
+
+#[test]
+fn unknown_tool_and_bad_options_are_invalid_arguments() {
+    let abort = AtomicBool::new(false);
+    let mut ex = examples();
+    ex.push(Example::new("book a flight", Some("book_flight")));
+    let e = fit(&tools(), &ex, None, &small(), &|_| {}, &abort)
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), "INVALID_ARGUMENT");
+    assert!(e.to_string().contains("book_flight"), "{e}");
+    let opts = TrainOptions {
+        epochs: 0,
+        ..small()
+    };
+    let e = fit(&tools(), &examples(), None, &opts, &|_| {}, &abort)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("epochs"), "{e}");
+}
+
+#[test]
+fn bad_model_files_give_typed_errors() {
+    let router = train();
+    let bytes = format::to_bytes(&router).unwrap();
+    let p = Path::new("m.toolrouter");
+    // Missing file.
+    let missing = format::load(Path::new("/nonexistent/dir/m.toolrouter"))
+        .err()
+        .unwrap();
+    assert_eq!(missing.code(), "MODEL_NOT_FOUND");
+    // Not a model at all.
+    let e = format::from_bytes(b"hello world, not a model", p, "cpu")
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), "MODEL_INVALID");
+    // Truncated anywhere: a sample of offsets across the whole file.
+    let step = (bytes.len() / 97).max(1);
+    for cut in (0..bytes.len()).step_by(step) {
+        match format::from_bytes(&bytes[..cut], p, "cpu") {
+            Err(Error::ModelInvalid { .. }) => {}
+            other => panic!("cut at {cut}: {:?}", other.err().map(|e| e.code())),
+        }
+    }
+    // A newer format version.
+    let needle = b"\"format_version\":\"1\"";
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("version in header");
+    let mut newer = bytes.clone();
+    let one = at + needle.len() - 2;
+    assert_eq!(
+        newer[one],
+        b'1',
+        "{}",
+        String::from_utf8_lossy(&newer[at..at + 24])
+    );
+    newer[one] = b'9';
+    match format::from_bytes(&newer, p, "cpu") {
+        Err(Error::ModelVersion { found: 9, .. }) => {}
+        other => panic!("{:?}", other.err().map(|e| e.to_string())),
+    }
+}

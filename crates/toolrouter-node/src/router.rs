@@ -1,0 +1,78 @@
+//! `NativeRouter`: a loaded or trained router. Immutable, shared behind an `Arc`, so async tasks
+//! and the sync `route` can use it at once.
+
+use crate::error::{guard, to_napi};
+use crate::tasks::{EvaluateTask, RouteBatchTask, SaveTask};
+use crate::types::{examples_to_core, route_from_core, tool_from_core, Example, Route, ToolSpec};
+use napi::bindgen_prelude::{AbortSignal, AsyncTask};
+use napi_derive::napi;
+use std::sync::Arc;
+use toolrouter_core::Router;
+
+#[napi(js_name = "NativeRouter")]
+pub struct JsRouter {
+    pub(crate) inner: Arc<Router>,
+}
+
+#[napi]
+impl JsRouter {
+    /// Routes one request synchronously (the fast path).
+    #[napi(catch_unwind)]
+    pub fn route(&self, text: String) -> napi::Result<Route> {
+        guard(|| self.inner.route(&text)).map(route_from_core)
+    }
+
+    /// Routes many requests off the JS thread.
+    #[napi(ts_return_type = "Promise<Array<Route>>")]
+    pub fn route_batch(
+        &self,
+        texts: Vec<String>,
+        signal: Option<AbortSignal>,
+    ) -> AsyncTask<RouteBatchTask> {
+        AsyncTask::with_optional_signal(
+            RouteBatchTask {
+                router: self.inner.clone(),
+                texts,
+            },
+            signal,
+        )
+    }
+
+    /// Scores the router on labelled examples; resolves to the metrics as JSON text.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn evaluate(&self, examples: Vec<Example>) -> napi::Result<AsyncTask<EvaluateTask>> {
+        let examples = examples_to_core(examples, "examples")?;
+        Ok(AsyncTask::new(EvaluateTask {
+            router: self.inner.clone(),
+            examples,
+        }))
+    }
+
+    /// Writes the model file atomically.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn save(&self, path: String) -> AsyncTask<SaveTask> {
+        AsyncTask::new(SaveTask {
+            router: self.inner.clone(),
+            path,
+        })
+    }
+
+    #[napi(getter)]
+    pub fn tools(&self) -> Vec<ToolSpec> {
+        self.inner.tools().iter().map(tool_from_core).collect()
+    }
+
+    /// The model configuration as stored in the file.
+    #[napi(getter)]
+    pub fn config(&self) -> napi::Result<serde_json::Value> {
+        serde_json::to_value(self.inner.config())
+            .map_err(|e| to_napi(toolrouter_core::Error::Internal(e.to_string())))
+    }
+
+    /// How the model was trained.
+    #[napi(getter)]
+    pub fn training(&self) -> napi::Result<serde_json::Value> {
+        serde_json::to_value(self.inner.training())
+            .map_err(|e| to_napi(toolrouter_core::Error::Internal(e.to_string())))
+    }
+}

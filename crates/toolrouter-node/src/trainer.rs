@@ -1,0 +1,83 @@
+//! Free functions: `train`, `loadRouter`, `loadTools`, `loadExamples`, `defaultTrainOptions`.
+
+use crate::error::guard;
+use crate::tasks::{LoadExamplesTask, LoadTask, LoadToolsTask, TrainTask};
+use crate::types::{examples_to_core, tools_to_core, Example, Progress, ToolSpec, TrainOptions};
+use napi::bindgen_prelude::{AbortSignal, AsyncTask};
+use napi::threadsafe_function::ThreadsafeFunction;
+use napi::Status;
+use napi_derive::napi;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Trains a router off the JS thread. Progress goes to `onProgress`; `signal` stops training
+/// between batches (the promise rejects with `ABORTED`).
+#[napi(ts_return_type = "Promise<NativeRouter>")]
+pub fn train(
+    tools: Vec<ToolSpec>,
+    train: Vec<Example>,
+    valid: Option<Vec<Example>>,
+    options: Option<TrainOptions>,
+    on_progress: Option<ThreadsafeFunction<Progress, (), Progress, Status, false>>,
+    signal: Option<AbortSignal>,
+) -> napi::Result<AsyncTask<TrainTask>> {
+    let tools = tools_to_core(tools)?;
+    let train = examples_to_core(train, "train")?;
+    let valid = valid.map(|v| examples_to_core(v, "valid")).transpose()?;
+    let abort = Arc::new(AtomicBool::new(false));
+    if let Some(s) = &signal {
+        let flag = abort.clone();
+        s.on_abort(move || flag.store(true, Ordering::Relaxed));
+    }
+    let task = TrainTask {
+        tools,
+        train,
+        valid,
+        options: options.unwrap_or_default().to_core(),
+        on_progress: on_progress.map(Arc::new),
+        abort,
+    };
+    Ok(AsyncTask::with_optional_signal(task, signal))
+}
+
+/// Loads a model file off the JS thread.
+#[napi(ts_return_type = "Promise<NativeRouter>")]
+pub fn load_router(path: String, device: Option<String>) -> AsyncTask<LoadTask> {
+    AsyncTask::new(LoadTask {
+        path: path.into(),
+        device: device.unwrap_or_else(|| "cpu".into()),
+    })
+}
+
+/// Reads and validates a tools JSON file.
+#[napi(ts_return_type = "Promise<Array<ToolSpec>>")]
+pub fn load_tools(path: String) -> AsyncTask<LoadToolsTask> {
+    AsyncTask::new(LoadToolsTask { path: path.into() })
+}
+
+/// Reads a JSONL examples file; with `tools`, every example's tool must be one of them.
+#[napi(ts_return_type = "Promise<Array<Example>>")]
+pub fn load_examples(
+    path: String,
+    tools: Option<Vec<ToolSpec>>,
+) -> napi::Result<AsyncTask<LoadExamplesTask>> {
+    let tools = tools.map(tools_to_core).transpose()?;
+    Ok(AsyncTask::new(LoadExamplesTask {
+        path: path.into(),
+        tools,
+    }))
+}
+
+/// Validates tools passed in memory (the same checks as a tools file).
+#[napi(catch_unwind)]
+pub fn check_tools(tools: Vec<ToolSpec>) -> napi::Result<Vec<ToolSpec>> {
+    let core = tools_to_core(tools)?;
+    guard(|| Ok(core.iter().map(crate::types::tool_from_core).collect()))
+}
+
+/// The default training options, as the core defines them.
+#[napi]
+pub fn default_train_options() -> serde_json::Value {
+    serde_json::to_value(toolrouter_core::TrainOptions::default())
+        .unwrap_or(serde_json::Value::Null)
+}

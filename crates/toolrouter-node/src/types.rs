@@ -1,0 +1,256 @@
+//! `#[napi(object)]` mirrors of the core types; their `///` docs land in `native.d.ts`.
+
+use crate::error::invalid;
+use napi_derive::napi;
+use serde_json::{Map, Value};
+use toolrouter_core as core;
+
+/// A tool the agent can call.
+#[napi(object)]
+#[derive(Clone)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: Option<String>,
+    /// JSON Schema of the arguments.
+    pub parameters: Option<Value>,
+}
+
+#[napi(object)]
+#[derive(Clone)]
+pub struct Span {
+    pub name: String,
+    /// Start offset in Unicode code points.
+    pub start: u32,
+    /// End offset (exclusive) in Unicode code points.
+    pub end: u32,
+}
+
+/// One training or evaluation example.
+#[napi(object)]
+#[derive(Clone)]
+pub struct Example {
+    pub text: String,
+    /// The tool to call; `null` for a request that no tool serves.
+    pub tool: Option<String>,
+    pub args: Option<Value>,
+    pub spans: Option<Vec<Span>>,
+}
+
+#[napi(object)]
+pub struct Alternative {
+    pub tool: String,
+    pub confidence: f64,
+}
+
+/// The router's answer for one request.
+#[napi(object)]
+pub struct Route {
+    /// The tool to call, or null when the router abstains.
+    pub tool: Option<String>,
+    /// Probability of the decision.
+    pub confidence: f64,
+    /// The next best tools, most likely first.
+    pub alternatives: Vec<Alternative>,
+    pub args: Value,
+    pub abstained: bool,
+    /// `confident`, `low_confidence` or `out_of_scope`.
+    pub reason: String,
+}
+
+/// Options of `train`; every field is optional and defaults to the core's default.
+#[napi(object)]
+#[derive(Default)]
+pub struct TrainOptions {
+    /// Width of the transformer. @default 64
+    pub d_model: Option<u32>,
+    /// Transformer layers. @default 2
+    pub layers: Option<u32>,
+    /// Attention heads. @default 4
+    pub heads: Option<u32>,
+    /// Tokens kept per request (longer ones are truncated). @default 48
+    pub max_tokens: Option<u32>,
+    /// @default 0.1
+    pub dropout: Option<f64>,
+    /// Sub-word vocabulary size. @default 4000
+    pub vocab_size: Option<u32>,
+    /// TF-IDF n-gram features beside the tokens. @default true
+    pub ngrams: Option<bool>,
+    /// Maximum epochs (early stopping usually ends sooner). @default 30
+    pub epochs: Option<u32>,
+    /// @default 4
+    pub patience: Option<u32>,
+    /// @default 32
+    pub batch_size: Option<u32>,
+    /// @default 0.002
+    pub lr: Option<f64>,
+    /// @default 0.1
+    pub label_smoothing: Option<f64>,
+    /// Share held out for validation when no validation set is given. @default 0.1
+    pub valid_fraction: Option<f64>,
+    /// @default 42
+    pub seed: Option<u32>,
+    /// `cpu`, `cuda`, `metal` or `auto`. @default 'cpu'
+    pub device: Option<String>,
+}
+
+/// Training progress.
+#[napi(object)]
+pub struct Progress {
+    /// `prepare`, `train` or `done`.
+    pub phase: String,
+    pub epoch: u32,
+    pub epochs: u32,
+    pub step: u32,
+    pub steps_per_epoch: u32,
+    pub loss: f64,
+    pub valid_accuracy: Option<f64>,
+    pub valid_loss: Option<f64>,
+    pub elapsed_s: f64,
+}
+
+impl From<&core::Progress> for Progress {
+    fn from(p: &core::Progress) -> Self {
+        Progress {
+            phase: p.phase.to_string(),
+            epoch: p.epoch as u32,
+            epochs: p.epochs as u32,
+            step: p.step as u32,
+            steps_per_epoch: p.steps_per_epoch as u32,
+            loss: p.loss,
+            valid_accuracy: p.valid_accuracy,
+            valid_loss: p.valid_loss,
+            elapsed_s: p.elapsed_s,
+        }
+    }
+}
+
+impl TrainOptions {
+    pub fn to_core(&self) -> core::TrainOptions {
+        let d = core::TrainOptions::default();
+        let u = |v: Option<u32>, def: usize| v.map(|x| x as usize).unwrap_or(def);
+        core::TrainOptions {
+            d_model: u(self.d_model, d.d_model),
+            layers: u(self.layers, d.layers),
+            heads: u(self.heads, d.heads),
+            max_tokens: u(self.max_tokens, d.max_tokens),
+            dropout: self.dropout.map(|x| x as f32).unwrap_or(d.dropout),
+            vocab_size: u(self.vocab_size, d.vocab_size),
+            ngrams: self.ngrams.unwrap_or(d.ngrams),
+            epochs: u(self.epochs, d.epochs),
+            patience: u(self.patience, d.patience),
+            batch_size: u(self.batch_size, d.batch_size),
+            lr: self.lr.unwrap_or(d.lr),
+            label_smoothing: self.label_smoothing.unwrap_or(d.label_smoothing),
+            valid_fraction: self.valid_fraction.unwrap_or(d.valid_fraction),
+            seed: self.seed.map(u64::from).unwrap_or(d.seed),
+            device: self.device.clone().unwrap_or(d.device.clone()),
+            ..d
+        }
+    }
+}
+
+pub fn tool_to_core(t: ToolSpec, i: usize) -> napi::Result<core::ToolSpec> {
+    let mut obj = Map::new();
+    obj.insert("name".into(), Value::String(t.name));
+    if let Some(d) = t.description {
+        obj.insert("description".into(), Value::String(d));
+    }
+    if let Some(p) = t.parameters {
+        obj.insert("parameters".into(), p);
+    }
+    core::data::tool_from_value(Value::Object(obj))
+        .map_err(|r| invalid("tools", format!("tool #{i}: {r}")))
+}
+
+pub fn tools_to_core(tools: Vec<ToolSpec>) -> napi::Result<Vec<core::ToolSpec>> {
+    let mut seen = std::collections::HashSet::new();
+    let out = tools
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| tool_to_core(t, i))
+        .collect::<napi::Result<Vec<_>>>()?;
+    for (i, t) in out.iter().enumerate() {
+        if !seen.insert(t.name.clone()) {
+            return Err(invalid(
+                "tools",
+                format!("tool #{i}: duplicate tool name `{}`", t.name),
+            ));
+        }
+    }
+    if out.is_empty() {
+        return Err(invalid("tools", "no tools given"));
+    }
+    Ok(out)
+}
+
+pub fn tool_from_core(t: &core::ToolSpec) -> ToolSpec {
+    ToolSpec {
+        name: t.name.clone(),
+        description: Some(t.description.clone()),
+        parameters: Some(t.parameters.clone()),
+    }
+}
+
+pub fn example_to_core(e: Example, i: usize, what: &str) -> napi::Result<core::Example> {
+    let mut obj = Map::new();
+    obj.insert("text".into(), Value::String(e.text));
+    obj.insert(
+        "tool".into(),
+        e.tool.map(Value::String).unwrap_or(Value::Null),
+    );
+    if let Some(a) = e.args {
+        obj.insert("args".into(), a);
+    }
+    if let Some(s) = e.spans {
+        let spans = s
+            .into_iter()
+            .map(|s| serde_json::json!({ "name": s.name, "start": s.start, "end": s.end }))
+            .collect();
+        obj.insert("spans".into(), Value::Array(spans));
+    }
+    core::data::example_from_value(Value::Object(obj))
+        .map_err(|r| invalid(what, format!("example #{i}: {r}")))
+}
+
+pub fn examples_to_core(ex: Vec<Example>, what: &str) -> napi::Result<Vec<core::Example>> {
+    ex.into_iter()
+        .enumerate()
+        .map(|(i, e)| example_to_core(e, i, what))
+        .collect()
+}
+
+pub fn example_from_core(e: core::Example) -> Example {
+    Example {
+        text: e.text,
+        tool: e.tool,
+        args: Some(Value::Object(e.args)),
+        spans: Some(
+            e.spans
+                .into_iter()
+                .map(|s| Span {
+                    name: s.name,
+                    start: s.start as u32,
+                    end: s.end as u32,
+                })
+                .collect(),
+        ),
+    }
+}
+
+pub fn route_from_core(r: core::Route) -> Route {
+    Route {
+        tool: r.tool,
+        confidence: r.confidence,
+        alternatives: r
+            .alternatives
+            .into_iter()
+            .map(|a| Alternative {
+                tool: a.tool,
+                confidence: a.confidence,
+            })
+            .collect(),
+        args: Value::Object(r.args),
+        abstained: r.abstained,
+        reason: r.reason.as_str().to_string(),
+    }
+}

@@ -1,0 +1,445 @@
+/**
+ * toolrouter: route agent requests to tools with a small attention model (the ToolController),
+ * trained from examples. `route()` is synchronous and answers in microseconds on a CPU; it says
+ * when it is unsure (`tool: null`) so the LLM can take over.
+ *
+ * @example
+ * ```ts
+ * import { Trainer, loadExamples, loadTools } from 'toolrouter'
+ * const tools = await loadTools('data/demo/tools.json')
+ * const router = await new Trainer({ tools }).fit(await loadExamples('data/demo/train.jsonl'))
+ * router.route('will it rain in Oslo tomorrow?') // { tool: 'get_weather', confidence: 0.97, ... }
+ * ```
+ */
+import * as native from './native.js'
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/** Stable error codes; never renamed. */
+export type ToolrouterErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'DATASET_INVALID'
+  | 'TOOLS_INVALID'
+  | 'MODEL_NOT_FOUND'
+  | 'MODEL_INVALID'
+  | 'MODEL_VERSION'
+  | 'IO'
+  | 'ABORTED'
+  | 'DEVICE_UNAVAILABLE'
+  | 'INTERNAL'
+
+const CODES: ReadonlySet<string> = new Set<ToolrouterErrorCode>([
+  'INVALID_ARGUMENT',
+  'DATASET_INVALID',
+  'TOOLS_INVALID',
+  'MODEL_NOT_FOUND',
+  'MODEL_INVALID',
+  'MODEL_VERSION',
+  'IO',
+  'ABORTED',
+  'DEVICE_UNAVAILABLE',
+  'INTERNAL',
+])
+
+/** Every error toolrouter throws. `code` is stable; `message` names the file, line and field. */
+export class ToolrouterError extends Error {
+  readonly code: ToolrouterErrorCode
+  constructor(code: ToolrouterErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'ToolrouterError'
+    this.code = code
+  }
+}
+
+/** Native errors arrive as `"CODE: message"`; split the code off. */
+function toError(e: unknown, signal?: AbortSignal): ToolrouterError {
+  if (e instanceof ToolrouterError) return e
+  if (signal?.aborted) return new ToolrouterError('ABORTED', 'aborted', { cause: e })
+  const text = e instanceof Error ? e.message : String(e)
+  const m = /^([A-Z_]+): ([\s\S]*)$/.exec(text)
+  if (m && CODES.has(m[1])) return new ToolrouterError(m[1] as ToolrouterErrorCode, m[2], { cause: e })
+  return new ToolrouterError('INTERNAL', text, { cause: e })
+}
+
+function call<T>(fn: () => T): T {
+  try {
+    return fn()
+  } catch (e) {
+    throw toError(e)
+  }
+}
+
+async function callAsync<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal?.aborted) throw new ToolrouterError('ABORTED', 'aborted before it started')
+  try {
+    return await fn()
+  } catch (e) {
+    throw toError(e, signal)
+  }
+}
+
+function invalid(name: string, reason: string): ToolrouterError {
+  return new ToolrouterError('INVALID_ARGUMENT', `invalid argument \`${name}\`: ${reason}`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types
+// ---------------------------------------------------------------------------------------------
+
+/** A JSON Schema object describing a tool's arguments. */
+export type JsonSchema = Record<string, unknown>
+
+/** A tool the agent can call. OpenAI's `{ type: 'function', function: {...} }` form is accepted by `loadTools`. */
+export interface ToolSpec {
+  name: string
+  description?: string
+  parameters?: JsonSchema
+}
+
+/** An argument's place in the text, in Unicode code points, `[start, end)`. */
+export interface Span {
+  name: string
+  start: number
+  end: number
+}
+
+/** One labelled request. `tool: null` marks a request no tool serves (out of scope). */
+export interface Example {
+  text: string
+  tool: string | null
+  args?: Record<string, unknown>
+  spans?: Span[]
+}
+
+/** Why a route is what it is. */
+export type RouteReason = 'confident' | 'low_confidence' | 'out_of_scope'
+
+export interface Alternative {
+  tool: string
+  confidence: number
+}
+
+/** The router's answer for one request. */
+export interface Route {
+  /** The tool to call, or `null` when the router abstains (let the LLM decide). */
+  tool: string | null
+  /** Probability of the decision. */
+  confidence: number
+  /** The next best tools (the best ones when `tool` is null), most likely first. */
+  alternatives: Alternative[]
+  /** Arguments for the tool. */
+  args: Record<string, unknown>
+  /** True when `tool` is null. */
+  abstained: boolean
+  reason: RouteReason
+}
+
+/** Training progress, reported at most ten times a second and at the end of every epoch. */
+export type Progress = native.Progress
+
+/** Compute device. `auto` picks a GPU when the build has one and one is present. */
+export type Device = 'cpu' | 'cuda' | 'metal' | 'auto'
+
+/** Options of {@link Trainer}. Defaults work on every dataset tried without tuning. */
+export interface TrainerOptions {
+  /** The tools to route to. @default the distinct tools named by the training examples, without schemas */
+  tools?: ToolSpec[]
+  /** Width of the transformer. @default 64 */
+  dModel?: number
+  /** Transformer layers. @default 2 */
+  layers?: number
+  /** Attention heads. @default 4 */
+  heads?: number
+  /** Tokens kept per request; longer requests are truncated. @default 48 */
+  maxTokens?: number
+  /** @default 0.1 */
+  dropout?: number
+  /** Sub-word vocabulary size (upper bound). @default 4000 */
+  vocabSize?: number
+  /** TF-IDF character and word n-gram features beside the tokens. @default true */
+  ngrams?: boolean
+  /** Upper bound on epochs; early stopping usually ends sooner. @default 30 */
+  epochs?: number
+  /** Epochs without a better validation score before stopping. @default 4 */
+  patience?: number
+  /** @default 32 */
+  batchSize?: number
+  /** Peak learning rate (AdamW, warm-up then cosine decay). @default 0.002 */
+  lr?: number
+  /** @default 0.1 */
+  labelSmoothing?: number
+  /** Share of each tool's examples held out for validation when `fit` gets no `valid`. @default 0.1 */
+  validFraction?: number
+  /** Makes a run reproducible. @default 42 */
+  seed?: number
+  /** @default 'cpu' */
+  device?: Device
+}
+
+/** Options of {@link Trainer.fit}. */
+export interface FitOptions {
+  /** Validation examples for early stopping; by default a stratified share of `train` is held out. */
+  valid?: Example[]
+  onProgress?: (p: Progress) => void
+  /** Stops training between batches; the promise rejects with code `ABORTED`. */
+  signal?: AbortSignal
+}
+
+export interface ToolMetrics {
+  precision: number
+  recall: number
+  f1: number
+  support: number
+}
+
+/** What {@link Router.evaluate} and `toolrouter eval --json` report. */
+export interface Metrics {
+  /** Number of examples. */
+  n: number
+  /** Examples whose tool is not null. */
+  n_in_scope: number
+  /** Accuracy over examples whose tool is not null; an abstention counts as wrong. */
+  accuracy: number
+  /** Accuracy over all examples (out-of-scope ones are right when the router returns null). */
+  overall_accuracy: number
+  /** Mean F1 over the tools present in the data. */
+  macro_f1: number
+  per_tool: Record<string, ToolMetrics>
+  /** The most frequent errors. */
+  confusions: { gold: string | null; predicted: string | null; count: number }[]
+  /** Present when the data has out-of-scope rows. */
+  oos_recall?: number | null
+  oos_precision?: number | null
+  in_scope_accuracy?: number | null
+}
+
+/** The model configuration stored in the file. */
+export interface ModelConfig {
+  architecture: string
+  vocab_size: number
+  d_model: number
+  layers: number
+  heads: number
+  ff_mult: number
+  max_tokens: number
+  dropout: number
+  n_features: number
+  d_bag: number
+  n_labels: number
+  has_none: boolean
+}
+
+/** How a model was trained. */
+export interface TrainingInfo {
+  examples: number
+  valid_examples: number
+  epochs_run: number
+  best_epoch: number
+  valid_accuracy: number | null
+  valid_loss: number | null
+  train_seconds: number
+  warnings: string[]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions at the native boundary
+// ---------------------------------------------------------------------------------------------
+
+function toNativeTool(t: ToolSpec): native.ToolSpec {
+  return { name: t.name, description: t.description, parameters: t.parameters }
+}
+
+function fromNativeTool(t: native.ToolSpec): ToolSpec {
+  return { name: t.name, description: t.description ?? '', parameters: (t.parameters ?? {}) as JsonSchema }
+}
+
+function toNativeExample(e: Example): native.Example {
+  return { text: e.text, tool: e.tool ?? undefined, args: e.args, spans: e.spans }
+}
+
+function fromNativeExample(e: native.Example): Example {
+  return {
+    text: e.text,
+    tool: e.tool ?? null,
+    args: (e.args ?? {}) as Record<string, unknown>,
+    spans: e.spans ?? [],
+  }
+}
+
+function fromNativeRoute(r: native.Route): Route {
+  return {
+    tool: r.tool ?? null,
+    confidence: r.confidence,
+    alternatives: r.alternatives,
+    args: r.args as Record<string, unknown>,
+    abstained: r.abstained,
+    reason: r.reason as RouteReason,
+  }
+}
+
+function checkExamples(examples: unknown, name: string): asserts examples is Example[] {
+  if (!Array.isArray(examples)) throw invalid(name, 'expected an array of examples')
+  examples.forEach((e: unknown, i) => {
+    if (typeof e !== 'object' || e === null) throw invalid(name, `example #${i}: expected an object`)
+    const o = e as Record<string, unknown>
+    if (typeof o.text !== 'string') throw invalid(name, `example #${i}: field \`text\`: expected a string`)
+    if (o.tool !== null && typeof o.tool !== 'string')
+      throw invalid(name, `example #${i}: field \`tool\`: expected a string or null`)
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+// ---------------------------------------------------------------------------------------------
+
+/** Reads a tools JSON file: an array of `{ name, description, parameters }` (or OpenAI's function wrapper). */
+export async function loadTools(path: string): Promise<ToolSpec[]> {
+  if (typeof path !== 'string') throw invalid('path', 'expected a string')
+  const tools = await callAsync(() => native.loadTools(path))
+  return tools.map(fromNativeTool)
+}
+
+/**
+ * Reads a JSONL file of examples, one `{ text, tool, args?, spans? }` a line. With `tools`, every
+ * example's tool must be one of them. Errors name the file, the line and the field.
+ */
+export async function loadExamples(path: string, opts: { tools?: ToolSpec[] } = {}): Promise<Example[]> {
+  if (typeof path !== 'string') throw invalid('path', 'expected a string')
+  const tools = opts.tools?.map(toNativeTool)
+  const ex = await callAsync(() => native.loadExamples(path, tools))
+  return ex.map(fromNativeExample)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Router
+// ---------------------------------------------------------------------------------------------
+
+let wrapNative: (n: native.NativeRouter) => Router
+
+/** A trained router. Immutable; safe to share. */
+export class Router {
+  readonly #native: native.NativeRouter
+  #tools: ToolSpec[] | undefined
+
+  static {
+    wrapNative = (n) => new Router(n)
+  }
+
+  private constructor(handle: native.NativeRouter) {
+    this.#native = handle
+  }
+
+  /** Loads a model file written by {@link Router.save}. */
+  static async load(path: string, opts: { device?: Device } = {}): Promise<Router> {
+    if (typeof path !== 'string') throw invalid('path', 'expected a string')
+    const n = await callAsync(() => native.loadRouter(path, opts.device))
+    return wrapNative(n)
+  }
+
+  /** Writes the model to one file, atomically (a temporary file renamed over the target). */
+  async save(path: string): Promise<void> {
+    if (typeof path !== 'string') throw invalid('path', 'expected a string')
+    await callAsync(() => this.#native.save(path))
+  }
+
+  /** Routes one request, synchronously: the fast path. */
+  route(text: string): Route {
+    if (typeof text !== 'string') throw invalid('text', 'expected a string')
+    return fromNativeRoute(call(() => this.#native.route(text)))
+  }
+
+  /** Routes many requests off the JS thread. */
+  async routeBatch(texts: string[], opts: { signal?: AbortSignal } = {}): Promise<Route[]> {
+    if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) {
+      throw invalid('texts', 'expected an array of strings')
+    }
+    const routes = await callAsync(() => this.#native.routeBatch(texts, opts.signal), opts.signal)
+    return routes.map(fromNativeRoute)
+  }
+
+  /** Routes every example and scores the decisions. */
+  async evaluate(examples: Example[]): Promise<Metrics> {
+    checkExamples(examples, 'examples')
+    const json = await callAsync(() => this.#native.evaluate(examples.map(toNativeExample)))
+    return JSON.parse(json) as Metrics
+  }
+
+  /** The tools, in the order of the model's outputs. */
+  get tools(): ToolSpec[] {
+    this.#tools ??= this.#native.tools.map(fromNativeTool)
+    return this.#tools.map((t) => ({ ...t }))
+  }
+
+  get config(): ModelConfig {
+    return this.#native.config as ModelConfig
+  }
+
+  get training(): TrainingInfo {
+    return this.#native.training as TrainingInfo
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trainer
+// ---------------------------------------------------------------------------------------------
+
+/** Trains routers. */
+export class Trainer {
+  readonly options: Readonly<TrainerOptions>
+
+  constructor(options: TrainerOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw invalid('options', 'expected an object')
+    this.options = { ...options }
+  }
+
+  /**
+   * Trains a router on `train` off the JS thread.
+   * @example
+   * ```ts
+   * const router = await new Trainer({ tools, seed: 1 }).fit(train, { onProgress: (p) => console.log(p.epoch, p.loss) })
+   * ```
+   */
+  async fit(train: Example[], opts: FitOptions = {}): Promise<Router> {
+    checkExamples(train, 'train')
+    if (opts.valid !== undefined) checkExamples(opts.valid, 'valid')
+    const { tools: given, ...rest } = this.options
+    const tools = given ?? inferTools(train)
+    const { onProgress, signal } = opts
+    const cb = onProgress
+      ? (p: Progress) => {
+          try {
+            onProgress(p)
+          } catch {
+            // A throwing progress callback must not take the training down with it.
+          }
+        }
+      : undefined
+    try {
+      const n = await callAsync(
+        () =>
+          native.train(
+            tools.map(toNativeTool),
+            train.map(toNativeExample),
+            opts.valid?.map(toNativeExample),
+            rest,
+            cb,
+            signal,
+          ),
+        signal,
+      )
+      return wrapNative(n)
+    } finally {
+      // Progress calls queued from the worker thread land after the promise settles; let them
+      // run first, so no event reaches the caller after `fit` has resolved or rejected.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+}
+
+function inferTools(train: Example[]): ToolSpec[] {
+  const names = [...new Set(train.map((e) => e.tool).filter((t): t is string => t !== null))]
+  if (names.length === 0) throw invalid('train', 'no example names a tool')
+  return names.map((name) => ({ name, description: '', parameters: { type: 'object', properties: {} } }))
+}
