@@ -121,16 +121,20 @@ export interface TrainOptions {
   vocabSize?: number
   /** TF-IDF n-gram features beside the tokens. @default true */
   ngrams?: boolean
-  /** Maximum epochs (early stopping usually ends sooner). @default 30 */
+  /** Maximum epochs (early stopping may end sooner); 0 = auto (about 3000 steps, 8 to 60 epochs). @default 0 */
   epochs?: number
-  /** @default 4 */
+  /** Epochs without a better validation score before stopping. @default 5 */
   patience?: number
-  /** @default 32 */
+  /** @default 64 */
   batchSize?: number
-  /** @default 0.002 */
+  /** Peak learning rate (AdamW, warm-up then cosine decay). @default 0.003 */
   lr?: number
-  /** @default 0.1 */
+  /** @default 0 */
   labelSmoothing?: number
+  /** Share of each request's n-gram features dropped in each training step. @default 0.8 */
+  featureDropout?: number
+  /** Share of each request's tokens replaced by [UNK] in each training step. @default 0.1 */
+  tokenDropout?: number
   /** Share held out for validation when no validation set is given. @default 0.1 */
   validFraction?: number
   /** @default 42 */

@@ -134,7 +134,7 @@ pub fn metrics<S: AsRef<str>>(gold: &[Option<S>], pred: &[Option<S>]) -> Metrics
             count,
         })
         .collect();
-    confusions.sort_by(|a, b| b.count.cmp(&a.count));
+    confusions.sort_by_key(|c| std::cmp::Reverse(c.count));
     confusions.truncate(10);
     let accuracy = ratio(in_ok, in_scope);
     let has_oos = oos_gold > 0;

@@ -41,7 +41,8 @@ pub struct TrainOptions {
     pub d_bag: usize,
     pub max_features: usize,
     pub min_df: usize,
-    /// Upper bound on epochs; early stopping usually ends sooner.
+    /// Upper bound on epochs; early stopping may end sooner. 0: about 3000 optimizer steps,
+    /// between 8 and 60 epochs, so small and large datasets both train enough and not too long.
     pub epochs: usize,
     /// Epochs without a better validation score before stopping.
     pub patience: usize,
@@ -81,24 +82,27 @@ impl Default for TrainOptions {
             d_bag: 96,
             max_features: 200_000,
             min_df: 2,
-            epochs: 30,
-            patience: 4,
-            batch_size: 32,
-            lr: 2e-3,
+            epochs: 0,
+            patience: 5,
+            batch_size: 64,
+            lr: 3e-3,
             bag_lr: 1e-2,
             weight_decay: 0.01,
             bag_weight_decay: 0.0,
             warmup: 0.05,
-            label_smoothing: 0.1,
-            feature_dropout: 0.3,
+            label_smoothing: 0.0,
+            feature_dropout: 0.8,
             token_dropout: 0.1,
-            class_weight_power: 0.3,
+            class_weight_power: 0.0,
             valid_fraction: 0.1,
             seed: 42,
             device: "cpu".into(),
         }
     }
 }
+
+/// Optimizer steps aimed at when `epochs` is 0 (auto).
+const AUTO_STEPS: usize = 3000;
 
 /// What `fit` reports while it runs.
 #[derive(Debug, Clone, Serialize)]
@@ -215,9 +219,6 @@ fn bucketed_batches(
 
 fn check_options(o: &TrainOptions) -> Result<()> {
     let bad = |name: &str, reason: &str| Err(Error::invalid(name, reason.to_string()));
-    if o.epochs == 0 {
-        return bad("epochs", "must be at least 1");
-    }
     if o.batch_size == 0 {
         return bad("batchSize", "must be at least 1");
     }
@@ -399,15 +400,20 @@ pub fn fit(
     let lens: Vec<usize> = tr.iter().map(|e| e.ids.len()).collect();
     let all: Vec<usize> = (0..tr.len()).collect();
     let steps_per_epoch = tr.len().div_ceil(opts.batch_size);
-    let total_steps = (steps_per_epoch * opts.epochs) as f64;
+    let epochs = if opts.epochs == 0 {
+        (AUTO_STEPS / steps_per_epoch.max(1)).clamp(8, 60)
+    } else {
+        opts.epochs
+    };
+    let total_steps = (steps_per_epoch * epochs) as f64;
     let warmup_steps = (total_steps * opts.warmup).max(1.0);
-    let mut best: Option<(f64, f64, HashMap<String, Tensor>, Vec<f32>, usize)> = None;
+    let mut best: Option<Checkpoint> = None;
     let mut since_best = 0usize;
     let mut global_step = 0usize;
     let mut last_report = Instant::now();
     let mut epochs_run = 0;
 
-    for epoch in 1..=opts.epochs {
+    for epoch in 1..=epochs {
         epochs_run = epoch;
         let mut loss_sum = 0.0;
         let mut loss_n = 0usize;
@@ -454,7 +460,7 @@ pub fn fit(
                 progress(&Progress {
                     phase: "train",
                     epoch,
-                    epochs: opts.epochs,
+                    epochs,
                     step: step + 1,
                     steps_per_epoch,
                     loss: loss_sum / loss_n as f64,
@@ -472,7 +478,7 @@ pub fn fit(
         progress(&Progress {
             phase: "train",
             epoch,
-            epochs: opts.epochs,
+            epochs,
             step: steps_per_epoch,
             steps_per_epoch,
             loss: loss_sum / loss_n.max(1) as f64,
@@ -498,7 +504,9 @@ pub fn fit(
             since_best = 0;
         } else {
             since_best += 1;
-            if since_best >= opts.patience {
+            // Not before half the schedule: while the learning rate is high the validation
+            // score is noisy, and the decay that follows usually brings the best epochs.
+            if since_best >= opts.patience && epoch * 2 >= epochs {
                 break;
             }
         }
@@ -526,7 +534,7 @@ pub fn fit(
     progress(&Progress {
         phase: "done",
         epoch: epochs_run,
-        epochs: opts.epochs,
+        epochs,
         step: steps_per_epoch,
         steps_per_epoch,
         loss: v_loss,
@@ -612,6 +620,9 @@ fn corrupt(e: &Encoded, opts: &TrainOptions, rng: &mut StdRng) -> Encoded {
         label: e.label,
     }
 }
+
+/// The best epoch so far: validation accuracy and loss, weights, n-gram table, epoch.
+type Checkpoint = (f64, f64, HashMap<String, Tensor>, Vec<f32>, usize);
 
 type StepOut = (Tensor, Option<Var>, Option<Vec<u32>>);
 

@@ -75,16 +75,20 @@ pub struct TrainOptions {
     pub vocab_size: Option<u32>,
     /// TF-IDF n-gram features beside the tokens. @default true
     pub ngrams: Option<bool>,
-    /// Maximum epochs (early stopping usually ends sooner). @default 30
+    /// Maximum epochs (early stopping may end sooner); 0 = auto (about 3000 steps, 8 to 60 epochs). @default 0
     pub epochs: Option<u32>,
-    /// @default 4
+    /// Epochs without a better validation score before stopping. @default 5
     pub patience: Option<u32>,
-    /// @default 32
+    /// @default 64
     pub batch_size: Option<u32>,
-    /// @default 0.002
+    /// Peak learning rate (AdamW, warm-up then cosine decay). @default 0.003
     pub lr: Option<f64>,
-    /// @default 0.1
+    /// @default 0
     pub label_smoothing: Option<f64>,
+    /// Share of each request's n-gram features dropped in each training step. @default 0.8
+    pub feature_dropout: Option<f64>,
+    /// Share of each request's tokens replaced by [UNK] in each training step. @default 0.1
+    pub token_dropout: Option<f64>,
     /// Share held out for validation when no validation set is given. @default 0.1
     pub valid_fraction: Option<f64>,
     /// @default 42
@@ -141,6 +145,8 @@ impl TrainOptions {
             batch_size: u(self.batch_size, d.batch_size),
             lr: self.lr.unwrap_or(d.lr),
             label_smoothing: self.label_smoothing.unwrap_or(d.label_smoothing),
+            feature_dropout: self.feature_dropout.unwrap_or(d.feature_dropout),
+            token_dropout: self.token_dropout.unwrap_or(d.token_dropout),
             valid_fraction: self.valid_fraction.unwrap_or(d.valid_fraction),
             seed: self.seed.map(u64::from).unwrap_or(d.seed),
             device: self.device.clone().unwrap_or(d.device.clone()),

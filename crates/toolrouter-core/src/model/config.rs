@@ -64,7 +64,7 @@ impl Config {
         if self.architecture != "attention" {
             return Err(format!("unknown architecture `{}`", self.architecture));
         }
-        if self.d_model % self.heads != 0 {
+        if !self.d_model.is_multiple_of(self.heads) {
             return Err(format!(
                 "`d_model` ({}) must be a multiple of `heads` ({})",
                 self.d_model, self.heads
