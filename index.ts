@@ -60,7 +60,14 @@ function toError(e: unknown, signal?: AbortSignal): ToolrouterError {
   const text = e instanceof Error ? e.message : String(e)
   const m = /^([A-Z_]+): ([\s\S]*)$/.exec(text)
   if (m && CODES.has(m[1])) return new ToolrouterError(m[1] as ToolrouterErrorCode, m[2], { cause: e })
+  if (isNapiArgumentError(e)) return new ToolrouterError('INVALID_ARGUMENT', text, { cause: e })
   return new ToolrouterError('INTERNAL', text, { cause: e })
+}
+
+/** napi's own argument conversion errors carry a status code instead of our prefix. */
+function isNapiArgumentError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code
+  return typeof code === 'string' && code !== 'GenericFailure' && /Expected|InvalidArg/.test(code)
 }
 
 function call<T>(fn: () => T): T {
@@ -406,6 +413,7 @@ export class Trainer {
    * ```
    */
   async fit(train: Example[], opts: FitOptions = {}): Promise<Router> {
+    checkOptions(this.options)
     checkExamples(train, 'train')
     if (opts.valid !== undefined) checkExamples(opts.valid, 'valid')
     const { tools: given, ...rest } = this.options
@@ -440,6 +448,27 @@ export class Trainer {
       await new Promise((resolve) => setImmediate(resolve))
     }
   }
+}
+
+const COUNT_OPTIONS = ['dModel', 'layers', 'heads', 'maxTokens', 'vocabSize', 'epochs', 'patience', 'batchSize', 'seed'] as const
+const NUMBER_OPTIONS = ['dropout', 'lr', 'labelSmoothing', 'featureDropout', 'tokenDropout', 'validFraction'] as const
+
+/** Checks what N-API would otherwise convert silently (-1 as a u32 is 4294967295 epochs). */
+function checkOptions(o: TrainerOptions): void {
+  for (const k of COUNT_OPTIONS) {
+    const v: unknown = o[k]
+    if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) {
+      throw invalid(k, `expected a non-negative integer, got ${String(v)}`)
+    }
+  }
+  for (const k of NUMBER_OPTIONS) {
+    const v: unknown = o[k]
+    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v))) {
+      throw invalid(k, `expected a finite number, got ${String(v)}`)
+    }
+  }
+  if (o.ngrams !== undefined && typeof o.ngrams !== 'boolean') throw invalid('ngrams', 'expected a boolean')
+  if (o.device !== undefined && typeof o.device !== 'string') throw invalid('device', 'expected a string')
 }
 
 function inferTools(train: Example[]): ToolSpec[] {
