@@ -136,8 +136,10 @@ export interface Route {
   confidence: number
   /** The next best tools (the best ones when `tool` is null), most likely first. */
   alternatives: Alternative[]
-  /** Arguments for the tool. */
+  /** Arguments for the tool, as the user wrote them (an array when a name occurs twice). */
   args: Record<string, unknown>
+  /** Where each argument was found in the text, in Unicode code points. */
+  spans: Span[]
   /** True when `tool` is null. */
   abstained: boolean
   reason: RouteReason
@@ -181,6 +183,8 @@ export interface TrainerOptions {
   featureDropout?: number
   /** Share of each request's tokens replaced by `[UNK]` in each training step. @default 0.1 */
   tokenDropout?: number
+  /** Weight of the argument-tagging loss beside the tool loss; 0 turns the argument head off. @default 0.5 */
+  argWeight?: number
   /** Share of each tool's examples held out for validation when `fit` gets no `valid`. @default 0.1 */
   validFraction?: number
   /** Makes a run reproducible. @default 42 */
@@ -224,6 +228,10 @@ export interface Metrics {
   oos_recall?: number | null
   oos_precision?: number | null
   in_scope_accuracy?: number | null
+  /** Span-level micro F1 of the arguments (exact name and boundaries), when the model extracts arguments. */
+  slot_f1?: number | null
+  /** Right tool and every argument span exact. */
+  frame_accuracy?: number | null
 }
 
 /** The model configuration stored in the file. */
@@ -240,6 +248,10 @@ export interface ModelConfig {
   d_bag: number
   n_labels: number
   has_none: boolean
+  /** Argument names the tagger knows. */
+  arg_names: string[]
+  /** Per tool (output order), indices into `arg_names`. */
+  tool_args: number[][]
 }
 
 /** How a model was trained. */
@@ -285,6 +297,7 @@ function fromNativeRoute(r: native.Route): Route {
     confidence: r.confidence,
     alternatives: r.alternatives,
     args: r.args as Record<string, unknown>,
+    spans: r.spans,
     abstained: r.abstained,
     reason: r.reason as RouteReason,
   }
@@ -451,7 +464,7 @@ export class Trainer {
 }
 
 const COUNT_OPTIONS = ['dModel', 'layers', 'heads', 'maxTokens', 'vocabSize', 'epochs', 'patience', 'batchSize', 'seed'] as const
-const NUMBER_OPTIONS = ['dropout', 'lr', 'labelSmoothing', 'featureDropout', 'tokenDropout', 'validFraction'] as const
+const NUMBER_OPTIONS = ['dropout', 'lr', 'labelSmoothing', 'featureDropout', 'tokenDropout', 'validFraction', 'argWeight'] as const
 
 /** Checks what N-API would otherwise convert silently (-1 as a u32 is 4294967295 epochs). */
 function checkOptions(o: TrainerOptions): void {

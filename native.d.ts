@@ -77,7 +77,10 @@ export interface Route {
   confidence: number
   /** The next best tools, most likely first. */
   alternatives: Array<Alternative>
+  /** Arguments for the tool, as written in the request. */
   args: any
+  /** Where each argument was found, in Unicode code points. */
+  spans: Array<Span>
   abstained: boolean
   /** `confident`, `low_confidence` or `out_of_scope`. */
   reason: string
@@ -135,6 +138,8 @@ export interface TrainOptions {
   featureDropout?: number
   /** Share of each request's tokens replaced by [UNK] in each training step. @default 0.1 */
   tokenDropout?: number
+  /** Weight of the argument-tagging loss beside the tool loss; 0 turns the argument head off. @default 0.5 */
+  argWeight?: number
   /** Share held out for validation when no validation set is given. @default 0.1 */
   validFraction?: number
   /** @default 42 */

@@ -33,7 +33,7 @@ const ODD_TEXTS = [
 ]
 
 function assertRouteShape(t: import('ava').ExecutionContext, r: Route, tools: string[]): void {
-  t.deepEqual(Object.keys(r).sort(), ['abstained', 'alternatives', 'args', 'confidence', 'reason', 'tool'])
+  t.deepEqual(Object.keys(r).sort(), ['abstained', 'alternatives', 'args', 'confidence', 'reason', 'spans', 'tool'])
   t.true(r.tool === null || tools.includes(r.tool), `tool ${String(r.tool)}`)
   t.is(typeof r.confidence, 'number')
   t.true(r.confidence >= 0 && r.confidence <= 1, `confidence ${r.confidence} in [0, 1]`)
@@ -275,7 +275,10 @@ test('training has how the model was trained', async (t) => {
   t.is(typeof info.valid_accuracy, 'number')
   t.is(typeof info.valid_loss, 'number')
   t.true(info.train_seconds > 0)
-  t.deepEqual(info.warnings, [])
+  // One fixture line says "one hour" for duration_minutes 60: a value that is not in the text.
+  t.deepEqual(info.warnings, [
+    '1 training examples have arguments that could not be located in their text; they train the tool choice only',
+  ])
 })
 
 test('odd texts return a Route without throwing', async (t) => {

@@ -15,8 +15,9 @@
 //! assert_eq!(m.oos_recall, Some(1.0));
 //! ```
 
+use crate::data::Span;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ToolMetrics {
@@ -49,6 +50,10 @@ pub struct Metrics {
     pub oos_recall: Option<f64>,
     pub oos_precision: Option<f64>,
     pub in_scope_accuracy: Option<f64>,
+    /// Span-level micro F1 of the arguments (exact name and boundaries, as conlleval).
+    pub slot_f1: Option<f64>,
+    /// Right tool and every argument span exact.
+    pub frame_accuracy: Option<f64>,
 }
 
 fn ratio(a: usize, b: usize) -> f64 {
@@ -149,7 +154,31 @@ pub fn metrics<S: AsRef<str>>(gold: &[Option<S>], pred: &[Option<S>]) -> Metrics
         oos_recall: has_oos.then(|| ratio(oos_tp, oos_gold)),
         oos_precision: has_oos.then(|| ratio(oos_tp, oos_pred)),
         in_scope_accuracy: has_oos.then_some(accuracy),
+        slot_f1: None,
+        frame_accuracy: None,
     }
+}
+
+/// Adds `slot_f1` and `frame_accuracy` from gold and predicted spans of the same examples.
+pub fn add_slot_metrics(m: &mut Metrics, gold: &[Vec<Span>], pred: &[Vec<Span>], tool_ok: &[bool]) {
+    if gold.is_empty() {
+        return;
+    }
+    let key = |s: &Span| (s.name.clone(), s.start, s.end);
+    let (mut tp, mut n_gold, mut n_pred, mut frames) = (0usize, 0usize, 0usize, 0usize);
+    for ((g, p), &ok) in gold.iter().zip(pred).zip(tool_ok) {
+        let gs: BTreeSet<_> = g.iter().map(key).collect();
+        let ps: BTreeSet<_> = p.iter().map(key).collect();
+        tp += gs.intersection(&ps).count();
+        n_gold += gs.len();
+        n_pred += ps.len();
+        if ok && gs == ps {
+            frames += 1;
+        }
+    }
+    let (prec, rec) = (ratio(tp, n_pred), ratio(tp, n_gold));
+    m.slot_f1 = Some(f1(prec, rec));
+    m.frame_accuracy = Some(ratio(frames, gold.len()));
 }
 
 #[cfg(test)]
@@ -175,6 +204,23 @@ mod tests {
         assert_eq!(m.oos_precision, Some(0.5));
         assert_eq!(m.confusions.len(), 2);
         assert_eq!(m.confusions[0].count, 1);
+    }
+
+    #[test]
+    fn slot_scores_match_a_hand_computed_case() {
+        let s = |n: &str, a, b| Span {
+            name: n.into(),
+            start: a,
+            end: b,
+        };
+        let mut m = metrics(&[Some("a"), Some("a")], &[Some("a"), Some("a")]);
+        // Example 1: gold {x 0-3, y 4-6}, pred {x 0-3}; example 2: gold {x 1-2}, pred {x 1-2, y 3-4}.
+        let gold = vec![vec![s("x", 0, 3), s("y", 4, 6)], vec![s("x", 1, 2)]];
+        let pred = vec![vec![s("x", 0, 3)], vec![s("x", 1, 2), s("y", 3, 4)]];
+        add_slot_metrics(&mut m, &gold, &pred, &[true, true]);
+        // tp 2, gold 3, pred 3: P = R = 2/3, F1 2/3; no frame exact.
+        assert!((m.slot_f1.unwrap() - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(m.frame_accuracy, Some(0.0));
     }
 
     #[test]

@@ -205,6 +205,9 @@ pub fn from_bytes(bytes: &[u8], path: &Path, device: &str) -> Result<Router> {
             cfg.n_labels
         )));
     }
+    if !cfg.tool_args.is_empty() && cfg.tool_args.len() != tools.len() {
+        return Err(invalid("argument table does not match the tools".into()));
+    }
     let info: TrainingInfo = meta
         .get("training")
         .map(|s| serde_json::from_str(s))

@@ -6,6 +6,7 @@
 //! * [`model`]: the network; [`train`]: fitting; [`router`]: routing and evaluation;
 //!   [`format`]: the model file; [`eval`]: metrics; [`error`]: typed errors with stable codes.
 
+pub mod args;
 pub mod data;
 pub mod device;
 pub mod error;

@@ -38,12 +38,27 @@ impl Encoder {
         }
     }
 
-    /// Token ids (`[CLS]` first, truncated to `max_tokens`), n-gram ids and their weights.
-    pub fn encode(&self, text: &str) -> Result<(Vec<u32>, Vec<u32>, Vec<f32>)> {
+    /// Token ids (`[CLS]` first, truncated to `max_tokens`) with their character offsets,
+    /// n-gram ids and their weights.
+    pub fn encode(&self, text: &str) -> Result<Inputs> {
         let enc = tokenizer::encode(&self.tokenizer, text, self.max_tokens)?;
-        let (f, w) = self.vocab.weights(text);
-        Ok((enc.ids, f, w))
+        let (feat_ids, feat_w) = self.vocab.weights(text);
+        Ok(Inputs {
+            ids: enc.ids,
+            offsets: enc.offsets,
+            feat_ids,
+            feat_w,
+        })
     }
+}
+
+/// A request encoded for the model.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    pub ids: Vec<u32>,
+    pub offsets: Vec<(usize, usize)>,
+    pub feat_ids: Vec<u32>,
+    pub feat_w: Vec<f32>,
 }
 
 /// How training went; stored in the model file.
@@ -98,8 +113,18 @@ pub struct Route {
     /// The next best tools (the best ones when `tool` is `None`), most likely first.
     pub alternatives: Vec<Alternative>,
     pub args: Map<String, Value>,
+    /// Where each argument was found in the text (Unicode code points).
+    pub spans: Vec<crate::data::Span>,
     pub abstained: bool,
     pub reason: Reason,
+}
+
+/// The model's raw answer for one request.
+struct Prediction {
+    probs: Vec<f32>,
+    /// (T, n_tags) tag scores, when the model has arguments.
+    tag_scores: Option<Vec<Vec<f32>>>,
+    offsets: Vec<(usize, usize)>,
 }
 
 /// How many alternatives a route lists.
@@ -181,30 +206,105 @@ impl Router {
 
     /// Softmax probabilities over the labels, one row per text.
     pub fn probabilities(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        Ok(self.predict(texts)?.into_iter().map(|p| p.probs).collect())
+    }
+
+    /// Tool probabilities and, when the model has arguments, per-token tag scores.
+    fn predict(&self, texts: &[&str]) -> Result<Vec<Prediction>> {
         let mut out = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(64) {
-            let mut ids = Vec::with_capacity(chunk.len());
-            let mut fids = Vec::with_capacity(chunk.len());
-            let mut fws = Vec::with_capacity(chunk.len());
-            for t in chunk {
-                let (i, f, w) = self.encoder.encode(t)?;
-                ids.push(i);
-                fids.push(f);
-                fws.push(w);
-            }
+            let inputs: Vec<Inputs> = chunk
+                .iter()
+                .map(|t| self.encoder.encode(t))
+                .collect::<Result<_>>()?;
+            let ids: Vec<Vec<u32>> = inputs.iter().map(|i| i.ids.clone()).collect();
             let (ids, mask) = Batch::tokens(&ids, &self.device)?;
             let bag = match &self.bag {
-                Some(table) => Some(bag_vectors(table, &fids, &fws)?),
+                Some(table) => {
+                    let f: Vec<Vec<u32>> = inputs.iter().map(|i| i.feat_ids.clone()).collect();
+                    let w: Vec<Vec<f32>> = inputs.iter().map(|i| i.feat_w.clone()).collect();
+                    Some(bag_vectors(table, &f, &w)?)
+                }
                 None => None,
             };
-            let logits = self.model.forward_t(&Batch { ids, mask, bag }, false)?;
-            let probs = ops::softmax_last_dim(&logits)?;
-            out.extend(probs.to_vec2::<f32>()?);
+            let o = self.model.forward_t(&Batch { ids, mask, bag }, false)?;
+            let probs = ops::softmax_last_dim(&o.logits)?.to_vec2::<f32>()?;
+            let tags: Option<Vec<Vec<Vec<f32>>>> = match &o.tags {
+                Some(t) => Some(t.to_vec3::<f32>()?),
+                None => None,
+            };
+            for (i, (p, inp)) in probs.into_iter().zip(inputs).enumerate() {
+                let tag_scores = tags.as_ref().map(|t| t[i][..inp.ids.len()].to_vec());
+                out.push(Prediction {
+                    probs: p,
+                    tag_scores,
+                    offsets: inp.offsets,
+                });
+            }
         }
         Ok(out)
     }
 
-    fn decide(&self, probs: &[f32]) -> Route {
+    /// Arguments of `tool` from the tag scores: each token takes its best tag among `O` and the
+    /// tool's own arguments, spans map back to the user's characters; a name found twice gives
+    /// an array.
+    fn arguments(
+        &self,
+        tool: usize,
+        text: &str,
+        p: &Prediction,
+    ) -> (Map<String, Value>, Vec<crate::data::Span>) {
+        let mut args = Map::new();
+        let mut spans = Vec::new();
+        let (Some(scores), Some(allowed)) = (&p.tag_scores, self.cfg.tool_args.get(tool)) else {
+            return (args, spans);
+        };
+        if allowed.is_empty() {
+            return (args, spans);
+        }
+        let mut candidates = vec![0u32];
+        for &k in allowed {
+            candidates.extend([1 + 2 * k, 2 + 2 * k]);
+        }
+        let tags: Vec<u32> = scores
+            .iter()
+            .map(|row| {
+                candidates
+                    .iter()
+                    .copied()
+                    .max_by(|&a, &b| row[a as usize].total_cmp(&row[b as usize]))
+                    .unwrap_or(0)
+            })
+            .collect();
+        let chars: Vec<char> = text.chars().collect();
+        for (k, start, end) in crate::args::decode_spans(&tags, &p.offsets) {
+            let (Some(name), Some(slice)) =
+                (self.cfg.arg_names.get(k as usize), chars.get(start..end))
+            else {
+                continue;
+            };
+            spans.push(crate::data::Span {
+                name: name.clone(),
+                start,
+                end,
+            });
+            let value = Value::String(slice.iter().collect());
+            match args.get_mut(name) {
+                None => {
+                    args.insert(name.clone(), value);
+                }
+                Some(Value::Array(a)) => a.push(value),
+                Some(prev) => {
+                    let first = prev.take();
+                    *prev = Value::Array(vec![first, value]);
+                }
+            }
+        }
+        (args, spans)
+    }
+
+    fn decide(&self, text: &str, p: &Prediction) -> Route {
+        let probs = &p.probs;
         let n_tools = self.tools.len();
         let mut order: Vec<usize> = (0..probs.len()).collect();
         order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
@@ -224,29 +324,36 @@ impl Router {
                 confidence: probs[i] as f64,
             })
             .collect();
+        let (args, spans) = if best < n_tools {
+            self.arguments(best, text, p)
+        } else {
+            (Map::new(), Vec::new())
+        };
         Route {
             abstained: tool.is_none(),
             tool,
             confidence: probs.get(best).copied().unwrap_or(0.0) as f64,
             alternatives,
-            args: Map::new(),
+            args,
+            spans,
             reason,
         }
     }
 
     /// Routes one request.
     pub fn route(&self, text: &str) -> Result<Route> {
-        let probs = self.probabilities(&[text])?;
-        Ok(self.decide(&probs[0]))
+        let p = self.predict(&[text])?;
+        Ok(self.decide(text, &p[0]))
     }
 
     /// Routes many requests.
     pub fn route_batch<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Route>> {
         let refs: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
-        Ok(self
-            .probabilities(&refs)?
+        let preds = self.predict(&refs)?;
+        Ok(refs
             .iter()
-            .map(|p| self.decide(p))
+            .zip(&preds)
+            .map(|(t, p)| self.decide(t, p))
             .collect())
     }
 
@@ -259,6 +366,21 @@ impl Router {
         let routes = self.route_batch(&texts)?;
         let gold: Vec<Option<&str>> = examples.iter().map(|e| e.tool.as_deref()).collect();
         let pred: Vec<Option<&str>> = routes.iter().map(|r| r.tool.as_deref()).collect();
-        Ok(metrics(&gold, &pred))
+        let mut m = metrics(&gold, &pred);
+        if !self.cfg.arg_names.is_empty() {
+            // Slot scores over the examples whose argument positions are known.
+            let mut gold_spans = Vec::new();
+            let mut pred_spans = Vec::new();
+            let mut tool_ok = Vec::new();
+            for (e, r) in examples.iter().zip(&routes) {
+                if let Some(spans) = crate::args::locate(e) {
+                    gold_spans.push(spans);
+                    pred_spans.push(r.spans.clone());
+                    tool_ok.push(e.tool == r.tool);
+                }
+            }
+            crate::eval::add_slot_metrics(&mut m, &gold_spans, &pred_spans, &tool_ok);
+        }
+        Ok(m)
     }
 }

@@ -46,6 +46,8 @@ pub struct TrainOptions {
     pub epochs: usize,
     /// Epochs without a better validation score before stopping.
     pub patience: usize,
+    /// Examples per step, at most; datasets under 8 batches' worth use an eighth of their size
+    /// (at least 8).
     pub batch_size: usize,
     pub lr: f64,
     pub bag_lr: f64,
@@ -59,6 +61,8 @@ pub struct TrainOptions {
     pub feature_dropout: f64,
     /// Share of a request's tokens replaced by `[UNK]` at random in each training step.
     pub token_dropout: f64,
+    /// Weight of the argument-tagging loss beside the tool loss (0: no argument head).
+    pub arg_weight: f64,
     /// Loss weight of a class ∝ (1 / frequency)^power; 0 = unweighted, 1 = fully balanced.
     pub class_weight_power: f64,
     /// Share of each tool's examples held out for validation when no `valid` set is given.
@@ -94,6 +98,7 @@ impl Default for TrainOptions {
             feature_dropout: 0.8,
             token_dropout: 0.1,
             class_weight_power: 0.0,
+            arg_weight: 0.5,
             valid_fraction: 0.1,
             seed: 42,
             device: "cpu".into(),
@@ -167,6 +172,8 @@ pub(crate) struct Encoded {
     pub ids: Vec<u32>,
     pub feat_ids: Vec<u32>,
     pub feat_w: Vec<f32>,
+    /// One argument tag per token, or `None` when the example's arguments are unknown.
+    pub tags: Option<Vec<u32>>,
     pub label: u32,
 }
 
@@ -329,7 +336,17 @@ pub fn fit(
     } else {
         NgramVocab::default()
     };
+    let any_args = train
+        .iter()
+        .any(|e| !e.spans.is_empty() || !e.args.is_empty());
+    let (arg_names, tool_args) = if any_args && opts.arg_weight > 0.0 {
+        crate::args::arg_vocab(tools, train)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let cfg = Config {
+        arg_names,
+        tool_args,
         architecture: "attention".into(),
         vocab_size: tokenizer.get_vocab_size(true),
         d_model: opts.d_model,
@@ -348,11 +365,18 @@ pub fn fit(
     let encode_all = |set: &[&Example]| -> Result<Vec<Encoded>> {
         set.iter()
             .map(|e| {
-                let (ids, feat_ids, feat_w) = encoder.encode(&e.text)?;
+                let inp = encoder.encode(&e.text)?;
+                let tags = if cfg.n_tags() > 1 {
+                    crate::args::locate(e)
+                        .map(|spans| crate::args::bio_tags(&inp.offsets, &spans, &cfg.arg_names))
+                } else {
+                    None
+                };
                 Ok(Encoded {
-                    ids,
-                    feat_ids,
-                    feat_w,
+                    ids: inp.ids,
+                    feat_ids: inp.feat_ids,
+                    feat_w: inp.feat_w,
+                    tags,
                     label: label_of(e, &index, n_tools),
                 })
             })
@@ -360,6 +384,16 @@ pub fn fit(
     };
     let tr = encode_all(&train_set)?;
     let va = encode_all(&valid_set)?;
+    let unlocated = train_set
+        .iter()
+        .zip(&tr)
+        .filter(|(e, enc)| enc.tags.is_none() && !e.args.is_empty())
+        .count();
+    if cfg.n_tags() > 1 && unlocated > 0 {
+        warnings.push(format!(
+            "{unlocated} training examples have arguments that could not be located in their text; they train the tool choice only"
+        ));
+    }
 
     // Class weights, normalised to mean 1 over the training examples.
     let mut cw: Vec<f64> = counts
@@ -399,7 +433,9 @@ pub fn fit(
 
     let lens: Vec<usize> = tr.iter().map(|e| e.ids.len()).collect();
     let all: Vec<usize> = (0..tr.len()).collect();
-    let steps_per_epoch = tr.len().div_ceil(opts.batch_size);
+    // Small datasets get smaller batches, so an epoch is several steps rather than one.
+    let batch_size = opts.batch_size.min((tr.len() / 8).max(8));
+    let steps_per_epoch = tr.len().div_ceil(batch_size);
     let epochs = if opts.epochs == 0 {
         (AUTO_STEPS / steps_per_epoch.max(1)).clamp(8, 60)
     } else {
@@ -417,7 +453,7 @@ pub fn fit(
         epochs_run = epoch;
         let mut loss_sum = 0.0;
         let mut loss_n = 0usize;
-        for (step, batch_idx) in bucketed_batches(&all, &lens, opts.batch_size, &mut rng)
+        for (step, batch_idx) in bucketed_batches(&all, &lens, batch_size, &mut rng)
             .iter()
             .enumerate()
         {
@@ -441,8 +477,11 @@ pub fn fit(
                 &cfg,
                 &noisy,
                 &table,
-                &cw,
-                opts.label_smoothing,
+                &LossWeights {
+                    class: &cw,
+                    smoothing: opts.label_smoothing,
+                    args: opts.arg_weight,
+                },
                 &device,
             )?;
             let grads = loss.backward()?;
@@ -486,11 +525,11 @@ pub fn fit(
             valid_loss: Some(v_loss),
             elapsed_s: started.elapsed().as_secs_f64(),
         });
+        // Ties in accuracy go to the later epoch: the learning rate has decayed further, and on
+        // a small validation set the loss of an early, under-trained epoch can look better.
         let better = match &best {
             None => true,
-            Some((acc, loss, ..)) => {
-                v_acc > *acc + 1e-9 || (v_acc >= *acc - 1e-9 && v_loss < *loss)
-            }
+            Some((acc, ..)) => v_acc >= *acc - 1e-9,
         };
         if better {
             let snapshot = varmap
@@ -617,12 +656,20 @@ fn corrupt(e: &Encoded, opts: &TrainOptions, rng: &mut StdRng) -> Encoded {
         ids,
         feat_ids,
         feat_w,
+        tags: e.tags.clone(),
         label: e.label,
     }
 }
 
 /// The best epoch so far: validation accuracy and loss, weights, n-gram table, epoch.
 type Checkpoint = (f64, f64, HashMap<String, Tensor>, Vec<f32>, usize);
+
+/// How the loss weighs its parts: per-class weights, label smoothing, the argument loss.
+struct LossWeights<'a> {
+    class: &'a [f64],
+    smoothing: f64,
+    args: f64,
+}
 
 type StepOut = (Tensor, Option<Var>, Option<Vec<u32>>);
 
@@ -633,8 +680,7 @@ fn step_loss(
     cfg: &Config,
     items: &[&Encoded],
     table: &[f32],
-    class_w: &[f64],
-    smoothing: f64,
+    lw: &LossWeights,
     device: &Device,
 ) -> Result<StepOut> {
     let ids: Vec<Vec<u32>> = items.iter().map(|e| e.ids.clone()).collect();
@@ -672,11 +718,50 @@ fn step_loss(
     } else {
         (None, None, None)
     };
-    let logits = model.forward_t(&Batch { ids, mask, bag }, true)?;
+    let t = ids.dim(1)?;
+    let out = model.forward_t(&Batch { ids, mask, bag }, true)?;
     let labels: Vec<u32> = items.iter().map(|e| e.label).collect();
-    let weights: Vec<f32> = labels.iter().map(|&l| class_w[l as usize] as f32).collect();
-    let loss = smoothed_nll(&logits, &labels, &weights, smoothing, device)?;
+    let weights: Vec<f32> = labels
+        .iter()
+        .map(|&l| lw.class[l as usize] as f32)
+        .collect();
+    let mut loss = smoothed_nll(&out.logits, &labels, &weights, lw.smoothing, device)?;
+    if let Some(tag_logits) = &out.tags {
+        if let Some(tag_loss) = tag_nll(tag_logits, items, t, device)? {
+            loss = (loss + (tag_loss * lw.args)?)?;
+        }
+    }
     Ok((loss, var, rows))
+}
+
+/// Mean cross-entropy of the argument tags over the tokens of examples whose arguments are known
+/// (`[CLS]` and padding excluded); `None` when the batch has no such token.
+fn tag_nll(
+    tag_logits: &Tensor,
+    items: &[&Encoded],
+    t: usize,
+    device: &Device,
+) -> Result<Option<Tensor>> {
+    let b = items.len();
+    let mut gold = vec![0u32; b * t];
+    let mut mask = vec![0f32; b * t];
+    for (i, e) in items.iter().enumerate() {
+        if let Some(tags) = &e.tags {
+            for (j, &tag) in tags.iter().enumerate().take(t).skip(1) {
+                gold[i * t + j] = tag;
+                mask[i * t + j] = 1.0;
+            }
+        }
+    }
+    let n: f32 = mask.iter().sum();
+    if n == 0.0 {
+        return Ok(None);
+    }
+    let logp = ops::log_softmax(tag_logits, D::Minus1)?;
+    let gold = Tensor::from_vec(gold, (b, t, 1), device)?;
+    let nll = logp.gather(&gold, 2)?.squeeze(2)?.neg()?;
+    let mask = Tensor::from_vec(mask, (b, t), device)?;
+    Ok(Some(((nll * mask)?.sum_all()? / n as f64)?))
 }
 
 /// Weighted, label-smoothed cross-entropy: Σ w_i [(1-ε)(-log p_i[y_i]) + ε·mean_c(-log p_i[c])] / Σ w_i.
@@ -728,7 +813,7 @@ fn validate(
             }
             None => None,
         };
-        let logits = model.forward_t(&Batch { ids, mask, bag }, false)?;
+        let logits = model.forward_t(&Batch { ids, mask, bag }, false)?.logits;
         let labels: Vec<u32> = chunk.iter().map(|e| e.label).collect();
         let ones = vec![1f32; labels.len()];
         loss += smoothed_nll(&logits, &labels, &ones, 0.0, device)?.to_scalar::<f32>()? as f64
@@ -782,6 +867,7 @@ mod tests {
             d_bag: 4,
             n_labels: 3,
             dropout: 0.0,
+            arg_names: vec!["city".into()],
             ..Config::default()
         };
         let varmap = VarMap::new();
@@ -792,17 +878,30 @@ mod tests {
                 ids: vec![2, 5, 6, 7],
                 feat_ids: vec![1, 2],
                 feat_w: vec![0.6, 0.8],
+                tags: Some(vec![0, 1, 2, 0]),
                 label: 0,
             },
             Encoded {
                 ids: vec![2, 9],
                 feat_ids: vec![3],
                 feat_w: vec![1.0],
+                tags: None,
                 label: 2,
             },
         ];
         let refs: Vec<&Encoded> = items.iter().collect();
-        let (loss, var, _) = step_loss(&model, &cfg, &refs, &table, &[1.0, 1.0, 1.0], 0.1, &dev)?;
+        let (loss, var, _) = step_loss(
+            &model,
+            &cfg,
+            &refs,
+            &table,
+            &LossWeights {
+                class: &[1.0, 1.0, 1.0],
+                smoothing: 0.1,
+                args: 0.5,
+            },
+            &dev,
+        )?;
         let grads = loss.backward()?;
         let vars = varmap
             .data()

@@ -148,13 +148,13 @@ fn unknown_tool_and_bad_options_are_invalid_arguments() {
     assert_eq!(e.code(), "INVALID_ARGUMENT");
     assert!(e.to_string().contains("book_flight"), "{e}");
     let opts = TrainOptions {
-        epochs: 0,
+        batch_size: 0,
         ..small()
     };
     let e = fit(&tools(), &examples(), None, &opts, &|_| {}, &abort)
         .err()
         .unwrap();
-    assert!(e.to_string().contains("epochs"), "{e}");
+    assert!(e.to_string().contains("batchSize"), "{e}");
 }
 
 #[test]
@@ -199,4 +199,60 @@ fn bad_model_files_give_typed_errors() {
         Err(Error::ModelVersion { found: 9, .. }) => {}
         other => panic!("{:?}", other.err().map(|e| e.to_string())),
     }
+}
+
+#[test]
+fn arguments_are_extracted_in_the_users_spelling() {
+    // `args` without `spans`: the trainer locates each value in the text (case-insensitive).
+    let mut lines = Vec::new();
+    for city in [
+        "oslo",
+        "paris",
+        "rome",
+        "lima",
+        "tokyo",
+        "new york",
+        "buenos aires",
+        "hong kong",
+        "delhi",
+        "accra",
+    ] {
+        lines.push(format!(r#"{{"text":"what is the weather in {city}","tool":"get_weather","args":{{"city":"{city}"}}}}"#));
+        lines.push(format!(r#"{{"text":"will it rain in {city} tomorrow","tool":"get_weather","args":{{"city":"{city}"}}}}"#));
+    }
+    for artist in [
+        "abba", "queen", "adele", "drake", "bjork", "prince", "sade", "muse",
+    ] {
+        lines.push(format!(
+            r#"{{"text":"play some {artist}","tool":"play_music","args":{{}}}}"#
+        ));
+    }
+    lines.push(
+        r#"{"text":"weather for my trip","tool":"get_weather","args":{"city":"somewhere"}}"#.into(),
+    );
+    let ex = parse_examples(&lines.join("\n"), Path::new("t.jsonl"), Some(&tools())).unwrap();
+    let abort = AtomicBool::new(false);
+    let router = fit(&tools(), &ex, None, &small(), &|_| {}, &abort).unwrap();
+    assert!(router.config().arg_names.contains(&"city".to_string()));
+    assert!(
+        router
+            .training()
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("1 training examples")),
+        "{:?}",
+        router.training().warnings
+    );
+    // Values keep the user's spelling (the model sees lower case).
+    let r = router.route("What is the weather in PARIS").unwrap();
+    assert_eq!(r.tool.as_deref(), Some("get_weather"));
+    assert_eq!(
+        r.args.get("city").and_then(|v| v.as_str()),
+        Some("PARIS"),
+        "{r:?}"
+    );
+    assert_eq!((r.spans[0].start, r.spans[0].end), (23, 28));
+    // Arguments of other tools are never produced.
+    let r = router.route("play some queen").unwrap();
+    assert!(r.args.get("city").is_none(), "{r:?}");
 }

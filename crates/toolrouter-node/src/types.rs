@@ -51,7 +51,10 @@ pub struct Route {
     pub confidence: f64,
     /// The next best tools, most likely first.
     pub alternatives: Vec<Alternative>,
+    /// Arguments for the tool, as written in the request.
     pub args: Value,
+    /// Where each argument was found, in Unicode code points.
+    pub spans: Vec<Span>,
     pub abstained: bool,
     /// `confident`, `low_confidence` or `out_of_scope`.
     pub reason: String,
@@ -89,6 +92,8 @@ pub struct TrainOptions {
     pub feature_dropout: Option<f64>,
     /// Share of each request's tokens replaced by [UNK] in each training step. @default 0.1
     pub token_dropout: Option<f64>,
+    /// Weight of the argument-tagging loss beside the tool loss; 0 turns the argument head off. @default 0.5
+    pub arg_weight: Option<f64>,
     /// Share held out for validation when no validation set is given. @default 0.1
     pub valid_fraction: Option<f64>,
     /// @default 42
@@ -147,6 +152,7 @@ impl TrainOptions {
             label_smoothing: self.label_smoothing.unwrap_or(d.label_smoothing),
             feature_dropout: self.feature_dropout.unwrap_or(d.feature_dropout),
             token_dropout: self.token_dropout.unwrap_or(d.token_dropout),
+            arg_weight: self.arg_weight.unwrap_or(d.arg_weight),
             valid_fraction: self.valid_fraction.unwrap_or(d.valid_fraction),
             seed: self.seed.map(u64::from).unwrap_or(d.seed),
             device: self.device.clone().unwrap_or(d.device.clone()),
@@ -256,6 +262,15 @@ pub fn route_from_core(r: core::Route) -> Route {
             })
             .collect(),
         args: Value::Object(r.args),
+        spans: r
+            .spans
+            .into_iter()
+            .map(|s| Span {
+                name: s.name,
+                start: s.start as u32,
+                end: s.end as u32,
+            })
+            .collect(),
         abstained: r.abstained,
         reason: r.reason.as_str().to_string(),
     }

@@ -24,6 +24,11 @@ pub struct Config {
     /// Outputs of the head: the tools, then "none" when `has_none`.
     pub n_labels: usize,
     pub has_none: bool,
+    /// Argument names the tagger knows, across all tools. Tags: `O`, then `B-name`, `I-name`
+    /// for each name in this order (tag `1 + 2k` is `B-` of name `k`, `2 + 2k` its `I-`).
+    pub arg_names: Vec<String>,
+    /// For each tool (label order), the indices into `arg_names` of the arguments it takes.
+    pub tool_args: Vec<Vec<u32>>,
 }
 
 impl Default for Config {
@@ -41,6 +46,8 @@ impl Default for Config {
             d_bag: 64,
             n_labels: 0,
             has_none: false,
+            arg_names: Vec::new(),
+            tool_args: Vec::new(),
         }
     }
 }
@@ -73,6 +80,14 @@ impl Config {
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(format!("`dropout` ({}) must be in [0, 1)", self.dropout));
         }
+        if self
+            .tool_args
+            .iter()
+            .flatten()
+            .any(|&a| a as usize >= self.arg_names.len())
+        {
+            return Err("`tool_args` names an argument outside `arg_names`".into());
+        }
         if self.n_features > 0 && self.d_bag == 0 {
             return Err("`d_bag` must be positive when n-gram features are on".into());
         }
@@ -92,6 +107,11 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Number of argument tags (`O` + B/I per argument name); 1 means no tagger.
+    pub fn n_tags(&self) -> usize {
+        1 + 2 * self.arg_names.len()
     }
 
     /// Width of the vector the head reads.

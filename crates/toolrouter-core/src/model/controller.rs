@@ -221,7 +221,18 @@ pub struct ToolController {
     layers: Vec<Block>,
     ln_f: Norm,
     head: Linear,
+    /// Token-level argument tagger (BIO over argument names), when the model has arguments.
+    tagger: Option<Linear>,
     cfg: Config,
+}
+
+/// What the forward pass returns.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// (B, n_labels) tool logits.
+    pub logits: Tensor,
+    /// (B, T, n_tags) argument tag logits, when the model has arguments.
+    pub tags: Option<Tensor>,
 }
 
 impl ToolController {
@@ -235,6 +246,11 @@ impl ToolController {
             layers,
             ln_f: Norm::new(cfg.d_model, vb.pp("ln_f"))?,
             head: linear(cfg.head_in(), cfg.n_labels, vb.pp("head"))?,
+            tagger: if cfg.n_tags() > 1 {
+                Some(linear(cfg.d_model, cfg.n_tags(), vb.pp("tagger"))?)
+            } else {
+                None
+            },
             cfg: cfg.clone(),
         })
     }
@@ -243,8 +259,8 @@ impl ToolController {
         &self.cfg
     }
 
-    /// Pooled sentence vector (B, d_model) from the transformer.
-    pub fn encode_t(&self, ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+    /// Token states (B, T, d_model) after the final layer norm, and their masked mean (B, d_model).
+    pub fn encode_t(&self, ids: &Tensor, mask: &Tensor, train: bool) -> Result<(Tensor, Tensor)> {
         let (_b, t) = ids.dims2()?;
         let p = self.cfg.dropout;
         let pos = Tensor::arange(0u32, t as u32, ids.device())?;
@@ -264,17 +280,23 @@ impl ToolController {
         let m = mask.unsqueeze(2)?;
         let summed = xs.broadcast_mul(&m)?.sum(1)?;
         let count = mask.sum_keepdim(1)?.clamp(1.0, f64::MAX)?;
-        summed.broadcast_div(&count)
+        let pooled = summed.broadcast_div(&count)?;
+        Ok((xs, pooled))
     }
 
-    /// Logits (B, n_labels).
-    pub fn forward_t(&self, batch: &Batch, train: bool) -> Result<Tensor> {
-        let pooled = self.encode_t(&batch.ids, &batch.mask, train)?;
+    /// Tool logits (B, n_labels) and, when the model has arguments, tag logits (B, T, n_tags).
+    pub fn forward_t(&self, batch: &Batch, train: bool) -> Result<Output> {
+        let (states, pooled) = self.encode_t(&batch.ids, &batch.mask, train)?;
         let h = match &batch.bag {
             Some(bag) => Tensor::cat(&[&pooled, bag], 1)?,
             None => pooled,
         };
-        dropout(&h, self.cfg.dropout, train)?.apply(&self.head)
+        let logits = dropout(&h, self.cfg.dropout, train)?.apply(&self.head)?;
+        let tags = match &self.tagger {
+            Some(t) => Some(dropout(&states, self.cfg.dropout, train)?.apply(t)?),
+            None => None,
+        };
+        Ok(Output { logits, tags })
     }
 }
 
@@ -298,6 +320,7 @@ mod tests {
             n_features: 30,
             d_bag: 8,
             n_labels: 3,
+            arg_names: vec!["city".into()],
             ..Config::default()
         }
     }
@@ -311,26 +334,30 @@ mod tests {
         let table = Tensor::randn(0f32, 1.0, (30, 8), &dev)?;
         let (ids, mask) = Batch::tokens(&[vec![2, 5, 6], vec![2, 7]], &dev)?;
         let bag = bag_vectors(&table, &[vec![1, 2], vec![3]], &[vec![0.6, 0.8], vec![1.0]])?;
-        let logits = m.forward_t(
-            &Batch {
-                ids,
-                mask,
-                bag: Some(bag),
-            },
-            false,
-        )?;
+        let logits = m
+            .forward_t(
+                &Batch {
+                    ids,
+                    mask,
+                    bag: Some(bag),
+                },
+                false,
+            )?
+            .logits;
         assert_eq!(logits.dims(), &[2, 3]);
         // The second request alone gives the same logits as when padded in a batch.
         let (ids1, mask1) = Batch::tokens(&[vec![2, 7]], &dev)?;
         let bag1 = bag_vectors(&table, &[vec![3]], &[vec![1.0]])?;
-        let alone = m.forward_t(
-            &Batch {
-                ids: ids1,
-                mask: mask1,
-                bag: Some(bag1),
-            },
-            false,
-        )?;
+        let alone = m
+            .forward_t(
+                &Batch {
+                    ids: ids1,
+                    mask: mask1,
+                    bag: Some(bag1),
+                },
+                false,
+            )?
+            .logits;
         let diff = (logits.get(1)? - alone.get(0)?)?
             .abs()?
             .max(0)?
@@ -353,8 +380,20 @@ mod tests {
         let batch = Batch { ids, mask, bag };
         let a = m.forward_t(&batch, true)?;
         let b = m.forward_t(&batch, false)?;
-        let diff = (a - b)?.abs()?.max(0)?.max(0)?.to_scalar::<f32>()?;
+        let diff = (a.logits - b.logits)?
+            .abs()?
+            .max(0)?
+            .max(0)?
+            .to_scalar::<f32>()?;
         assert!(diff < 1e-4, "{diff}");
+        if let (Some(ta), Some(tb)) = (a.tags, b.tags) {
+            let d = (ta - tb)?
+                .abs()?
+                .flatten_all()?
+                .max(0)?
+                .to_scalar::<f32>()?;
+            assert!(d < 1e-4, "{d}");
+        }
         Ok(())
     }
 }

@@ -1,0 +1,211 @@
+//! Arguments as token tags: BIO over argument names, aligned to sub-word tokens through the
+//! tokenizer's character offsets, and decoded back to character spans of the user's text, so
+//! values keep the user's spelling.
+//!
+//! ```
+//! use toolrouter_core::args::{bio_tags, decode_spans};
+//! use toolrouter_core::Span;
+//! // "[CLS] rain in oslo" with offsets; the span of `city` covers "oslo".
+//! let offsets = [(0, 0), (0, 4), (5, 7), (8, 12)];
+//! let tags = bio_tags(&offsets, &[Span { name: "city".into(), start: 8, end: 12 }], &["city".to_string()]);
+//! assert_eq!(tags, vec![0, 0, 0, 1]); // O O O B-city
+//! let spans = decode_spans(&tags, &offsets);
+//! assert_eq!(spans, vec![(0, 8, 12)]);
+//! ```
+
+use crate::data::{Example, Span, ToolSpec};
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+
+/// Argument names across the tools (schema properties, then names only seen in spans), and for
+/// each tool the indices of the arguments it takes.
+pub fn arg_vocab(tools: &[ToolSpec], examples: &[Example]) -> (Vec<String>, Vec<Vec<u32>>) {
+    let mut per_tool: Vec<BTreeSet<String>> = tools
+        .iter()
+        .map(|t| match t.parameters.get("properties") {
+            Some(Value::Object(p)) => p.keys().cloned().collect(),
+            _ => BTreeSet::new(),
+        })
+        .collect();
+    let index: HashMap<&str, usize> = tools
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name.as_str(), i))
+        .collect();
+    for ex in examples {
+        if let Some(&i) = ex.tool.as_deref().and_then(|t| index.get(t)) {
+            per_tool[i].extend(ex.spans.iter().map(|s| s.name.clone()));
+        }
+    }
+    let names: Vec<String> = per_tool
+        .iter()
+        .flatten()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let pos: HashMap<&str, u32> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i as u32))
+        .collect();
+    let tool_args = per_tool
+        .iter()
+        .map(|set| {
+            set.iter()
+                .filter_map(|n| pos.get(n.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    (names, tool_args)
+}
+
+/// The spans of an example: its own `spans`, or, when it has `args` but no spans, each value
+/// found in the text (case-insensitive). `None` when some value cannot be located: the example
+/// then trains the tool head only.
+pub fn locate(ex: &Example) -> Option<Vec<Span>> {
+    if !ex.spans.is_empty() || ex.args.is_empty() {
+        return Some(ex.spans.clone());
+    }
+    let lower: Vec<char> = ex.text.chars().map(fold).collect();
+    let mut spans = Vec::new();
+    for (name, v) in &ex.args {
+        let needle: Vec<char> = match v {
+            Value::String(s) => s.chars().map(fold).collect(),
+            Value::Number(n) => n.to_string().chars().collect(),
+            _ => return None,
+        };
+        if needle.is_empty() {
+            return None;
+        }
+        let at = lower
+            .windows(needle.len())
+            .position(|w| w == needle.as_slice())?;
+        spans.push(Span {
+            name: name.clone(),
+            start: at,
+            end: at + needle.len(),
+        });
+    }
+    Some(spans)
+}
+
+/// Lower case, one character for one (offsets must not move).
+fn fold(c: char) -> char {
+    let mut l = c.to_lowercase();
+    match (l.next(), l.next()) {
+        (Some(x), None) => x,
+        _ => c,
+    }
+}
+
+/// One tag per token: 0 = `O`, `1 + 2k` = `B-names[k]`, `2 + 2k` = `I-names[k]`. A token is in a
+/// span when their characters overlap; the span's first such token is `B`.
+pub fn bio_tags(offsets: &[(usize, usize)], spans: &[Span], names: &[String]) -> Vec<u32> {
+    let pos: HashMap<&str, u32> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i as u32))
+        .collect();
+    let mut tags = vec![0u32; offsets.len()];
+    for s in spans {
+        let Some(&k) = pos.get(s.name.as_str()) else {
+            continue;
+        };
+        let mut first = true;
+        for (i, &(a, b)) in offsets.iter().enumerate() {
+            if b > a && a < s.end && b > s.start {
+                tags[i] = if first { 1 + 2 * k } else { 2 + 2 * k };
+                first = false;
+            }
+        }
+    }
+    tags
+}
+
+/// Spans `(arg index, start, end)` in characters from a tag sequence; an `I-x` that does not
+/// continue an `x` span starts one.
+pub fn decode_spans(tags: &[u32], offsets: &[(usize, usize)]) -> Vec<(u32, usize, usize)> {
+    let mut out: Vec<(u32, usize, usize)> = Vec::new();
+    let mut open: Option<u32> = None;
+    for (&t, &(a, b)) in tags.iter().zip(offsets) {
+        if t == 0 || b <= a {
+            open = None;
+            continue;
+        }
+        let k = (t - 1) / 2;
+        let begins = (t - 1) % 2 == 0;
+        match (open, out.last_mut()) {
+            (Some(o), Some(last)) if o == k && !begins => last.2 = b,
+            _ => {
+                out.push((k, a, b));
+                open = Some(k);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn values_are_located_case_insensitively_or_reported_missing() {
+        let ex = crate::data::parse_examples(
+            r#"{"text":"Weather in OSLO tomorrow","tool":"w","args":{"city":"oslo"}}
+{"text":"weather please","tool":"w","args":{"city":"oslo"}}"#,
+            Path::new("x"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            locate(&ex[0]).unwrap(),
+            vec![Span {
+                name: "city".into(),
+                start: 11,
+                end: 15
+            }]
+        );
+        assert_eq!(locate(&ex[1]), None);
+    }
+
+    #[test]
+    fn multi_token_spans_decode_back_to_the_same_characters() {
+        // "[CLS] fly to são paulo !" ; city = "são paulo" (chars 7..16)
+        let offsets = [(0, 0), (0, 3), (4, 6), (7, 10), (11, 16), (17, 18)];
+        let names = vec!["city".to_string(), "date".to_string()];
+        let spans = [Span {
+            name: "city".into(),
+            start: 7,
+            end: 16,
+        }];
+        let tags = bio_tags(&offsets, &spans, &names);
+        assert_eq!(tags, vec![0, 0, 0, 1, 2, 0]);
+        assert_eq!(decode_spans(&tags, &offsets), vec![(0, 7, 16)]);
+        // A stray I- starts a span; two B- make two spans.
+        assert_eq!(
+            decode_spans(&[0, 4, 3, 3], &offsets[..4]),
+            vec![(1, 0, 3), (1, 4, 6), (1, 7, 10)]
+        );
+    }
+
+    #[test]
+    fn vocabulary_merges_schema_properties_and_span_names() {
+        let tools = crate::data::parse_tools(
+            r#"[{"name":"w","parameters":{"type":"object","properties":{"city":{"type":"string"}}}},{"name":"m"}]"#,
+            Path::new("t"),
+        )
+        .unwrap();
+        let mut ex = Example::new("play abba", Some("m"));
+        ex.spans.push(Span {
+            name: "artist".into(),
+            start: 5,
+            end: 9,
+        });
+        let (names, per_tool) = arg_vocab(&tools, &[ex]);
+        assert_eq!(names, vec!["artist".to_string(), "city".to_string()]);
+        assert_eq!(per_tool, vec![vec![1], vec![0]]);
+    }
+}
