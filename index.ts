@@ -151,44 +151,14 @@ export type Progress = native.Progress
 /** Compute device. `auto` picks a GPU when the build has one and one is present. */
 export type Device = 'cpu' | 'cuda' | 'metal' | 'auto'
 
-/** Options of {@link Trainer}. Defaults work on every dataset tried without tuning. */
-export interface TrainerOptions {
+/**
+ * Options of {@link Trainer}: the native `TrainOptions` (documented with their defaults in
+ * `native.d.ts`, generated from the Rust side) plus the tools. Defaults were picked on validation
+ * splits and work without tuning.
+ */
+export interface TrainerOptions extends Omit<native.TrainOptions, 'device'> {
   /** The tools to route to. @default the distinct tools named by the training examples, without schemas */
   tools?: ToolSpec[]
-  /** Width of the transformer. @default 64 */
-  dModel?: number
-  /** Transformer layers. @default 2 */
-  layers?: number
-  /** Attention heads. @default 4 */
-  heads?: number
-  /** Tokens kept per request; longer requests are truncated. @default 48 */
-  maxTokens?: number
-  /** @default 0.1 */
-  dropout?: number
-  /** Sub-word vocabulary size (upper bound). @default 4000 */
-  vocabSize?: number
-  /** TF-IDF character and word n-gram features beside the tokens. @default true */
-  ngrams?: boolean
-  /** Upper bound on epochs; early stopping may end sooner. 0 = auto: about 3000 optimizer steps, 8 to 60 epochs. @default 0 */
-  epochs?: number
-  /** Epochs without a better validation score before stopping. @default 5 */
-  patience?: number
-  /** @default 64 */
-  batchSize?: number
-  /** Peak learning rate (AdamW, warm-up then cosine decay). @default 0.003 */
-  lr?: number
-  /** @default 0 */
-  labelSmoothing?: number
-  /** Share of each request's n-gram features dropped in each training step (regularisation). @default 0.8 */
-  featureDropout?: number
-  /** Share of each request's tokens replaced by `[UNK]` in each training step. @default 0.1 */
-  tokenDropout?: number
-  /** Weight of the argument-tagging loss beside the tool loss; 0 turns the argument head off. @default 0.5 */
-  argWeight?: number
-  /** Share of each tool's examples held out for validation when `fit` gets no `valid`. @default 0.1 */
-  validFraction?: number
-  /** Makes a run reproducible. @default 42 */
-  seed?: number
   /** @default 'cpu' */
   device?: Device
 }
@@ -256,6 +226,8 @@ export interface ModelConfig {
 
 /** How a model was trained. */
 export interface TrainingInfo {
+  /** The weights are the mean of several epochs rather than one epoch's. */
+  averaged: boolean
   examples: number
   valid_examples: number
   epochs_run: number
@@ -480,7 +452,9 @@ function checkOptions(o: TrainerOptions): void {
       throw invalid(k, `expected a finite number, got ${String(v)}`)
     }
   }
-  if (o.ngrams !== undefined && typeof o.ngrams !== 'boolean') throw invalid('ngrams', 'expected a boolean')
+  for (const k of ['ngrams', 'average'] as const) {
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw invalid(k, 'expected a boolean')
+  }
   if (o.device !== undefined && typeof o.device !== 'string') throw invalid('device', 'expected a string')
 }
 

@@ -140,6 +140,8 @@ export interface TrainOptions {
   tokenDropout?: number
   /** Weight of the argument-tagging loss beside the tool loss; 0 turns the argument head off. @default 0.5 */
   argWeight?: number
+  /** Average the second half's epochs when that validates at least as well as the best epoch. @default true */
+  average?: boolean
   /** Share held out for validation when no validation set is given. @default 0.1 */
   validFraction?: number
   /** @default 42 */

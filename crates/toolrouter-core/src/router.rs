@@ -65,6 +65,8 @@ pub struct Inputs {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TrainingInfo {
+    /// The weights are the mean of several epochs (weight averaging) rather than one epoch's.
+    pub averaged: bool,
     pub examples: usize,
     pub valid_examples: usize,
     pub epochs_run: usize,

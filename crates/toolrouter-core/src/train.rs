@@ -63,6 +63,9 @@ pub struct TrainOptions {
     pub token_dropout: f64,
     /// Weight of the argument-tagging loss beside the tool loss (0: no argument head).
     pub arg_weight: f64,
+    /// Average the weights of the second half's epochs, and keep the average when it validates
+    /// at least as well as the best single epoch.
+    pub average: bool,
     /// Loss weight of a class ∝ (1 / frequency)^power; 0 = unweighted, 1 = fully balanced.
     pub class_weight_power: f64,
     /// Share of each tool's examples held out for validation when no `valid` set is given.
@@ -99,6 +102,7 @@ impl Default for TrainOptions {
             token_dropout: 0.1,
             class_weight_power: 0.0,
             arg_weight: 0.5,
+            average: true,
             valid_fraction: 0.1,
             seed: 42,
             device: "cpu".into(),
@@ -444,6 +448,7 @@ pub fn fit(
     let total_steps = (steps_per_epoch * epochs) as f64;
     let warmup_steps = (total_steps * opts.warmup).max(1.0);
     let mut best: Option<Checkpoint> = None;
+    let mut average = Average::default();
     let mut since_best = 0usize;
     let mut global_step = 0usize;
     let mut last_report = Instant::now();
@@ -531,15 +536,11 @@ pub fn fit(
             None => true,
             Some((acc, ..)) => v_acc >= *acc - 1e-9,
         };
+        if opts.average && epoch * 2 > epochs {
+            average.add(&weights_of(&varmap)?, &table)?;
+        }
         if better {
-            let snapshot = varmap
-                .data()
-                .lock()
-                .map_err(|_| Error::Internal("variable map lock poisoned".into()))?
-                .iter()
-                .map(|(k, v)| Ok((k.clone(), v.as_tensor().copy()?)))
-                .collect::<Result<HashMap<_, _>>>()?;
-            best = Some((v_acc, v_loss, snapshot, table.clone(), epoch));
+            best = Some((v_acc, v_loss, weights_of(&varmap)?, table.clone(), epoch));
             since_best = 0;
         } else {
             since_best += 1;
@@ -551,8 +552,23 @@ pub fn fit(
         }
     }
 
-    let (v_acc, v_loss, mut weights, table, best_epoch) =
+    let (mut v_acc, mut v_loss, mut weights, mut table, mut best_epoch) =
         best.ok_or_else(|| Error::Internal("training ran no epoch".into()))?;
+    // The mean of the second half's epochs (weight averaging) replaces the best epoch when it
+    // scores at least as well on validation.
+    let mut averaged = false;
+    if let Some((avg_w, avg_t)) = average.mean()? {
+        set_weights(&varmap, &avg_w)?;
+        let (a_acc, a_loss) = if va.is_empty() {
+            (v_acc, v_loss)
+        } else {
+            validate(&model, &cfg, &va, &avg_t, &device)?
+        };
+        if a_acc >= v_acc - 1e-9 {
+            (v_acc, v_loss, weights, table, best_epoch) = (a_acc, a_loss, avg_w, avg_t, epochs_run);
+            averaged = true;
+        }
+    }
     if cfg.n_features > 0 {
         weights.insert(
             "bag.table".into(),
@@ -560,6 +576,7 @@ pub fn fit(
         );
     }
     let info = TrainingInfo {
+        averaged,
         examples: tr.len(),
         valid_examples: va.len(),
         epochs_run,
@@ -658,6 +675,79 @@ fn corrupt(e: &Encoded, opts: &TrainOptions, rng: &mut StdRng) -> Encoded {
         feat_w,
         tags: e.tags.clone(),
         label: e.label,
+    }
+}
+
+/// A copy of every weight.
+fn weights_of(varmap: &VarMap) -> Result<HashMap<String, Tensor>> {
+    varmap
+        .data()
+        .lock()
+        .map_err(|_| Error::Internal("variable map lock poisoned".into()))?
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), v.as_tensor().copy()?)))
+        .collect()
+}
+
+fn set_weights(varmap: &VarMap, w: &HashMap<String, Tensor>) -> Result<()> {
+    let vars = varmap
+        .data()
+        .lock()
+        .map_err(|_| Error::Internal("variable map lock poisoned".into()))?;
+    for (k, v) in vars.iter() {
+        if let Some(t) = w.get(k) {
+            v.set(t)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every weight by name.
+type Weights = HashMap<String, Tensor>;
+
+/// Running sums of weights and n-gram table over epochs, for weight averaging.
+#[derive(Default)]
+struct Average {
+    weights: HashMap<String, Tensor>,
+    table: Vec<f64>,
+    n: usize,
+}
+
+impl Average {
+    fn add(&mut self, w: &HashMap<String, Tensor>, table: &[f32]) -> Result<()> {
+        for (k, v) in w {
+            let sum = match self.weights.remove(k) {
+                Some(s) => (s + v)?,
+                None => v.clone(),
+            };
+            self.weights.insert(k.clone(), sum);
+        }
+        if self.table.is_empty() {
+            self.table = vec![0.0; table.len()];
+        }
+        self.table
+            .iter_mut()
+            .zip(table)
+            .for_each(|(s, &x)| *s += x as f64);
+        self.n += 1;
+        Ok(())
+    }
+
+    /// The mean, when at least two epochs were added.
+    fn mean(&self) -> Result<Option<(Weights, Vec<f32>)>> {
+        if self.n < 2 {
+            return Ok(None);
+        }
+        let k = self.n as f64;
+        let w = self
+            .weights
+            .iter()
+            .map(|(name, s)| Ok((name.clone(), (s / k)?)))
+            .collect::<Result<HashMap<_, _>>>()?;
+        Ok(Some((
+            w,
+            self.table.iter().map(|&s| (s / k) as f32).collect(),
+        )))
     }
 }
 
@@ -923,6 +1013,25 @@ mod tests {
         }
         let bag_grad = var.and_then(|v| grads.get(v.as_tensor()).cloned());
         assert!(bag_grad.is_some(), "no gradient for the n-gram rows");
+        Ok(())
+    }
+
+    #[test]
+    fn weight_average_is_the_mean_of_the_added_epochs() -> Result<()> {
+        let dev = Device::Cpu;
+        let mut avg = Average::default();
+        let w = |x: f32| -> Result<HashMap<String, Tensor>> {
+            Ok(HashMap::from([(
+                "a".to_string(),
+                Tensor::new(&[x, 2.0 * x], &dev)?,
+            )]))
+        };
+        avg.add(&w(1.0)?, &[1.0, 0.0])?;
+        assert!(avg.mean()?.is_none(), "one epoch is no average");
+        avg.add(&w(3.0)?, &[3.0, 1.0])?;
+        let (m, t) = avg.mean()?.expect("two epochs");
+        assert_eq!(m["a"].to_vec1::<f32>()?, vec![2.0, 4.0]);
+        assert_eq!(t, vec![2.0, 0.5]);
         Ok(())
     }
 

@@ -94,6 +94,8 @@ pub struct TrainOptions {
     pub token_dropout: Option<f64>,
     /// Weight of the argument-tagging loss beside the tool loss; 0 turns the argument head off. @default 0.5
     pub arg_weight: Option<f64>,
+    /// Average the second half's epochs when that validates at least as well as the best epoch. @default true
+    pub average: Option<bool>,
     /// Share held out for validation when no validation set is given. @default 0.1
     pub valid_fraction: Option<f64>,
     /// @default 42
@@ -153,6 +155,7 @@ impl TrainOptions {
             feature_dropout: self.feature_dropout.unwrap_or(d.feature_dropout),
             token_dropout: self.token_dropout.unwrap_or(d.token_dropout),
             arg_weight: self.arg_weight.unwrap_or(d.arg_weight),
+            average: self.average.unwrap_or(d.average),
             valid_fraction: self.valid_fraction.unwrap_or(d.valid_fraction),
             seed: self.seed.map(u64::from).unwrap_or(d.seed),
             device: self.device.clone().unwrap_or(d.device.clone()),
