@@ -27,6 +27,7 @@ async function main(): Promise<void> {
   console.log(`  tool accuracy      ${(100 * m.accuracy).toFixed(1)}%  (${m.n_in_scope} in-scope requests)`)
   console.log(`  macro F1           ${(100 * m.macro_f1).toFixed(1)}%`)
   if (m.oos_recall != null) console.log(`  out-of-scope recall ${(100 * m.oos_recall).toFixed(1)}%`)
+  if (m.slot_f1 != null) console.log(`  argument span F1   ${(100 * m.slot_f1).toFixed(1)}%`)
 
   console.log('\nA few requests:')
   const samples = [
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
     const r = router.route(text)
     const who = r.tool ?? `no tool (${r.reason})`
     console.log(`  ${who.padEnd(24)} ${r.confidence.toFixed(3)}  <- ${text}`)
+    if (Object.keys(r.args).length > 0) console.log(`  ${''.padEnd(24)} args ${JSON.stringify(r.args)}`)
   }
 
   // Time per route: synchronous calls from JS, tokenization and the N-API crossing included.

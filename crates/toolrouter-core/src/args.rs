@@ -146,6 +146,26 @@ pub fn decode_spans(tags: &[u32], offsets: &[(usize, usize)]) -> Vec<(u32, usize
     out
 }
 
+/// Joins spans of one argument separated only by spaces or punctuation ("this" "afternoon",
+/// "88" "-" "1932"): one value, cut apart by an uncertain tagger.
+pub fn merge_adjacent(spans: Vec<(u32, usize, usize)>, chars: &[char]) -> Vec<(u32, usize, usize)> {
+    let mut out: Vec<(u32, usize, usize)> = Vec::with_capacity(spans.len());
+    for (k, start, end) in spans {
+        match out.last_mut() {
+            Some(last)
+                if last.0 == k
+                    && chars
+                        .get(last.2..start)
+                        .is_some_and(|gap| gap.iter().all(|c| !c.is_alphanumeric())) =>
+            {
+                last.2 = end
+            }
+            _ => out.push((k, start, end)),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +208,17 @@ mod tests {
         assert_eq!(
             decode_spans(&[0, 4, 3, 3], &offsets[..4]),
             vec![(1, 0, 3), (1, 4, 6), (1, 7, 10)]
+        );
+    }
+
+    #[test]
+    fn pieces_of_one_value_split_by_punctuation_are_joined() {
+        let chars: Vec<char> = "order 88-1932 and 77 then x".chars().collect();
+        let spans = vec![(0, 6, 8), (0, 9, 13), (0, 18, 20), (1, 26, 27)];
+        // "88" "-" "1932" join; "77" stays apart ("and" between); another argument never joins.
+        assert_eq!(
+            merge_adjacent(spans, &chars),
+            vec![(0, 6, 13), (0, 18, 20), (1, 26, 27)]
         );
     }
 

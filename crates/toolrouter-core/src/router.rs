@@ -46,6 +46,7 @@ impl Encoder {
         Ok(Inputs {
             ids: enc.ids,
             offsets: enc.offsets,
+            continues: enc.continues,
             feat_ids,
             feat_w,
         })
@@ -57,6 +58,8 @@ impl Encoder {
 pub struct Inputs {
     pub ids: Vec<u32>,
     pub offsets: Vec<(usize, usize)>,
+    /// Whether each token continues the previous token's word.
+    pub continues: Vec<bool>,
     pub feat_ids: Vec<u32>,
     pub feat_w: Vec<f32>,
 }
@@ -127,6 +130,7 @@ struct Prediction {
     /// (T, n_tags) tag scores, when the model has arguments.
     tag_scores: Option<Vec<Vec<f32>>>,
     offsets: Vec<(usize, usize)>,
+    continues: Vec<bool>,
 }
 
 /// How many alternatives a route lists.
@@ -241,6 +245,7 @@ impl Router {
                     probs: p,
                     tag_scores,
                     offsets: inp.offsets,
+                    continues: inp.continues,
                 });
             }
         }
@@ -268,18 +273,28 @@ impl Router {
         for &k in allowed {
             candidates.extend([1 + 2 * k, 2 + 2 * k]);
         }
-        let tags: Vec<u32> = scores
-            .iter()
-            .map(|row| {
+        // A word's first piece decides its tag; the pieces after it follow (`I-` of the same
+        // argument, or `O`), so a value is never cut inside a word.
+        let mut tags: Vec<u32> = Vec::with_capacity(scores.len());
+        for (i, row) in scores.iter().enumerate() {
+            let tag = if i > 0 && p.continues.get(i).copied().unwrap_or(false) {
+                match tags[i - 1] {
+                    0 => 0,
+                    t => 2 + 2 * ((t - 1) / 2),
+                }
+            } else {
                 candidates
                     .iter()
                     .copied()
                     .max_by(|&a, &b| row[a as usize].total_cmp(&row[b as usize]))
                     .unwrap_or(0)
-            })
-            .collect();
+            };
+            tags.push(tag);
+        }
         let chars: Vec<char> = text.chars().collect();
-        for (k, start, end) in crate::args::decode_spans(&tags, &p.offsets) {
+        let spans_k =
+            crate::args::merge_adjacent(crate::args::decode_spans(&tags, &p.offsets), &chars);
+        for (k, start, end) in spans_k {
             let (Some(name), Some(slice)) =
                 (self.cfg.arg_names.get(k as usize), chars.get(start..end))
             else {

@@ -32,6 +32,8 @@ const SPECIALS: [&str; 3] = ["[PAD]", "[UNK]", "[CLS]"];
 pub struct Encoded {
     pub ids: Vec<u32>,
     pub offsets: Vec<(usize, usize)>,
+    /// For each token, whether it continues the word of the token before it (a `##` piece).
+    pub continues: Vec<bool>,
 }
 
 /// Builds a WordPiece tokenizer of at most `vocab_size` entries from `texts`.
@@ -151,12 +153,22 @@ pub fn encode(tok: &Tokenizer, text: &str, max_tokens: usize) -> Result<Encoded>
     offsets.push((0, 0));
     ids.extend_from_slice(&enc.get_ids()[..keep]);
     offsets.extend_from_slice(&enc.get_offsets()[..keep]);
-    Ok(Encoded { ids, offsets })
+    let words = enc.get_word_ids();
+    let mut continues = Vec::with_capacity(keep + 1);
+    continues.push(false);
+    continues.extend((0..keep).map(|i| i > 0 && words[i].is_some() && words[i] == words[i - 1]));
+    Ok(Encoded {
+        ids,
+        offsets,
+        continues,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
     fn corpus() -> Vec<String> {
         [
@@ -172,13 +184,13 @@ mod tests {
     }
 
     #[test]
-    fn round_trip_through_json_keeps_ids_and_offsets() {
-        let tok = train_tokenizer(&corpus(), 300).unwrap();
-        let json = to_json(&tok).unwrap();
-        let back = from_json(&json).unwrap();
+    fn round_trip_through_json_keeps_ids_and_offsets() -> TestResult {
+        let tok = train_tokenizer(&corpus(), 300)?;
+        let json = to_json(&tok)?;
+        let back = from_json(&json)?;
         let text = "Weather in ZÜRICH, tomorrow!";
-        let a = encode(&tok, text, 32).unwrap();
-        let b = encode(&back, text, 32).unwrap();
+        let a = encode(&tok, text, 32)?;
+        let b = encode(&back, text, 32)?;
         assert_eq!(a.ids, b.ids);
         assert_eq!(a.offsets, b.offsets);
         // Offsets point back into the user's spelling (code points, so "Ü" counts as one).
@@ -187,20 +199,27 @@ mod tests {
             .offsets
             .iter()
             .map(|&(s, e)| chars[s..e].iter().collect::<String>())
-            .find(|w| w.starts_with("Z"))
-            .unwrap();
+            .find(|w| w.starts_with('Z'))
+            .ok_or("no token starts with Z")?;
         assert!("ZÜRICH".starts_with(&zurich), "{zurich}");
+        Ok(())
     }
 
     #[test]
-    fn unseen_words_become_pieces_not_unk_and_truncation_holds() {
-        let tok = train_tokenizer(&corpus(), 300).unwrap();
-        let enc = encode(&tok, "wether", 32).unwrap();
+    fn unseen_words_become_pieces_not_unk_and_truncation_holds() -> TestResult {
+        let tok = train_tokenizer(&corpus(), 300)?;
+        let enc = encode(&tok, "wether", 32)?;
         assert!(enc.ids.len() >= 2);
         assert!(!enc.ids[1..].contains(&UNK_ID), "{:?}", enc.ids);
+        // The pieces after a word's first piece continue it; `[CLS]` and the first do not.
+        assert_eq!(enc.continues[..2], [false, false]);
+        assert!(enc.continues[2..].iter().all(|&c| c), "{:?}", enc.continues);
+        let two = encode(&tok, "jazz music", 32)?;
+        assert_eq!(two.continues, vec![false; two.ids.len()]);
         let long = "jazz ".repeat(500);
-        assert_eq!(encode(&tok, &long, 16).unwrap().ids.len(), 16);
-        assert_eq!(encode(&tok, "", 16).unwrap().ids, vec![CLS_ID]);
+        assert_eq!(encode(&tok, &long, 16)?.ids.len(), 16);
+        assert_eq!(encode(&tok, "", 16)?.ids, vec![CLS_ID]);
+        Ok(())
     }
 }
 
@@ -208,8 +227,10 @@ mod tests {
 mod determinism {
     use super::*;
 
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
     #[test]
-    fn training_twice_gives_the_same_vocabulary() {
+    fn training_twice_gives_the_same_vocabulary() -> TestResult {
         let texts: Vec<String> = (0..300)
             .map(|i| {
                 format!(
@@ -223,11 +244,12 @@ mod determinism {
             v.sort();
             v
         };
-        let a = train_tokenizer(&texts, 200).unwrap();
+        let a = train_tokenizer(&texts, 200)?;
         for _ in 0..5 {
-            let b = train_tokenizer(&texts, 200).unwrap();
+            let b = train_tokenizer(&texts, 200)?;
             assert_eq!(set(&a), set(&b), "token sets differ");
-            assert_eq!(to_json(&a).unwrap(), to_json(&b).unwrap(), "ids differ");
+            assert_eq!(to_json(&a)?, to_json(&b)?, "ids differ");
         }
+        Ok(())
     }
 }
