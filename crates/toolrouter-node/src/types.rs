@@ -25,6 +25,16 @@ pub struct Span {
     pub end: u32,
 }
 
+impl From<core::Span> for Span {
+    fn from(s: core::Span) -> Self {
+        Span {
+            name: s.name,
+            start: s.start as u32,
+            end: s.end as u32,
+        }
+    }
+}
+
 /// One training or evaluation example.
 #[napi(object)]
 #[derive(Clone)]
@@ -239,16 +249,7 @@ pub fn example_from_core(e: core::Example) -> Example {
         text: e.text,
         tool: e.tool,
         args: Some(Value::Object(e.args)),
-        spans: Some(
-            e.spans
-                .into_iter()
-                .map(|s| Span {
-                    name: s.name,
-                    start: s.start as u32,
-                    end: s.end as u32,
-                })
-                .collect(),
-        ),
+        spans: Some(e.spans.into_iter().map(Span::from).collect()),
     }
 }
 
@@ -265,15 +266,7 @@ pub fn route_from_core(r: core::Route) -> Route {
             })
             .collect(),
         args: Value::Object(r.args),
-        spans: r
-            .spans
-            .into_iter()
-            .map(|s| Span {
-                name: s.name,
-                start: s.start as u32,
-                end: s.end as u32,
-            })
-            .collect(),
+        spans: r.spans.into_iter().map(Span::from).collect(),
         abstained: r.abstained,
         reason: r.reason.as_str().to_string(),
     }
