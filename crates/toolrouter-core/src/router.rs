@@ -223,12 +223,12 @@ impl Router {
                 .iter()
                 .map(|t| self.encoder.encode(t))
                 .collect::<Result<_>>()?;
-            let ids: Vec<Vec<u32>> = inputs.iter().map(|i| i.ids.clone()).collect();
+            let ids: Vec<&[u32]> = inputs.iter().map(|i| i.ids.as_slice()).collect();
             let (ids, mask) = Batch::tokens(&ids, &self.device)?;
             let bag = match &self.bag {
                 Some(table) => {
-                    let f: Vec<Vec<u32>> = inputs.iter().map(|i| i.feat_ids.clone()).collect();
-                    let w: Vec<Vec<f32>> = inputs.iter().map(|i| i.feat_w.clone()).collect();
+                    let f: Vec<&[u32]> = inputs.iter().map(|i| i.feat_ids.as_slice()).collect();
+                    let w: Vec<&[f32]> = inputs.iter().map(|i| i.feat_w.as_slice()).collect();
                     Some(bag_vectors(table, &f, &w)?)
                 }
                 None => None,

@@ -773,7 +773,7 @@ fn step_loss(
     lw: &LossWeights,
     device: &Device,
 ) -> Result<StepOut> {
-    let ids: Vec<Vec<u32>> = items.iter().map(|e| e.ids.clone()).collect();
+    let ids: Vec<&[u32]> = items.iter().map(|e| e.ids.as_slice()).collect();
     let (ids, mask) = Batch::tokens(&ids, device)?;
     let (bag, var, rows) = if cfg.n_features > 0 {
         let mut local: HashMap<u32, u32> = HashMap::new();
@@ -802,7 +802,7 @@ fn step_loss(
         }
         let n = rows.len().max(1);
         let var = Var::from_tensor(&Tensor::from_vec(data, (n, d), device)?)?;
-        let w: Vec<Vec<f32>> = items.iter().map(|e| e.feat_w.clone()).collect();
+        let w: Vec<&[f32]> = items.iter().map(|e| e.feat_w.as_slice()).collect();
         let bag = crate::model::bag_vectors(var.as_tensor(), &idx, &w)?;
         (Some(bag), Some(var), Some(rows))
     } else {
@@ -893,12 +893,12 @@ fn validate(
     let mut correct = 0usize;
     let mut loss = 0.0;
     for chunk in va.chunks(256) {
-        let ids: Vec<Vec<u32>> = chunk.iter().map(|e| e.ids.clone()).collect();
+        let ids: Vec<&[u32]> = chunk.iter().map(|e| e.ids.as_slice()).collect();
         let (ids, mask) = Batch::tokens(&ids, device)?;
         let bag = match &table {
             Some(t) => {
-                let idx: Vec<Vec<u32>> = chunk.iter().map(|e| e.feat_ids.clone()).collect();
-                let w: Vec<Vec<f32>> = chunk.iter().map(|e| e.feat_w.clone()).collect();
+                let idx: Vec<&[u32]> = chunk.iter().map(|e| e.feat_ids.as_slice()).collect();
+                let w: Vec<&[f32]> = chunk.iter().map(|e| e.feat_w.as_slice()).collect();
                 Some(crate::model::bag_vectors(t, &idx, &w)?)
             }
             None => None,

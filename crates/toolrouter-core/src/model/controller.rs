@@ -175,12 +175,18 @@ pub struct Batch {
 
 impl Batch {
     /// Pads `ids` to the longest request.
-    pub fn tokens(ids: &[Vec<u32>], device: &Device) -> Result<(Tensor, Tensor)> {
+    pub fn tokens<S: AsRef<[u32]>>(ids: &[S], device: &Device) -> Result<(Tensor, Tensor)> {
         let b = ids.len();
-        let t = ids.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        let t = ids
+            .iter()
+            .map(|r| r.as_ref().len())
+            .max()
+            .unwrap_or(1)
+            .max(1);
         let mut flat = vec![crate::tokenizer::PAD_ID; b * t];
         let mut mask = vec![0f32; b * t];
         for (i, row) in ids.iter().enumerate() {
+            let row = row.as_ref();
             flat[i * t..i * t + row.len()].copy_from_slice(row);
             mask[i * t..i * t + row.len()]
                 .iter_mut()
@@ -195,15 +201,25 @@ impl Batch {
 
 /// Sums TF-IDF-weighted rows of `rows` per request: `bag[b] = Σ_k w[b][k] · rows[idx[b][k]]`.
 /// Differentiable in `rows` (index_select's backward is an index_add).
-pub fn bag_vectors(rows: &Tensor, idx: &[Vec<u32>], w: &[Vec<f32>]) -> Result<Tensor> {
+pub fn bag_vectors<I: AsRef<[u32]>, W: AsRef<[f32]>>(
+    rows: &Tensor,
+    idx: &[I],
+    w: &[W],
+) -> Result<Tensor> {
     let b = idx.len();
     let d = rows.dim(1)?;
-    let f = idx.iter().map(Vec::len).max().unwrap_or(0).max(1);
+    let f = idx
+        .iter()
+        .map(|r| r.as_ref().len())
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let mut flat_idx = vec![0u32; b * f];
     let mut flat_w = vec![0f32; b * f];
-    for i in 0..b {
-        flat_idx[i * f..i * f + idx[i].len()].copy_from_slice(&idx[i]);
-        flat_w[i * f..i * f + w[i].len()].copy_from_slice(&w[i]);
+    for (i, (ids, ws)) in idx.iter().zip(w).enumerate() {
+        let (ids, ws) = (ids.as_ref(), ws.as_ref());
+        flat_idx[i * f..i * f + ids.len()].copy_from_slice(ids);
+        flat_w[i * f..i * f + ws.len()].copy_from_slice(ws);
     }
     let dev = rows.device();
     let gathered = rows
