@@ -90,6 +90,12 @@ function writeJson(value: unknown): void {
 // Option parsers (a bad value is a usage error: exit 1)
 // ---------------------------------------------------------------------------------------------
 
+function probability(value: string): number {
+  const n = Number(value)
+  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError('expected a number in [0, 1]')
+  return n
+}
+
 function integer(min: number): (value: string) => number {
   return (value) => {
     const n = Number(value)
@@ -260,19 +266,30 @@ async function trainCommand(opts: TrainCliOptions): Promise<void> {
 interface EvalCliOptions {
   model: string
   data: string
+  threshold?: number
   json?: boolean
 }
 
 function metricsSummary(m: Metrics): string {
   const lines = [
     `examples        ${m.n} (${m.n_in_scope} in scope)`,
-    `accuracy        ${pct(m.accuracy)}  (in scope; abstaining counts as wrong)`,
-    `overall         ${pct(m.overall_accuracy)}`,
+    `accuracy        ${pct(m.accuracy)}  (in scope, best tool, no threshold)`,
     `macro F1        ${m.macro_f1.toFixed(3)}`,
   ]
+  if (m.threshold !== null && m.coverage !== null && m.selective_accuracy !== null) {
+    lines.push(
+      `at threshold ${m.threshold.toFixed(3)}: answers ${pct(m.coverage)} of requests, ${pct(m.selective_accuracy)} of them right`,
+    )
+  }
+  if (m.in_scope_accuracy !== undefined && m.in_scope_accuracy !== null) {
+    lines.push(`in-scope acc.   ${pct(m.in_scope_accuracy)}  (at the threshold; abstaining counts as wrong)`)
+  }
   if (m.oos_recall !== undefined && m.oos_recall !== null) lines.push(`oos recall      ${pct(m.oos_recall)}`)
   if (m.oos_precision !== undefined && m.oos_precision !== null) {
     lines.push(`oos precision   ${pct(m.oos_precision)}`)
+  }
+  if (m.ece !== null && m.ece_uncalibrated !== null) {
+    lines.push(`ECE             ${m.ece.toFixed(4)}  (${m.ece_uncalibrated.toFixed(4)} before calibration)`)
   }
   const top = m.confusions.slice(0, 5)
   if (top.length > 0) {
@@ -290,7 +307,7 @@ function metricsSummary(m: Metrics): string {
 async function evalCommand(opts: EvalCliOptions): Promise<void> {
   const router = await Router.load(opts.model)
   const examples = await loadExamples(opts.data, { tools: router.tools })
-  const metrics = await router.evaluate(examples)
+  const metrics = await router.evaluate(examples, { threshold: opts.threshold })
   if (opts.json === true) writeJson(metrics)
   else process.stdout.write(`${metricsSummary(metrics)}\n`)
 }
@@ -301,6 +318,7 @@ async function evalCommand(opts: EvalCliOptions): Promise<void> {
 
 interface RouteCliOptions {
   model: string
+  threshold?: number
   json?: boolean
 }
 
@@ -322,7 +340,7 @@ function routeLine(text: string, r: Route): string {
 async function routeCommand(texts: string[], opts: RouteCliOptions): Promise<void> {
   const router = await Router.load(opts.model)
   const emit = (text: string): void => {
-    const r = router.route(text)
+    const r = router.route(text, { threshold: opts.threshold })
     if (opts.json === true) writeJson({ text, ...r })
     else process.stdout.write(`${routeLine(text, r)}\n`)
   }
@@ -382,6 +400,7 @@ Example:
     .description('score a model on labelled JSONL examples')
     .requiredOption('--model <model>', 'model file written by `toolrouter train`')
     .requiredOption('--data <file>', 'labelled examples (JSONL), with tools the model knows or null')
+    .option('--threshold <p>', "confidence threshold in [0, 1] (default: the model's calibrated one)", probability)
     .option('--json', 'print the metrics as one JSON object on stdout')
     .addHelpText(
       'after',
@@ -397,6 +416,7 @@ Example:
     .description('route requests given as arguments, or read from stdin one a line')
     .argument('[text...]', 'requests to route; without any, reads stdin')
     .requiredOption('--model <model>', 'model file written by `toolrouter train`')
+    .option('--threshold <p>', "confidence threshold in [0, 1] (default: the model's calibrated one)", probability)
     .option('--json', 'print one JSON object a line: {"text", "tool", "confidence", "alternatives", "args", ...}')
     .addHelpText(
       'after',

@@ -91,6 +91,10 @@ function invalid(name: string, reason: string): ToolrouterError {
   return new ToolrouterError('INVALID_ARGUMENT', `invalid argument \`${name}\`: ${reason}`)
 }
 
+function checkThreshold(t: unknown): void {
+  if (typeof t !== 'number' || !(t >= 0 && t <= 1)) throw invalid('threshold', `${String(t)} is not a number in [0, 1]`)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Types
 // ---------------------------------------------------------------------------------------------
@@ -132,7 +136,10 @@ export interface Alternative {
 export interface Route {
   /** The tool to call, or `null` when the router abstains (let the LLM decide). */
   tool: string | null
-  /** Probability of the decision. */
+  /**
+   * Calibrated probability of the best label: of `tool`, of the best tool when the router
+   * abstained on low confidence, or of "no tool" when the request is out of scope.
+   */
   confidence: number
   /** The next best tools (the best ones when `tool` is null), most likely first. */
   alternatives: Alternative[]
@@ -142,7 +149,14 @@ export interface Route {
   spans: Span[]
   /** True when `tool` is null. */
   abstained: boolean
+  /** `low_confidence`: the best tool's confidence is under the threshold; `out_of_scope`: no tool serves the request. */
   reason: RouteReason
+}
+
+/** Options of {@link Router.route} and {@link Router.routeBatch}. */
+export interface RouteOptions {
+  /** Confidence threshold in [0, 1] for this call, instead of {@link Router.threshold}. */
+  threshold?: number
 }
 
 /** Training progress, reported at most ten times a second and at the end of every epoch. */
@@ -156,7 +170,9 @@ export type Device = 'cpu' | 'cuda' | 'metal' | 'auto'
  * `native.d.ts`, generated from the Rust side) plus the tools. Defaults were picked on validation
  * splits and work without tuning.
  */
-export interface TrainerOptions extends Omit<native.TrainOptions, 'device'> {
+export interface TrainerOptions extends Omit<native.TrainOptions, 'device' | 'architecture'> {
+  /** `attention`: the ToolController; `gru`: the original prototype's encoder, kept as a baseline. @default 'attention' */
+  architecture?: 'attention' | 'gru'
   /** The tools to route to. @default the distinct tools named by the training examples, without schemas */
   tools?: ToolSpec[]
   /** @default 'cpu' */
@@ -185,7 +201,10 @@ export interface Metrics {
   n: number
   /** Examples whose tool is not null. */
   n_in_scope: number
-  /** Accuracy over examples whose tool is not null; an abstention counts as wrong. */
+  /**
+   * Accuracy of the classifier's best label (no threshold) over examples whose tool is not
+   * null; `accuracy`, `macro_f1`, `per_tool` and `confusions` all score the best label.
+   */
   accuracy: number
   /** Accuracy over all examples (out-of-scope ones are right when the router returns null). */
   overall_accuracy: number
@@ -194,10 +213,31 @@ export interface Metrics {
   per_tool: Record<string, ToolMetrics>
   /** The most frequent errors. */
   confusions: { gold: string | null; predicted: string | null; count: number }[]
-  /** Present when the data has out-of-scope rows. */
+  /**
+   * Present when the data has out-of-scope rows, at the threshold: the share of out-of-scope
+   * requests refused, the share of refusals that were out of scope, and the in-scope accuracy
+   * where an abstention counts as wrong (as in the CLINC150 paper).
+   */
   oos_recall?: number | null
   oos_precision?: number | null
   in_scope_accuracy?: number | null
+  /** The threshold the decisions were scored at. */
+  threshold: number | null
+  /** Share of all requests answered with a tool at the threshold. */
+  coverage: number | null
+  /** Share of those answers that are right. */
+  selective_accuracy: number | null
+  /** Expected calibration error (15 bins) of the best label's confidence, calibrated and raw. */
+  ece: number | null
+  ece_uncalibrated: number | null
+  /** Mean negative log-likelihood of the gold label. */
+  nll: number | null
+  /** In-scope requests ranked by confidence: accuracy of the top 50/80/90/95% (keys "50", "80", "90", "95"). */
+  selective_accuracy_at: Record<string, number> | null
+  /** Largest share answerable at 99% / 99.5% selective accuracy (keys "99", "99.5"). */
+  coverage_at: Record<string, number> | null
+  /** Area under the risk-coverage curve (lower is better). */
+  aurc: number | null
   /** Span-level micro F1 of the arguments (exact name and boundaries), when the model extracts arguments. */
   slot_f1?: number | null
   /** Right tool and every argument span exact. */
@@ -236,6 +276,21 @@ export interface TrainingInfo {
   valid_loss: number | null
   train_seconds: number
   warnings: string[]
+  calibration: Calibration
+}
+
+/** Temperature scaling and the abstention threshold, fitted on the validation set. */
+export interface Calibration {
+  /** Logits are divided by this before the softmax. */
+  temperature: number
+  /** The router answers when the best tool's confidence is at least this. */
+  threshold: number
+  target_precision: number
+  /** Whether the validation set reached `target_precision` at `threshold`. */
+  reached: boolean
+  /** Share of validation requests answered at `threshold`, and their precision. */
+  valid_coverage: number | null
+  valid_precision: number | null
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -318,6 +373,7 @@ let wrapNative: (n: native.NativeRouter) => Router
 export class Router {
   readonly #native: native.NativeRouter
   #tools: ToolSpec[] | undefined
+  #threshold: number | undefined
 
   static {
     wrapNative = (n) => new Router(n)
@@ -341,25 +397,45 @@ export class Router {
   }
 
   /** Routes one request, synchronously: the fast path. */
-  route(text: string): Route {
+  route(text: string, opts?: RouteOptions): Route {
     if (typeof text !== 'string') throw invalid('text', 'expected a string')
-    return fromNativeRoute(call(() => this.#native.route(text)))
+    const t = opts?.threshold ?? this.#threshold
+    if (opts?.threshold !== undefined) checkThreshold(opts.threshold)
+    return fromNativeRoute(call(() => this.#native.route(text, t)))
   }
 
   /** Routes many requests off the JS thread. */
-  async routeBatch(texts: string[], opts: { signal?: AbortSignal } = {}): Promise<Route[]> {
+  async routeBatch(texts: string[], opts: RouteOptions & { signal?: AbortSignal } = {}): Promise<Route[]> {
     if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) {
       throw invalid('texts', 'expected an array of strings')
     }
-    const routes = await callAsync(() => this.#native.routeBatch(texts, opts.signal), opts.signal)
+    if (opts.threshold !== undefined) checkThreshold(opts.threshold)
+    const t = opts.threshold ?? this.#threshold
+    const routes = await callAsync(() => this.#native.routeBatch(texts, t, opts.signal), opts.signal)
     return routes.map(fromNativeRoute)
   }
 
-  /** Routes every example and scores the decisions. */
-  async evaluate(examples: Example[]): Promise<Metrics> {
+  /** Routes every example and scores the classifier, its calibration and its decisions at the threshold. */
+  async evaluate(examples: Example[], opts: RouteOptions = {}): Promise<Metrics> {
     checkExamples(examples, 'examples')
-    const json = await callAsync(() => this.#native.evaluate(examples.map(toNativeExample)))
+    if (opts.threshold !== undefined) checkThreshold(opts.threshold)
+    const t = opts.threshold ?? this.#threshold
+    const json = await callAsync(() => this.#native.evaluate(examples.map(toNativeExample), t))
     return JSON.parse(json) as Metrics
+  }
+
+  /**
+   * The confidence under which the router abstains (`reason: 'low_confidence'`). Chosen at fit
+   * time on the validation set to reach `targetPrecision`; set it to override it for this
+   * router (not saved with the model), or to `undefined` to go back to the fitted one.
+   */
+  get threshold(): number {
+    return this.#threshold ?? this.#native.threshold
+  }
+
+  set threshold(value: number | undefined) {
+    if (value !== undefined) checkThreshold(value)
+    this.#threshold = value
   }
 
   /** The tools, in the order of the model's outputs. */
@@ -436,7 +512,16 @@ export class Trainer {
 }
 
 const COUNT_OPTIONS = ['dModel', 'layers', 'heads', 'maxTokens', 'vocabSize', 'epochs', 'patience', 'batchSize', 'seed'] as const
-const NUMBER_OPTIONS = ['dropout', 'lr', 'labelSmoothing', 'featureDropout', 'tokenDropout', 'validFraction', 'argWeight'] as const
+const NUMBER_OPTIONS = [
+  'dropout',
+  'lr',
+  'labelSmoothing',
+  'featureDropout',
+  'tokenDropout',
+  'validFraction',
+  'argWeight',
+  'targetPrecision',
+] as const
 
 /** Checks what N-API would otherwise convert silently (-1 as a u32 is 4294967295 epochs). */
 function checkOptions(o: TrainerOptions): void {
@@ -456,6 +541,18 @@ function checkOptions(o: TrainerOptions): void {
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw invalid(k, 'expected a boolean')
   }
   if (o.device !== undefined && typeof o.device !== 'string') throw invalid('device', 'expected a string')
+  if (o.architecture !== undefined && o.architecture !== 'attention' && o.architecture !== 'gru') {
+    throw invalid('architecture', `expected 'attention' or 'gru', got ${String(o.architecture)}`)
+  }
+  if (o.gumbel !== undefined) {
+    const g: unknown = o.gumbel
+    const ok = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0
+    if (typeof g !== 'object' || g === null || !ok((g as { tau?: unknown }).tau)) {
+      throw invalid('gumbel', 'expected { tau: number > 0, anneal?: number > 0 }')
+    }
+    const anneal = (g as { anneal?: unknown }).anneal
+    if (anneal !== undefined && !ok(anneal)) throw invalid('gumbel.anneal', 'expected a number > 0')
+  }
 }
 
 function inferTools(train: Example[]): ToolSpec[] {

@@ -10,14 +10,16 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class NativeRouter {
-  /** Routes one request synchronously (the fast path). */
-  route(text: string): Route
+  /** Routes one request synchronously (the fast path), at `threshold` or the router's own. */
+  route(text: string, threshold?: number | undefined | null): Route
   /** Routes many requests off the JS thread. */
-  routeBatch(texts: Array<string>, signal?: AbortSignal | undefined | null): Promise<Array<Route>>
+  routeBatch(texts: Array<string>, threshold?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<Array<Route>>
   /** Scores the router on labelled examples; resolves to the metrics as JSON text. */
-  evaluate(examples: Array<Example>): Promise<string>
+  evaluate(examples: Array<Example>, threshold?: number | undefined | null): Promise<string>
   /** Writes the model file atomically. */
   save(path: string): Promise<void>
+  /** The calibrated threshold stored in the model. */
+  get threshold(): number
   get tools(): Array<ToolSpec>
   /** The model configuration as stored in the file. */
   get config(): any
@@ -44,6 +46,14 @@ export interface Example {
   tool?: string
   args?: any
   spans?: Array<Span>
+}
+
+/** Straight-through Gumbel-softmax on the tool output during training. */
+export interface GumbelOptions {
+  /** Temperature of the relaxed sample. */
+  tau: number
+  /** Final temperature: `tau` decays geometrically to it over training. @default tau (no annealing) */
+  anneal?: number
 }
 
 /** Reads a JSONL examples file; with `tools`, every example's tool must be one of them. */
@@ -110,6 +120,10 @@ export declare function train(tools: Array<ToolSpec>, train: Array<Example>, val
 
 /** Options of `train`; every field is optional and defaults to the core's default. */
 export interface TrainOptions {
+  /** `attention` (the ToolController) or `gru` (the original prototype's encoder, a baseline). @default 'attention' */
+  architecture?: string
+  /** Train the tool output with straight-through Gumbel-softmax, as the prototype did; plain softmax when absent. */
+  gumbel?: GumbelOptions
   /** Width of the transformer. @default 64 */
   dModel?: number
   /** Transformer layers. @default 2 */
@@ -144,6 +158,8 @@ export interface TrainOptions {
   average?: boolean
   /** Share held out for validation when no validation set is given. @default 0.1 */
   validFraction?: number
+  /** Precision the abstention threshold aims at on the validation requests the router answers. @default 0.99 */
+  targetPrecision?: number
   /** @default 42 */
   seed?: number
   /** `cpu`, `cuda`, `metal` or `auto`. @default 'cpu' */

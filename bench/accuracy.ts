@@ -2,11 +2,10 @@
 // test accuracy and training time: the foundation's accuracy bar. The datasets are read from
 // `--data DIR` (default ../shared/datasets, or $TOOLROUTER_DATASETS); absent data is skipped
 // with a message. Usage: npm run accuracy [-- --data DIR] [--only snips,atis] [--json]
-import * as fs from 'node:fs'
 import * as os from 'node:os'
-import * as path from 'node:path'
 import { parseArgs } from 'node:util'
-import { loadExamples, loadTools, Trainer, type TrainerOptions } from '../index'
+import { Trainer, type TrainerOptions } from '../index'
+import { DATASETS, DEFAULT_DATA_DIR, haveDatasets, loadDataset } from './datasets'
 
 interface Row {
   dataset: string
@@ -23,32 +22,21 @@ interface Row {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      data: { type: 'string', default: process.env.TOOLROUTER_DATASETS ?? path.join(__dirname, '..', '..', 'shared', 'datasets') },
+      data: { type: 'string', default: DEFAULT_DATA_DIR },
       only: { type: 'string' },
       json: { type: 'boolean', default: false },
       options: { type: 'string' },
     },
   })
   const dir = values.data as string
-  if (!fs.existsSync(dir)) {
-    console.error(`skipped: no datasets at ${dir} (pass --data DIR or set TOOLROUTER_DATASETS)`)
-    return
-  }
-  const wanted = values.only ? (values.only as string).split(',') : ['snips', 'atis', 'clinc150']
+  if (!haveDatasets(dir)) return
+  const wanted = values.only ? (values.only as string).split(',') : DATASETS
   const extra = values.options ? (JSON.parse(values.options as string) as TrainerOptions) : {}
   const rows: Row[] = []
   for (const name of wanted) {
-    const d = path.join(dir, name)
-    if (!fs.existsSync(path.join(d, 'train.jsonl'))) {
-      console.error(`skipped ${name}: no ${path.join(d, 'train.jsonl')}`)
-      continue
-    }
-    const tools = await loadTools(path.join(d, 'tools.json'))
-    const train = await loadExamples(path.join(d, 'train.jsonl'), { tools })
-    const valid = fs.existsSync(path.join(d, 'valid.jsonl'))
-      ? await loadExamples(path.join(d, 'valid.jsonl'), { tools })
-      : undefined
-    const test = await loadExamples(path.join(d, 'test.jsonl'), { tools })
+    const data = await loadDataset(dir, name)
+    if (data === undefined) continue
+    const { tools, train, valid, test } = data
     const t0 = performance.now()
     const router = await new Trainer({ tools, ...extra }).fit(train, {
       valid,

@@ -54,6 +54,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::json!({
             "dataset": dir.file_name().map(|s| s.to_string_lossy().to_string()),
             "accuracy": m.accuracy, "macro_f1": m.macro_f1, "oos_recall": m.oos_recall,
+            "in_scope_accuracy": m.in_scope_accuracy, "coverage": m.coverage,
+            "selective_accuracy": m.selective_accuracy, "ece": m.ece,
+            "ece_uncalibrated": m.ece_uncalibrated, "coverage_at": m.coverage_at,
+            "selective_accuracy_at": m.selective_accuracy_at, "aurc": m.aurc,
+            "calibration": router.calibration(),
             "slot_f1": m.slot_f1, "frame_accuracy": m.frame_accuracy,
             "train_s": router.training().train_seconds, "best_epoch": router.training().best_epoch,
             "epochs_run": router.training().epochs_run, "n_features": router.config().n_features,

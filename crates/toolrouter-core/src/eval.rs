@@ -6,6 +6,12 @@
 //! * `macro_f1`: mean F1 over the tools that occur in the gold labels.
 //! * `oos_recall` / `oos_precision`: for `None` as a class, when the data has out-of-scope rows.
 //!
+//! [`Router::evaluate`](crate::Router::evaluate) scores the classifier (its best label, no
+//! threshold) with these, then the decisions at the router's threshold and its confidence with
+//! [`add_confidence_metrics`]: `ece`, `nll`, `coverage`, `selective_accuracy`, the
+//! risk-coverage curve (`selective_accuracy_at`, `coverage_at`, `aurc`) and, on data with
+//! out-of-scope rows, `oos_recall`, `oos_precision` and `in_scope_accuracy` at the threshold.
+//!
 //! ```
 //! use toolrouter_core::eval::metrics;
 //! let gold = [Some("a"), Some("b"), None];
@@ -54,6 +60,25 @@ pub struct Metrics {
     pub slot_f1: Option<f64>,
     /// Right tool and every argument span exact.
     pub frame_accuracy: Option<f64>,
+    /// The confidence threshold the decisions below were taken at.
+    pub threshold: Option<f64>,
+    /// Share of all requests answered with a tool at the threshold, and the share of those
+    /// answers that are right (an out-of-scope request answered with a tool is wrong).
+    pub coverage: Option<f64>,
+    pub selective_accuracy: Option<f64>,
+    /// Expected calibration error (15 equal-width bins) of the best label's confidence, with
+    /// the fitted temperature and without it (T = 1).
+    pub ece: Option<f64>,
+    pub ece_uncalibrated: Option<f64>,
+    /// Mean negative log-likelihood of the gold label (calibrated).
+    pub nll: Option<f64>,
+    /// On the in-scope requests ranked by confidence: accuracy of the most confident
+    /// 50/80/90/95% (keys "50", "80", "90", "95")...
+    pub selective_accuracy_at: Option<BTreeMap<String, f64>>,
+    /// ...the largest share answerable at 99% and 99.5% selective accuracy (keys "99", "99.5")...
+    pub coverage_at: Option<BTreeMap<String, f64>>,
+    /// ...and the area under the risk-coverage curve (lower is better).
+    pub aurc: Option<f64>,
 }
 
 fn ratio(a: usize, b: usize) -> f64 {
@@ -156,6 +181,169 @@ pub fn metrics<S: AsRef<str>>(gold: &[Option<S>], pred: &[Option<S>]) -> Metrics
         in_scope_accuracy: has_oos.then_some(accuracy),
         slot_f1: None,
         frame_accuracy: None,
+        threshold: None,
+        coverage: None,
+        selective_accuracy: None,
+        ece: None,
+        ece_uncalibrated: None,
+        nll: None,
+        selective_accuracy_at: None,
+        coverage_at: None,
+        aurc: None,
+    }
+}
+
+/// Expected calibration error: bin `i` of `bins` holds confidences in (i/bins, (i+1)/bins];
+/// ECE = Σ (bin size / n) · |accuracy of the bin − mean confidence of the bin|.
+pub fn ece(conf: &[f64], correct: &[bool], bins: usize) -> f64 {
+    let bins = bins.max(1);
+    let mut n = vec![0usize; bins];
+    let mut ok = vec![0usize; bins];
+    let mut sum = vec![0f64; bins];
+    for (&c, &r) in conf.iter().zip(correct) {
+        let i = ((c * bins as f64).ceil() as usize).clamp(1, bins) - 1;
+        n[i] += 1;
+        ok[i] += usize::from(r);
+        sum[i] += c;
+    }
+    let total = conf.len().min(correct.len());
+    if total == 0 {
+        return 0.0;
+    }
+    (0..bins)
+        .filter(|&i| n[i] > 0)
+        .map(|i| {
+            let acc = ok[i] as f64 / n[i] as f64;
+            let mean = sum[i] / n[i] as f64;
+            n[i] as f64 / total as f64 * (acc - mean).abs()
+        })
+        .sum()
+}
+
+/// `correct` reordered by decreasing `score` (stable: ties keep their order).
+fn ranked(score: &[f64], correct: &[bool]) -> Vec<bool> {
+    let mut idx: Vec<usize> = (0..score.len().min(correct.len())).collect();
+    idx.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
+    idx.into_iter().map(|i| correct[i]).collect()
+}
+
+/// Accuracy of the most confident `coverage` share (at least one request).
+pub fn selective_accuracy_at(score: &[f64], correct: &[bool], coverage: f64) -> f64 {
+    let r = ranked(score, correct);
+    if r.is_empty() {
+        return 0.0;
+    }
+    let k = ((coverage * r.len() as f64).ceil() as usize).clamp(1, r.len());
+    r[..k].iter().filter(|&&c| c).count() as f64 / k as f64
+}
+
+/// The largest share `k / n` whose `k` most confident requests are right at least `target` of
+/// the time (0 when none is).
+pub fn coverage_at(score: &[f64], correct: &[bool], target: f64) -> f64 {
+    let r = ranked(score, correct);
+    let (mut ok, mut best) = (0usize, 0usize);
+    for (k, &c) in r.iter().enumerate() {
+        ok += usize::from(c);
+        if ok as f64 >= target * (k + 1) as f64 {
+            best = k + 1;
+        }
+    }
+    if r.is_empty() {
+        0.0
+    } else {
+        best as f64 / r.len() as f64
+    }
+}
+
+/// Area under the risk-coverage curve: the mean, over k = 1..n, of the error rate of the `k`
+/// most confident requests.
+pub fn aurc(score: &[f64], correct: &[bool]) -> f64 {
+    let r = ranked(score, correct);
+    let (mut wrong, mut sum) = (0usize, 0f64);
+    for (k, &c) in r.iter().enumerate() {
+        wrong += usize::from(!c);
+        sum += wrong as f64 / (k + 1) as f64;
+    }
+    if r.is_empty() {
+        0.0
+    } else {
+        sum / r.len() as f64
+    }
+}
+
+/// One request as the confidence metrics see it.
+#[derive(Debug, Clone)]
+pub struct Scored {
+    /// Gold tool, `None` for out-of-scope.
+    pub in_scope: bool,
+    /// Calibrated and uncalibrated (T = 1) confidence of the best label.
+    pub confidence: f64,
+    pub confidence_uncalibrated: f64,
+    /// The best label (a tool, or "none") is the gold one.
+    pub top_correct: bool,
+    /// The best label is a tool (not "none").
+    pub top_is_tool: bool,
+    /// Calibrated probability of the gold label, when the model has an output for it.
+    pub p_gold: Option<f64>,
+    /// At the threshold: answered with a tool, and that tool is the gold one.
+    pub answered: bool,
+    pub answered_correct: bool,
+}
+
+/// Fills the confidence and abstention metrics (see the module docs) and, when the data has
+/// out-of-scope rows, replaces `oos_recall`, `oos_precision` and `in_scope_accuracy` with their
+/// values at the threshold.
+pub fn add_confidence_metrics(m: &mut Metrics, rows: &[Scored], threshold: f64) {
+    if rows.is_empty() {
+        return;
+    }
+    let n = rows.len();
+    let conf: Vec<f64> = rows.iter().map(|r| r.confidence).collect();
+    let raw: Vec<f64> = rows.iter().map(|r| r.confidence_uncalibrated).collect();
+    let ok: Vec<bool> = rows.iter().map(|r| r.top_correct).collect();
+    m.threshold = Some(threshold);
+    m.ece = Some(ece(&conf, &ok, 15));
+    m.ece_uncalibrated = Some(ece(&raw, &ok, 15));
+    let golds: Vec<f64> = rows.iter().filter_map(|r| r.p_gold).collect();
+    m.nll = (!golds.is_empty())
+        .then(|| golds.iter().map(|p| -p.max(1e-12).ln()).sum::<f64>() / golds.len() as f64);
+    let answered = rows.iter().filter(|r| r.answered).count();
+    let answered_ok = rows.iter().filter(|r| r.answered_correct).count();
+    m.coverage = Some(ratio(answered, n));
+    m.selective_accuracy = Some(ratio(answered_ok, answered));
+
+    // Risk-coverage over the in-scope requests; "none" as the best label ranks last (wrong).
+    let ins: Vec<&Scored> = rows.iter().filter(|r| r.in_scope).collect();
+    if !ins.is_empty() {
+        let score: Vec<f64> = ins
+            .iter()
+            .map(|r| if r.top_is_tool { r.confidence } else { -1.0 })
+            .collect();
+        let right: Vec<bool> = ins.iter().map(|r| r.top_correct).collect();
+        m.selective_accuracy_at = Some(
+            [("50", 0.5), ("80", 0.8), ("90", 0.9), ("95", 0.95)]
+                .iter()
+                .map(|&(k, c)| (k.to_string(), selective_accuracy_at(&score, &right, c)))
+                .collect(),
+        );
+        m.coverage_at = Some(
+            [("99", 0.99), ("99.5", 0.995)]
+                .iter()
+                .map(|&(k, t)| (k.to_string(), coverage_at(&score, &right, t)))
+                .collect(),
+        );
+        m.aurc = Some(aurc(&score, &right));
+    }
+    let oos: Vec<&Scored> = rows.iter().filter(|r| !r.in_scope).collect();
+    if !oos.is_empty() {
+        let refused = oos.iter().filter(|r| !r.answered).count();
+        let refused_all = rows.iter().filter(|r| !r.answered).count();
+        m.oos_recall = Some(ratio(refused, oos.len()));
+        m.oos_precision = Some(ratio(refused, refused_all));
+        m.in_scope_accuracy = Some(ratio(
+            ins.iter().filter(|r| r.answered_correct).count(),
+            ins.len(),
+        ));
     }
 }
 
@@ -221,6 +409,64 @@ mod tests {
         // tp 2, gold 3, pred 3: P = R = 2/3, F1 2/3; no frame exact.
         assert!((m.slot_f1.unwrap() - 2.0 / 3.0).abs() < 1e-12);
         assert_eq!(m.frame_accuracy, Some(0.0));
+    }
+
+    #[test]
+    fn ece_matches_a_hand_computed_case() {
+        // Two bins: (0, .5] holds .3 (wrong) and .4 (right): acc .5, conf .35 -> |.15| * 2/4;
+        // (.5, 1] holds .9 (right), .7 (wrong): acc .5, conf .8 -> |.3| * 2/4. ECE = .225.
+        let e = ece(&[0.3, 0.4, 0.9, 0.7], &[false, true, true, false], 2);
+        assert!((e - 0.225).abs() < 1e-12, "{e}");
+        // Perfectly calibrated: every confidence 1 and right.
+        assert_eq!(ece(&[1.0, 1.0], &[true, true], 15), 0.0);
+    }
+
+    #[test]
+    fn risk_coverage_matches_a_hand_computed_case() {
+        // Ranked by score: right, right, wrong, right, wrong.
+        let score = [0.5, 0.9, 0.1, 0.8, 0.6];
+        let ok = [true, true, false, true, false];
+        // Top 40% = 2 rows, both right; top 60% = 3 rows, 2 right; all: 3/5.
+        assert_eq!(selective_accuracy_at(&score, &ok, 0.4), 1.0);
+        assert!((selective_accuracy_at(&score, &ok, 0.6) - 2.0 / 3.0).abs() < 1e-12);
+        assert!((selective_accuracy_at(&score, &ok, 1.0) - 0.6).abs() < 1e-12);
+        // 100% right holds for the top 2 only; 75% holds up to the top 4 (3/4).
+        assert!((coverage_at(&score, &ok, 0.99) - 0.4).abs() < 1e-12);
+        assert!((coverage_at(&score, &ok, 0.75) - 0.8).abs() < 1e-12);
+        // Risks of the prefixes: 0, 0, 1/3, 1/4, 2/5; AURC = their mean.
+        let want = (0.0 + 0.0 + 1.0 / 3.0 + 0.25 + 0.4) / 5.0;
+        assert!((aurc(&score, &ok) - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn abstentions_count_against_in_scope_accuracy_and_for_oos_recall() {
+        let row = |in_scope, answered, answered_correct| Scored {
+            in_scope,
+            confidence: 0.9,
+            confidence_uncalibrated: 0.95,
+            top_correct: answered_correct,
+            top_is_tool: true,
+            p_gold: Some(0.9),
+            answered,
+            answered_correct,
+        };
+        // In scope: right, abstained, wrong; out of scope: refused, answered.
+        let rows = [
+            row(true, true, true),
+            row(true, false, false),
+            row(true, true, false),
+            row(false, false, false),
+            row(false, true, false),
+        ];
+        let mut m = metrics::<&str>(&[], &[]);
+        add_confidence_metrics(&mut m, &rows, 0.5);
+        assert!((m.in_scope_accuracy.unwrap() - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(m.oos_recall, Some(0.5));
+        // Refused: one in scope, one out of scope.
+        assert_eq!(m.oos_precision, Some(0.5));
+        assert!((m.coverage.unwrap() - 0.6).abs() < 1e-12);
+        assert!((m.selective_accuracy.unwrap() - 1.0 / 3.0).abs() < 1e-12);
+        assert!((m.nll.unwrap() + 0.9f64.ln()).abs() < 1e-12);
     }
 
     #[test]

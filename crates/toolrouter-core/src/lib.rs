@@ -7,6 +7,7 @@
 //!   [`format`]: the model file; [`eval`]: metrics; [`error`]: typed errors with stable codes.
 
 pub mod args;
+pub mod calibrate;
 pub mod data;
 pub mod device;
 pub mod error;

@@ -8,14 +8,15 @@
 //! println!("{:?} {:.3}", route.tool, route.confidence);
 //! ```
 
+use crate::calibrate::{softmax_t, Calibration};
 use crate::data::{Example, ToolSpec};
 use crate::error::{Error, Result};
-use crate::eval::{metrics, Metrics};
+use crate::eval::{add_confidence_metrics, metrics, Metrics, Scored};
 use crate::features::NgramVocab;
 use crate::model::{bag_vectors, Batch, Config, ToolController};
 use crate::tokenizer;
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{ops, VarBuilder};
+use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -78,6 +79,8 @@ pub struct TrainingInfo {
     pub valid_loss: Option<f64>,
     pub train_seconds: f64,
     pub warnings: Vec<String>,
+    /// Temperature and abstention threshold fitted on the validation set.
+    pub calibration: Calibration,
 }
 
 /// Why a route is what it is.
@@ -126,7 +129,9 @@ pub struct Route {
 
 /// The model's raw answer for one request.
 struct Prediction {
-    probs: Vec<f32>,
+    logits: Vec<f32>,
+    /// Calibrated probabilities: `softmax(logits / temperature)`.
+    probs: Vec<f64>,
     /// (T, n_tags) tag scores, when the model has arguments.
     tag_scores: Option<Vec<Vec<f32>>>,
     offsets: Vec<(usize, usize)>,
@@ -210,9 +215,30 @@ impl Router {
         self.tools.get(i).map(|t| t.name.as_str())
     }
 
-    /// Softmax probabilities over the labels, one row per text.
-    pub fn probabilities(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+    /// Calibrated probabilities over the labels (the tools, then "none" when the model has
+    /// it), one row per text.
+    pub fn probabilities(&self, texts: &[&str]) -> Result<Vec<Vec<f64>>> {
         Ok(self.predict(texts)?.into_iter().map(|p| p.probs).collect())
+    }
+
+    /// Raw logits over the labels, one row per text (what calibration is fitted on).
+    pub fn logits(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        Ok(self.predict(texts)?.into_iter().map(|p| p.logits).collect())
+    }
+
+    /// The fitted temperature and threshold.
+    pub fn calibration(&self) -> &Calibration {
+        &self.info.calibration
+    }
+
+    /// Replaces the calibration (temperature and threshold); training sets it.
+    pub fn set_calibration(&mut self, c: Calibration) {
+        self.info.calibration = c;
+    }
+
+    /// The confidence threshold under which the router abstains.
+    pub fn threshold(&self) -> f64 {
+        self.info.calibration.threshold
     }
 
     /// Tool probabilities and, when the model has arguments, per-token tag scores.
@@ -234,15 +260,17 @@ impl Router {
                 None => None,
             };
             let o = self.model.forward_t(&Batch { ids, mask, bag }, false)?;
-            let probs = ops::softmax_last_dim(&o.logits)?.to_vec2::<f32>()?;
+            let logits = o.logits.to_vec2::<f32>()?;
+            let t = self.info.calibration.temperature;
             let tags: Option<Vec<Vec<Vec<f32>>>> = match &o.tags {
                 Some(t) => Some(t.to_vec3::<f32>()?),
                 None => None,
             };
-            for (i, (p, inp)) in probs.into_iter().zip(inputs).enumerate() {
+            for (i, (z, inp)) in logits.into_iter().zip(inputs).enumerate() {
                 let tag_scores = tags.as_ref().map(|t| t[i][..inp.ids.len()].to_vec());
                 out.push(Prediction {
-                    probs: p,
+                    probs: softmax_t(&z, t),
+                    logits: z,
                     tag_scores,
                     offsets: inp.offsets,
                     continues: inp.continues,
@@ -320,36 +348,41 @@ impl Router {
         (args, spans)
     }
 
-    fn decide(&self, text: &str, p: &Prediction) -> Route {
+    /// The decision for one prediction at `threshold`: the best label is "none" → out of scope;
+    /// the best tool's confidence is under the threshold → low confidence; else that tool.
+    /// Abstentions keep the best tools in `alternatives` for the LLM that takes over.
+    fn decide(&self, text: &str, p: &Prediction, threshold: f64) -> Route {
         let probs = &p.probs;
         let n_tools = self.tools.len();
         let mut order: Vec<usize> = (0..probs.len()).collect();
         order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
         let best = order.first().copied().unwrap_or(0);
-        let tool = self.label(best).map(str::to_string);
+        let confidence = probs.get(best).copied().unwrap_or(0.0);
         let reason = if best >= n_tools {
             Reason::OutOfScope
+        } else if confidence < threshold {
+            Reason::LowConfidence
         } else {
             Reason::Confident
         };
+        let chosen = (reason == Reason::Confident).then_some(best);
         let alternatives = order
             .iter()
-            .filter(|&&i| i < n_tools && i != best)
+            .filter(|&&i| i < n_tools && Some(i) != chosen)
             .take(ALTERNATIVES)
             .map(|&i| Alternative {
                 tool: self.tools[i].name.clone(),
-                confidence: probs[i] as f64,
+                confidence: probs[i],
             })
             .collect();
-        let (args, spans) = if best < n_tools {
-            self.arguments(best, text, p)
-        } else {
-            (Map::new(), Vec::new())
+        let (args, spans) = match chosen {
+            Some(b) => self.arguments(b, text, p),
+            None => (Map::new(), Vec::new()),
         };
         Route {
-            abstained: tool.is_none(),
-            tool,
-            confidence: probs.get(best).copied().unwrap_or(0.0) as f64,
+            abstained: chosen.is_none(),
+            tool: chosen.and_then(|b| self.label(b)).map(str::to_string),
+            confidence,
             alternatives,
             args,
             spans,
@@ -357,33 +390,105 @@ impl Router {
         }
     }
 
-    /// Routes one request.
-    pub fn route(&self, text: &str) -> Result<Route> {
-        let p = self.predict(&[text])?;
-        Ok(self.decide(text, &p[0]))
+    fn threshold_or_default(&self, threshold: Option<f64>) -> Result<f64> {
+        match threshold {
+            None => Ok(self.threshold()),
+            Some(t) if (0.0..=1.0).contains(&t) => Ok(t),
+            Some(t) => Err(Error::invalid("threshold", format!("{t} is not in [0, 1]"))),
+        }
     }
 
-    /// Routes many requests.
+    /// Routes one request at the router's threshold.
+    pub fn route(&self, text: &str) -> Result<Route> {
+        self.route_with(text, None)
+    }
+
+    /// Routes one request at `threshold` (the router's own when `None`).
+    pub fn route_with(&self, text: &str, threshold: Option<f64>) -> Result<Route> {
+        let t = self.threshold_or_default(threshold)?;
+        let p = self.predict(&[text])?;
+        Ok(self.decide(text, &p[0], t))
+    }
+
+    /// Routes many requests at the router's threshold.
     pub fn route_batch<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Route>> {
+        self.route_batch_with(texts, None)
+    }
+
+    /// Routes many requests at `threshold` (the router's own when `None`).
+    pub fn route_batch_with<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        threshold: Option<f64>,
+    ) -> Result<Vec<Route>> {
+        let t = self.threshold_or_default(threshold)?;
         let refs: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
         let preds = self.predict(&refs)?;
         Ok(refs
             .iter()
             .zip(&preds)
-            .map(|(t, p)| self.decide(t, p))
+            .map(|(text, p)| self.decide(text, p, t))
             .collect())
     }
 
-    /// Routes every example and scores the decisions.
+    /// Scores the router on labelled examples at its own threshold.
     pub fn evaluate(&self, examples: &[Example]) -> Result<Metrics> {
+        self.evaluate_with(examples, None)
+    }
+
+    /// Scores the router on labelled examples: the classifier (best label, no threshold:
+    /// `accuracy`, `macro_f1`, `per_tool`, `confusions`, arguments), then its confidence and
+    /// the decisions at `threshold` (see [`crate::eval`]).
+    pub fn evaluate_with(&self, examples: &[Example], threshold: Option<f64>) -> Result<Metrics> {
         if examples.is_empty() {
             return Err(Error::invalid("examples", "no examples to evaluate"));
         }
+        let thr = self.threshold_or_default(threshold)?;
         let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
-        let routes = self.route_batch(&texts)?;
+        let preds = self.predict(&texts)?;
+        // Threshold 0: the classifier's own best label.
+        let routes: Vec<Route> = texts
+            .iter()
+            .zip(&preds)
+            .map(|(t, p)| self.decide(t, p, 0.0))
+            .collect();
         let gold: Vec<Option<&str>> = examples.iter().map(|e| e.tool.as_deref()).collect();
         let pred: Vec<Option<&str>> = routes.iter().map(|r| r.tool.as_deref()).collect();
         let mut m = metrics(&gold, &pred);
+        let n_tools = self.tools.len();
+        let index: HashMap<&str, usize> = self
+            .tools
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.as_str(), i))
+            .collect();
+        let rows: Vec<Scored> = examples
+            .iter()
+            .zip(&preds)
+            .zip(&routes)
+            .map(|((e, p), top)| {
+                let gold_label = match &e.tool {
+                    Some(t) => index.get(t.as_str()).copied(),
+                    None => self.cfg.has_none.then_some(n_tools),
+                };
+                let best = (0..p.probs.len())
+                    .max_by(|&a, &b| p.probs[a].total_cmp(&p.probs[b]))
+                    .unwrap_or(0);
+                let raw = softmax_t(&p.logits, 1.0);
+                let answered = top.tool.is_some() && p.probs[best] >= thr;
+                Scored {
+                    in_scope: e.tool.is_some(),
+                    confidence: p.probs[best],
+                    confidence_uncalibrated: raw[best],
+                    top_correct: gold_label == Some(best),
+                    top_is_tool: best < n_tools,
+                    p_gold: gold_label.and_then(|g| p.probs.get(g).copied()),
+                    answered,
+                    answered_correct: answered && top.tool == e.tool,
+                }
+            })
+            .collect();
+        add_confidence_metrics(&mut m, &rows, thr);
         if !self.cfg.arg_names.is_empty() {
             // Slot scores over the examples whose argument positions are known.
             let mut gold_spans = Vec::new();

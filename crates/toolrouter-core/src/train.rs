@@ -6,6 +6,7 @@
 //! with a lazy (sparse) Adam over the touched rows only; everything else goes through candle's
 //! AdamW. Cancellation: an `AtomicBool` checked between batches. Progress: a plain callback.
 
+use crate::calibrate::{choose_threshold, fit_temperature, softmax_t, Calibration, MIN_THRESHOLD};
 use crate::data::{check_examples, Example, ToolSpec};
 use crate::device::resolve_device;
 use crate::error::{Error, Result};
@@ -28,6 +29,14 @@ use std::time::Instant;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TrainOptions {
+    /// `"attention"` (the ToolController) or `"gru"` (the original prototype's encoder, kept as
+    /// a baseline).
+    pub architecture: String,
+    /// Straight-through Gumbel-softmax on the tool output during training, at this temperature
+    /// (0: off, plain softmax cross-entropy), as the prototype trained.
+    pub gumbel_tau: f64,
+    /// Final Gumbel temperature: `tau` decays geometrically to it over the schedule (0: none).
+    pub gumbel_anneal: f64,
     pub d_model: usize,
     pub layers: usize,
     pub heads: usize,
@@ -70,6 +79,9 @@ pub struct TrainOptions {
     pub class_weight_power: f64,
     /// Share of each tool's examples held out for validation when no `valid` set is given.
     pub valid_fraction: f64,
+    /// Precision the abstention threshold aims at on the validation requests the router
+    /// answers (see `calibrate::choose_threshold`).
+    pub target_precision: f64,
     pub seed: u64,
     /// `"cpu"`, `"cuda"`, `"metal"` or `"auto"`.
     pub device: String,
@@ -78,6 +90,9 @@ pub struct TrainOptions {
 impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
+            architecture: "attention".into(),
+            gumbel_tau: 0.0,
+            gumbel_anneal: 0.0,
             d_model: 64,
             layers: 2,
             heads: 4,
@@ -104,6 +119,7 @@ impl Default for TrainOptions {
             arg_weight: 0.5,
             average: true,
             valid_fraction: 0.1,
+            target_precision: 0.99,
             seed: 42,
             device: "cpu".into(),
         }
@@ -248,6 +264,16 @@ fn check_options(o: &TrainOptions) -> Result<()> {
     if !(0.0..1.0).contains(&o.label_smoothing) {
         return bad("labelSmoothing", "must be in [0, 1)");
     }
+    if o.architecture != "attention" && o.architecture != "gru" {
+        return bad("architecture", "must be `attention` or `gru`");
+    }
+    let finite_non_negative = |v: f64| v >= 0.0 && v.is_finite();
+    if !finite_non_negative(o.gumbel_tau) || !finite_non_negative(o.gumbel_anneal) {
+        return bad("gumbel", "`tau` and `anneal` must be finite numbers >= 0");
+    }
+    if !(o.target_precision > 0.0 && o.target_precision <= 1.0) {
+        return bad("targetPrecision", "must be in (0, 1]");
+    }
     if o.vocab_size < 16 {
         return bad("vocabSize", "must be at least 16");
     }
@@ -351,7 +377,7 @@ pub fn fit(
     let cfg = Config {
         arg_names,
         tool_args,
-        architecture: "attention".into(),
+        architecture: opts.architecture.clone(),
         vocab_size: tokenizer.get_vocab_size(true),
         d_model: opts.d_model,
         layers: opts.layers,
@@ -486,6 +512,7 @@ pub fn fit(
                     class: &cw,
                     smoothing: opts.label_smoothing,
                     args: opts.arg_weight,
+                    gumbel_tau: gumbel_tau(opts, g / total_steps),
                 },
                 &device,
             )?;
@@ -585,8 +612,27 @@ pub fn fit(
         valid_loss: Some(v_loss),
         train_seconds: started.elapsed().as_secs_f64(),
         warnings,
+        calibration: Calibration::default(),
     };
-    let router = Router::from_parts(cfg, encoder, tools.to_vec(), weights, info, device)?;
+    let mut router = Router::from_parts(cfg, encoder, tools.to_vec(), weights, info, device)?;
+    let calibration = calibrate(&router, &valid_set, &index, opts.target_precision)?;
+    if !calibration.reached && !valid_set.is_empty() {
+        router.info.warnings.push(format!(
+            "the validation set does not reach the target precision {}; the threshold {:.3} \
+             gives {:.3}",
+            opts.target_precision,
+            calibration.threshold,
+            calibration.valid_precision.unwrap_or(0.0)
+        ));
+    }
+    if valid_set.is_empty() {
+        router
+            .info
+            .warnings
+            .push("no validation set: the temperature is 1 and the threshold the minimum".into());
+    }
+    router.set_calibration(calibration);
+    router.info.train_seconds = started.elapsed().as_secs_f64();
     progress(&Progress {
         phase: "done",
         epoch: epochs_run,
@@ -599,6 +645,47 @@ pub fn fit(
         elapsed_s: started.elapsed().as_secs_f64(),
     });
     Ok(router)
+}
+
+/// Fits the temperature on the validation logits, then the threshold on the calibrated
+/// confidences (out-of-scope rows the router would answer count as wrong answers).
+fn calibrate(
+    router: &Router,
+    valid: &[&Example],
+    index: &HashMap<&str, u32>,
+    target: f64,
+) -> Result<Calibration> {
+    let mut c = Calibration {
+        target_precision: target,
+        ..Calibration::default()
+    };
+    if valid.is_empty() {
+        return Ok(c);
+    }
+    let n_tools = router.tools().len();
+    let texts: Vec<&str> = valid.iter().map(|e| e.text.as_str()).collect();
+    let logits = router.logits(&texts)?;
+    // "none" is label n_tools; a model without that output never matches it.
+    let labels: Vec<usize> = valid
+        .iter()
+        .map(|e| label_of(e, index, n_tools) as usize)
+        .collect();
+    c.temperature = fit_temperature(&logits, &labels);
+    let scored: Vec<(f64, bool)> = logits
+        .iter()
+        .zip(&labels)
+        .filter_map(|(z, &y)| {
+            let p = softmax_t(z, c.temperature);
+            let best = (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b]))?;
+            (best < n_tools).then_some((p[best], best == y))
+        })
+        .collect();
+    let choice = choose_threshold(&scored, target, MIN_THRESHOLD);
+    c.threshold = choice.threshold;
+    c.reached = choice.reached;
+    c.valid_coverage = Some(choice.coverage * scored.len() as f64 / valid.len() as f64);
+    c.valid_precision = Some(choice.precision);
+    Ok(c)
 }
 
 /// Draws every weight from the seeded `rng` (candle's CPU RNG cannot be seeded): linear layers
@@ -620,8 +707,11 @@ fn init_weights(varmap: &VarMap, rng: &mut StdRng) -> Result<()> {
         } else if name.ends_with("embeddings") {
             (0..n).map(|_| normal(rng)).collect()
         } else {
-            // `x.weight` is (out, in); its bias shares the weight's fan-in.
-            let fan_in = if name.ends_with(".bias") {
+            // `x.weight` is (out, in); its bias shares the weight's fan-in. A GRU's four
+            // tensors are (3H, ...) and all take ±1/√H, as PyTorch does.
+            let fan_in = if name.contains("_ih_l") || name.contains("_hh_l") {
+                dims[0] / 3
+            } else if name.ends_with(".bias") {
                 let w = name.trim_end_matches(".bias").to_string() + ".weight";
                 vars.get(&w)
                     .and_then(|w| w.dims().get(1).copied())
@@ -759,6 +849,36 @@ struct LossWeights<'a> {
     class: &'a [f64],
     smoothing: f64,
     args: f64,
+    /// Straight-through Gumbel-softmax temperature for this step, when on.
+    gumbel_tau: Option<f64>,
+}
+
+/// The Gumbel temperature at `progress` (0 to 1) of the schedule.
+fn gumbel_tau(o: &TrainOptions, progress: f64) -> Option<f64> {
+    if o.gumbel_tau <= 0.0 {
+        return None;
+    }
+    if o.gumbel_anneal <= 0.0 {
+        return Some(o.gumbel_tau);
+    }
+    Some(o.gumbel_tau * (o.gumbel_anneal / o.gumbel_tau).powf(progress.clamp(0.0, 1.0)))
+}
+
+/// The prototype's output: a straight-through Gumbel-softmax sample of the logits. Forward it
+/// is the one-hot of `argmax(logits + g)`; backward it is the gradient of the relaxed sample
+/// `softmax((logits + g) / tau)`. The cross-entropy is then taken over this sample, as the
+/// prototype fed it to its loss in place of the logits.
+fn straight_through_gumbel(logits: &Tensor, tau: f64, device: &Device) -> Result<Tensor> {
+    let g = crate::model::gumbel_noise(logits.dims2()?, device)?;
+    let soft = ops::softmax(&((logits + g)? / tau)?, D::Minus1)?;
+    let (b, l) = soft.dims2()?;
+    let best: Vec<u32> = soft.argmax(1)?.to_vec1()?;
+    let mut hard = vec![0f32; b * l];
+    for (i, &k) in best.iter().enumerate() {
+        hard[i * l + k as usize] = 1.0;
+    }
+    let hard = Tensor::from_vec(hard, (b, l), device)?;
+    Ok(((hard - soft.detach())? + soft)?)
 }
 
 type StepOut = (Tensor, Option<Var>, Option<Vec<u32>>);
@@ -815,7 +935,11 @@ fn step_loss(
         .iter()
         .map(|&l| lw.class[l as usize] as f32)
         .collect();
-    let mut loss = smoothed_nll(&out.logits, &labels, &weights, lw.smoothing, device)?;
+    let logits = match lw.gumbel_tau {
+        Some(tau) => straight_through_gumbel(&out.logits, tau, device)?,
+        None => out.logits.clone(),
+    };
+    let mut loss = smoothed_nll(&logits, &labels, &weights, lw.smoothing, device)?;
     if let Some(tag_logits) = &out.tags {
         if let Some(tag_loss) = tag_nll(tag_logits, items, t, device)? {
             loss = (loss + (tag_loss * lw.args)?)?;
@@ -946,8 +1070,20 @@ mod tests {
     fn every_parameter_receives_a_gradient() -> Result<()> {
         // Guards against kernels that record no backward pass (candle-nn 0.9's fused layer norm
         // and softmax_last_dim): a parameter behind one of them would get no gradient at all.
+        // Both encoders, with the plain and the straight-through Gumbel output.
+        for arch in ["attention", "gru"] {
+            for tau in [None, Some(0.5)] {
+                every_parameter_receives_a_gradient_with(arch, tau)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn every_parameter_receives_a_gradient_with(arch: &str, tau: Option<f64>) -> Result<()> {
         let dev = Device::Cpu;
+        crate::model::seed_dropout(3);
         let cfg = Config {
+            architecture: arch.into(),
             vocab_size: 20,
             d_model: 16,
             layers: 2,
@@ -989,6 +1125,7 @@ mod tests {
                 class: &[1.0, 1.0, 1.0],
                 smoothing: 0.1,
                 args: 0.5,
+                gumbel_tau: tau,
             },
             &dev,
         )?;
@@ -997,10 +1134,10 @@ mod tests {
             .data()
             .lock()
             .map_err(|_| Error::Internal("lock".into()))?;
-        assert!(vars.len() > 10);
+        assert!(vars.len() > 6, "{arch}: {} variables", vars.len());
         for (name, v) in vars.iter() {
             let g = grads.get(v.as_tensor());
-            assert!(g.is_some(), "no gradient for {name}");
+            assert!(g.is_some(), "{arch} {tau:?}: no gradient for {name}");
             let norm = g.map(|g| {
                 g.sqr()
                     .and_then(|s| s.sum_all())
@@ -1008,7 +1145,7 @@ mod tests {
             });
             assert!(
                 matches!(norm, Some(Ok(n)) if n > 0.0),
-                "zero gradient for {name}"
+                "{arch} {tau:?}: zero gradient for {name}"
             );
         }
         let bag_grad = var.and_then(|v| grads.get(v.as_tensor()).cloned());

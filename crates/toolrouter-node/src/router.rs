@@ -16,10 +16,10 @@ pub struct JsRouter {
 
 #[napi]
 impl JsRouter {
-    /// Routes one request synchronously (the fast path).
+    /// Routes one request synchronously (the fast path), at `threshold` or the router's own.
     #[napi(catch_unwind)]
-    pub fn route(&self, text: String) -> napi::Result<Route> {
-        guard(|| self.inner.route(&text)).map(route_from_core)
+    pub fn route(&self, text: String, threshold: Option<f64>) -> napi::Result<Route> {
+        guard(|| self.inner.route_with(&text, threshold)).map(route_from_core)
     }
 
     /// Routes many requests off the JS thread.
@@ -27,12 +27,14 @@ impl JsRouter {
     pub fn route_batch(
         &self,
         texts: Vec<String>,
+        threshold: Option<f64>,
         signal: Option<AbortSignal>,
     ) -> AsyncTask<RouteBatchTask> {
         AsyncTask::with_optional_signal(
             RouteBatchTask {
                 router: self.inner.clone(),
                 texts,
+                threshold,
             },
             signal,
         )
@@ -40,11 +42,16 @@ impl JsRouter {
 
     /// Scores the router on labelled examples; resolves to the metrics as JSON text.
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn evaluate(&self, examples: Vec<Example>) -> napi::Result<AsyncTask<EvaluateTask>> {
+    pub fn evaluate(
+        &self,
+        examples: Vec<Example>,
+        threshold: Option<f64>,
+    ) -> napi::Result<AsyncTask<EvaluateTask>> {
         let examples = examples_to_core(examples, "examples")?;
         Ok(AsyncTask::new(EvaluateTask {
             router: self.inner.clone(),
             examples,
+            threshold,
         }))
     }
 
@@ -55,6 +62,12 @@ impl JsRouter {
             router: self.inner.clone(),
             path,
         })
+    }
+
+    /// The calibrated threshold stored in the model.
+    #[napi(getter)]
+    pub fn threshold(&self) -> f64 {
+        self.inner.threshold()
     }
 
     #[napi(getter)]

@@ -96,6 +96,7 @@ impl Task for SaveTask {
 pub struct RouteBatchTask {
     pub router: Arc<Router>,
     pub texts: Vec<String>,
+    pub threshold: Option<f64>,
 }
 
 impl Task for RouteBatchTask {
@@ -103,7 +104,7 @@ impl Task for RouteBatchTask {
     type JsValue = Vec<Route>;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        guard(|| self.router.route_batch(&self.texts))
+        guard(|| self.router.route_batch_with(&self.texts, self.threshold))
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
@@ -114,6 +115,7 @@ impl Task for RouteBatchTask {
 pub struct EvaluateTask {
     pub router: Arc<Router>,
     pub examples: Vec<core::Example>,
+    pub threshold: Option<f64>,
 }
 
 /// Resolves to the metrics as JSON text: its keys are snake_case, as in `toolrouter eval --json`,
@@ -124,7 +126,7 @@ impl Task for EvaluateTask {
 
     fn compute(&mut self) -> Result<Self::Output> {
         guard(|| {
-            let m = self.router.evaluate(&self.examples)?;
+            let m = self.router.evaluate_with(&self.examples, self.threshold)?;
             serde_json::to_string(&m).map_err(|e| core::Error::Internal(e.to_string()))
         })
     }

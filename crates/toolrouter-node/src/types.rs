@@ -74,6 +74,10 @@ pub struct Route {
 #[napi(object)]
 #[derive(Default)]
 pub struct TrainOptions {
+    /// `attention` (the ToolController) or `gru` (the original prototype's encoder, a baseline). @default 'attention'
+    pub architecture: Option<String>,
+    /// Train the tool output with straight-through Gumbel-softmax, as the prototype did; plain softmax when absent.
+    pub gumbel: Option<GumbelOptions>,
     /// Width of the transformer. @default 64
     pub d_model: Option<u32>,
     /// Transformer layers. @default 2
@@ -108,10 +112,22 @@ pub struct TrainOptions {
     pub average: Option<bool>,
     /// Share held out for validation when no validation set is given. @default 0.1
     pub valid_fraction: Option<f64>,
+    /// Precision the abstention threshold aims at on the validation requests the router answers. @default 0.99
+    pub target_precision: Option<f64>,
     /// @default 42
     pub seed: Option<u32>,
     /// `cpu`, `cuda`, `metal` or `auto`. @default 'cpu'
     pub device: Option<String>,
+}
+
+/// Straight-through Gumbel-softmax on the tool output during training.
+#[napi(object)]
+#[derive(Default, Clone)]
+pub struct GumbelOptions {
+    /// Temperature of the relaxed sample.
+    pub tau: f64,
+    /// Final temperature: `tau` decays geometrically to it over training. @default tau (no annealing)
+    pub anneal: Option<f64>,
 }
 
 /// Training progress.
@@ -167,6 +183,14 @@ impl TrainOptions {
             arg_weight: self.arg_weight.unwrap_or(d.arg_weight),
             average: self.average.unwrap_or(d.average),
             valid_fraction: self.valid_fraction.unwrap_or(d.valid_fraction),
+            target_precision: self.target_precision.unwrap_or(d.target_precision),
+            architecture: self.architecture.clone().unwrap_or(d.architecture.clone()),
+            gumbel_tau: self.gumbel.as_ref().map_or(d.gumbel_tau, |g| g.tau),
+            gumbel_anneal: self
+                .gumbel
+                .as_ref()
+                .and_then(|g| g.anneal)
+                .unwrap_or(d.gumbel_anneal),
             seed: self.seed.map(u64::from).unwrap_or(d.seed),
             device: self.device.clone().unwrap_or(d.device.clone()),
             ..d

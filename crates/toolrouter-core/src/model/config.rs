@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
-    /// `"attention"` (the ToolController).
+    /// `"attention"` (the ToolController) or `"gru"` (the original prototype's encoder).
     pub architecture: String,
     pub vocab_size: usize,
     pub d_model: usize,
@@ -68,7 +68,7 @@ impl Config {
                 return Err(format!("`{name}` must be positive"));
             }
         }
-        if self.architecture != "attention" {
+        if self.architecture != "attention" && self.architecture != "gru" {
             return Err(format!("unknown architecture `{}`", self.architecture));
         }
         if !self.d_model.is_multiple_of(self.heads) {

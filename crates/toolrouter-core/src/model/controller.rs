@@ -7,7 +7,8 @@
 //! run at inference (`train == false`).
 
 use super::Config;
-use candle_core::{Device, Module, Result, Tensor, D};
+use candle_core::{Device, IndexOp, Module, Result, Tensor, D};
+use candle_nn::rnn::{GRUConfig, GRUState, GRU, RNN};
 use candle_nn::{embedding, linear, ops, Embedding, Linear, VarBuilder};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -48,6 +49,18 @@ thread_local! {
 /// Seeds the dropout masks of the current thread.
 pub fn seed_dropout(seed: u64) {
     DROPOUT_RNG.with(|r| *r.borrow_mut() = StdRng::seed_from_u64(seed));
+}
+
+/// Standard Gumbel noise, `-ln(-ln u)`, from the seeded dropout generator.
+pub fn gumbel_noise(shape: (usize, usize), device: &Device) -> Result<Tensor> {
+    let n = shape.0 * shape.1;
+    let g: Vec<f32> = DROPOUT_RNG.with(|r| {
+        let mut r = r.borrow_mut();
+        (0..n)
+            .map(|_| -(-(r.random_range(1e-7f32..1.0)).ln()).ln())
+            .collect()
+    });
+    Tensor::from_vec(g, shape, device)
 }
 
 fn dropout(xs: &Tensor, p: f32, train: bool) -> Result<Tensor> {
@@ -229,13 +242,26 @@ pub fn bag_vectors<I: AsRef<[u32]>, W: AsRef<[f32]>>(
     gathered.broadcast_mul(&weights)?.sum(1)
 }
 
+/// What turns token embeddings into token states and one request vector.
+#[derive(Debug, Clone)]
+enum Body {
+    /// The ToolController: positions, pre-LN transformer layers, a final layer norm; the request
+    /// is the masked mean of the token states.
+    Attention {
+        pos_emb: Embedding,
+        layers: Vec<Block>,
+        ln_f: Norm,
+    },
+    /// The original prototype's encoder (`architecture: "gru"`): one GRU layer; the request is
+    /// its state after the last real token.
+    Gru(GRU),
+}
+
 /// The ToolController.
 #[derive(Debug, Clone)]
 pub struct ToolController {
     tok_emb: Embedding,
-    pos_emb: Embedding,
-    layers: Vec<Block>,
-    ln_f: Norm,
+    body: Body,
     head: Linear,
     /// Token-level argument tagger (BIO over argument names), when the model has arguments.
     tagger: Option<Linear>,
@@ -253,14 +279,25 @@ pub struct Output {
 
 impl ToolController {
     pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
-        let layers = (0..cfg.layers)
-            .map(|i| Block::new(cfg, vb.pp(format!("layers.{i}"))))
-            .collect::<Result<Vec<_>>>()?;
+        let body = if cfg.architecture == "gru" {
+            Body::Gru(GRU::new(
+                cfg.d_model,
+                cfg.d_model,
+                GRUConfig::default(),
+                vb.pp("gru"),
+            )?)
+        } else {
+            Body::Attention {
+                pos_emb: embedding(cfg.max_tokens, cfg.d_model, vb.pp("pos_emb"))?,
+                layers: (0..cfg.layers)
+                    .map(|i| Block::new(cfg, vb.pp(format!("layers.{i}"))))
+                    .collect::<Result<Vec<_>>>()?,
+                ln_f: Norm::new(cfg.d_model, vb.pp("ln_f"))?,
+            }
+        };
         Ok(ToolController {
             tok_emb: embedding(cfg.vocab_size, cfg.d_model, vb.pp("tok_emb"))?,
-            pos_emb: embedding(cfg.max_tokens, cfg.d_model, vb.pp("pos_emb"))?,
-            layers,
-            ln_f: Norm::new(cfg.d_model, vb.pp("ln_f"))?,
+            body,
             head: linear(cfg.head_in(), cfg.n_labels, vb.pp("head"))?,
             tagger: if cfg.n_tags() > 1 {
                 Some(linear(cfg.d_model, cfg.n_tags(), vb.pp("tagger"))?)
@@ -275,24 +312,67 @@ impl ToolController {
         &self.cfg
     }
 
-    /// Token states (B, T, d_model) after the final layer norm, and their masked mean (B, d_model).
+    /// Token states (B, T, d_model) and one vector per request (B, d_model).
     pub fn encode_t(&self, ids: &Tensor, mask: &Tensor, train: bool) -> Result<(Tensor, Tensor)> {
+        match &self.body {
+            Body::Attention {
+                pos_emb,
+                layers,
+                ln_f,
+            } => self.encode_attention(ids, mask, train, pos_emb, layers, ln_f),
+            Body::Gru(gru) => self.encode_gru(ids, mask, train, gru),
+        }
+    }
+
+    /// GRU states; a padded position keeps the previous state, so the last state is the one
+    /// after the request's last real token.
+    fn encode_gru(
+        &self,
+        ids: &Tensor,
+        mask: &Tensor,
+        train: bool,
+        gru: &GRU,
+    ) -> Result<(Tensor, Tensor)> {
+        let (b, t) = ids.dims2()?;
+        let xs = dropout(&self.tok_emb.forward(ids)?, self.cfg.dropout, train)?;
+        let mut state = gru.zero_state(b)?;
+        let mut hs = Vec::with_capacity(t);
+        for i in 0..t {
+            let next = gru.step(&xs.i((.., i, ..))?.contiguous()?, &state)?;
+            let m = mask.i((.., i..i + 1))?;
+            let h = (next.h.broadcast_mul(&m)? + state.h.broadcast_mul(&m.affine(-1.0, 1.0)?)?)?;
+            hs.push(h.clone());
+            state = GRUState { h };
+        }
+        Ok((Tensor::stack(&hs, 1)?, state.h))
+    }
+
+    /// Token states after the final layer norm, and their masked mean.
+    fn encode_attention(
+        &self,
+        ids: &Tensor,
+        mask: &Tensor,
+        train: bool,
+        pos_emb: &Embedding,
+        layers: &[Block],
+        ln_f: &Norm,
+    ) -> Result<(Tensor, Tensor)> {
         let (_b, t) = ids.dims2()?;
         let p = self.cfg.dropout;
         let pos = Tensor::arange(0u32, t as u32, ids.device())?;
         let mut xs = self
             .tok_emb
             .forward(ids)?
-            .broadcast_add(&self.pos_emb.forward(&pos)?)?;
+            .broadcast_add(&pos_emb.forward(&pos)?)?;
         xs = dropout(&xs, p, train)?;
         // Additive attention bias: 0 where the key is a real token, -1e9 at padding.
         let bias = ((mask.ones_like()? - mask)? * -1e9)?
             .unsqueeze(1)?
             .unsqueeze(1)?;
-        for layer in &self.layers {
+        for layer in layers {
             xs = layer.forward_t(&xs, &bias, p, train)?;
         }
-        let xs = self.ln_f.forward_t(&xs, train)?;
+        let xs = ln_f.forward_t(&xs, train)?;
         let m = mask.unsqueeze(2)?;
         let summed = xs.broadcast_mul(&m)?.sum(1)?;
         let count = mask.sum_keepdim(1)?.clamp(1.0, f64::MAX)?;

@@ -11,4 +11,4 @@ mod config;
 mod controller;
 
 pub use config::Config;
-pub use controller::{bag_vectors, seed_dropout, Batch, Output, ToolController};
+pub use controller::{bag_vectors, gumbel_noise, seed_dropout, Batch, Output, ToolController};
