@@ -180,6 +180,39 @@ test('eval prints a readable summary with accuracy, macro F1 and out-of-scope re
   t.regex(r.stdout, /oos recall/)
 })
 
+test('eval --threshold scores the decisions at that threshold; the summary shows coverage and ECE', async (t) => {
+  const all = await cli(['eval', '--model', goodModel, '--data', TEST, '--json', '--threshold', '0'])
+  const none = await cli(['eval', '--model', goodModel, '--data', TEST, '--json', '--threshold', '1'])
+  t.is(all.code, 0, all.stderr)
+  t.is(none.code, 0, none.stderr)
+  const [a, n] = [JSON.parse(all.stdout) as Record<string, number>, JSON.parse(none.stdout) as Record<string, number>]
+  t.is(a.threshold, 0)
+  t.is(n.threshold, 1)
+  t.true(a.coverage > n.coverage, `coverage ${a.coverage} at 0, ${n.coverage} at 1`)
+  t.is(a.accuracy, n.accuracy, 'accuracy scores the best tool, whatever the threshold')
+  const text = await cli(['eval', '--model', goodModel, '--data', TEST])
+  t.regex(text.stdout, /at threshold 0\.\d{3}: answers \d+\.\d% of requests, \d+\.\d% of them right/)
+  t.regex(text.stdout, /ECE\s+0\.\d{4}\s+\(0\.\d{4} before calibration\)/)
+})
+
+test('--threshold outside [0, 1] is a usage error (exit 1)', async (t) => {
+  for (const args of [
+    ['eval', '--model', goodModel, '--data', TEST, '--threshold', '2'],
+    ['route', '--model', goodModel, '--threshold', 'x', 'hi'],
+  ]) {
+    const r = await cli(args)
+    t.is(r.code, 1, r.stderr)
+    t.regex(r.stderr, /threshold/)
+  }
+})
+
+test('route --threshold 1 abstains with low_confidence and names the best tools', async (t) => {
+  const r = await cli(['route', '--model', goodModel, '--threshold', '1', 'will it rain in Oslo tomorrow?'])
+  t.is(r.code, 0, r.stderr)
+  t.regex(r.stdout, /^— no tool \(low_confidence, [01]\.\d\d\)/m)
+  t.regex(r.stdout, /best: get_weather/)
+})
+
 // ---------------------------------------------------------------------------------------------
 // route
 // ---------------------------------------------------------------------------------------------
