@@ -279,6 +279,25 @@ export interface TrainingInfo {
   calibration: Calibration
 }
 
+/** What {@link Router.profile} reports: medians in µs per request. */
+export interface RouteProfile {
+  tokenize_us: number
+  /** n-gram hashing, lookup and TF-IDF weights. */
+  features_us: number
+  forward_us: number
+  /** Softmax, ranking and argument decoding. */
+  decide_us: number
+  tokens_mean: number
+  /** FLOPs of one forward pass at the mean token count. */
+  flops: number
+  /** Kernels of the CPU fast path (`avx512`, `avx2+fma`, `portable`), or null when the forward is candle's. */
+  isa: string | null
+  /** The forward's arithmetic floor: its matrix products at the best single-core rate measured for their shapes. */
+  floor_us: number | null
+  gflops_kernel: number | null
+  gflops_gemm_crate: number | null
+}
+
 /** Temperature scaling and the abstention threshold, fitted on the validation set. */
 export interface Calibration {
   /** Logits are divided by this before the softmax. */
@@ -404,14 +423,21 @@ export class Router {
     return fromNativeRoute(call(() => this.#native.route(text, t)))
   }
 
-  /** Routes many requests off the JS thread. */
-  async routeBatch(texts: string[], opts: RouteOptions & { signal?: AbortSignal } = {}): Promise<Route[]> {
+  /**
+   * Routes many requests off the JS thread, split over `threads` threads (default: one per
+   * core; batches under 64 stay on one).
+   */
+  async routeBatch(texts: string[], opts: RouteOptions & { signal?: AbortSignal; threads?: number } = {}): Promise<Route[]> {
     if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) {
       throw invalid('texts', 'expected an array of strings')
     }
     if (opts.threshold !== undefined) checkThreshold(opts.threshold)
+    const { threads } = opts
+    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 1024)) {
+      throw invalid('threads', `expected an integer from 1 to 1024, got ${String(threads)}`)
+    }
     const t = opts.threshold ?? this.#threshold
-    const routes = await callAsync(() => this.#native.routeBatch(texts, t, opts.signal), opts.signal)
+    const routes = await callAsync(() => this.#native.routeBatch(texts, t, threads, opts.signal), opts.signal)
     return routes.map(fromNativeRoute)
   }
 
@@ -422,6 +448,18 @@ export class Router {
     const t = opts.threshold ?? this.#threshold
     const json = await callAsync(() => this.#native.evaluate(examples.map(toNativeExample), t))
     return JSON.parse(json) as Metrics
+  }
+
+  /**
+   * Where the time of `route()` goes, medians in µs over `texts` × `reps` (blocks the thread:
+   * a diagnostic, used by `npm run bench`), with the forward pass's arithmetic floor.
+   */
+  profile(texts: string[], reps = 10): RouteProfile {
+    if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) {
+      throw invalid('texts', 'expected an array of strings')
+    }
+    if (!Number.isInteger(reps) || reps < 1) throw invalid('reps', 'expected a positive integer')
+    return call(() => this.#native.profile(texts, reps)) as RouteProfile
   }
 
   /**

@@ -13,11 +13,16 @@ export declare class NativeRouter {
   /** Routes one request synchronously (the fast path), at `threshold` or the router's own. */
   route(text: string, threshold?: number | undefined | null): Route
   /** Routes many requests off the JS thread. */
-  routeBatch(texts: Array<string>, threshold?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<Array<Route>>
+  routeBatch(texts: Array<string>, threshold?: number | undefined | null, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<Array<Route>>
   /** Scores the router on labelled examples; resolves to the metrics as JSON text. */
   evaluate(examples: Array<Example>, threshold?: number | undefined | null): Promise<string>
   /** Writes the model file atomically. */
   save(path: string): Promise<void>
+  /**
+   * Times the stages of `route()` over `texts`, `reps` times (the bench's breakdown);
+   * blocks the calling thread.
+   */
+  profile(texts: Array<string>, reps: number): any
   /** The calibrated threshold stored in the model. */
   get threshold(): number
   get tools(): Array<ToolSpec>
@@ -32,6 +37,9 @@ export interface Alternative {
   tool: string
   confidence: number
 }
+
+/** Does nothing: the bench times it to know what crossing N-API costs. */
+export declare function benchNoop(): void
 
 /** Validates tools passed in memory (the same checks as a tools file). */
 export declare function checkTools(tools: Array<ToolSpec>): Array<ToolSpec>

@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeRouter = nativeBinding.NativeRouter
 module.exports.JsRouter = nativeBinding.JsRouter
+module.exports.benchNoop = nativeBinding.benchNoop
 module.exports.checkTools = nativeBinding.checkTools
 module.exports.defaultTrainOptions = nativeBinding.defaultTrainOptions
 module.exports.loadExamples = nativeBinding.loadExamples

@@ -2,7 +2,7 @@ import test from 'ava'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Router, Trainer, type Route } from '../index.js'
-import { assertToolrouterError, fixtureData, SMALL, sharedRouter, tempDir, TOOL_NAMES } from './helpers.ts'
+import { assertToolrouterError, fixtureData, SMALL, sharedRouter, tempDir, TOOL_NAMES, trainSmall } from './helpers.ts'
 
 const REASONS = ['confident', 'low_confidence', 'out_of_scope']
 
@@ -323,4 +323,35 @@ test('evaluate rejects bad examples with INVALID_ARGUMENT', async (t) => {
   await t.throwsAsync(() => router.evaluate('x' as never), { code: 'INVALID_ARGUMENT' })
   await t.throwsAsync(() => router.evaluate([{ text: 1, tool: null }] as never), { code: 'INVALID_ARGUMENT' })
   await t.throwsAsync(() => router.evaluate([]), { code: 'INVALID_ARGUMENT' })
+})
+
+test('routeBatch on 1 or 2 threads gives the same routes as route', async (t) => {
+  const router = await sharedRouter()
+  const texts = Array.from({ length: 200 }, (_, i) => IN_SCOPE[i % IN_SCOPE.length][0] + (i % 3 === 0 ? ' please' : ''))
+  const one = texts.map((x) => router.route(x))
+  for (const threads of [1, 2]) {
+    const batch = await router.routeBatch(texts, { threads })
+    t.deepEqual(
+      batch.map((r) => [r.tool, r.confidence.toFixed(6)]),
+      one.map((r) => [r.tool, r.confidence.toFixed(6)]),
+      `threads ${threads}`,
+    )
+  }
+  for (const bad of [0, 1.5, -1]) {
+    assertToolrouterError(t, await t.throwsAsync(router.routeBatch(texts, { threads: bad })), 'INVALID_ARGUMENT')
+  }
+})
+
+test('profile breaks a route down into stages and names the fast path; the GRU baseline has none', async (t) => {
+  const router = await sharedRouter()
+  const p = router.profile(IN_SCOPE.map(([x]) => x), 2)
+  for (const k of ['tokenize_us', 'features_us', 'forward_us', 'decide_us', 'tokens_mean', 'flops'] as const) {
+    t.true(typeof p[k] === 'number' && p[k] > 0, `${k} ${p[k]}`)
+  }
+  t.true(p.isa === 'avx512' || p.isa === 'avx2+fma' || p.isa === 'portable', `isa ${String(p.isa)}`)
+  t.true(typeof p.floor_us === 'number' && p.floor_us > 0)
+  const gru = await trainSmall({ architecture: 'gru', ngrams: false, epochs: 2 })
+  const g = gru.profile(['play some music'], 1)
+  t.is(g.isa, null)
+  t.is(g.floor_us, null)
 })

@@ -26,8 +26,18 @@ async function main(): Promise<void> {
   console.log(`\nTest set (${m.n} requests written apart from the training ones):`)
   console.log(`  tool accuracy      ${(100 * m.accuracy).toFixed(1)}%  (${m.n_in_scope} in-scope requests)`)
   console.log(`  macro F1           ${(100 * m.macro_f1).toFixed(1)}%`)
-  if (m.oos_recall != null) console.log(`  out-of-scope recall ${(100 * m.oos_recall).toFixed(1)}%`)
   if (m.slot_f1 != null) console.log(`  argument span F1   ${(100 * m.slot_f1).toFixed(1)}%`)
+  const pct = (v: number | null | undefined): string => (v == null ? '–' : `${(100 * v).toFixed(1)}%`)
+  console.log(
+    `  at the fitted threshold ${router.threshold.toFixed(3)}: answers ${pct(m.coverage)} of requests, ` +
+      `${pct(m.selective_accuracy)} of those right`,
+  )
+  if (m.oos_recall != null) {
+    console.log(`  out-of-scope recall ${pct(m.oos_recall)}, in-scope accuracy ${pct(m.in_scope_accuracy)} (abstaining counts as wrong)`)
+  }
+  if (m.ece != null && m.ece_uncalibrated != null) {
+    console.log(`  calibration error  ${m.ece.toFixed(3)} (${m.ece_uncalibrated.toFixed(3)} before temperature scaling)`)
+  }
 
   console.log('\nA few requests:')
   const samples = [

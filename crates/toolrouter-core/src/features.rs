@@ -17,6 +17,30 @@
 //! ```
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// The lookup's keys are FNV hashes already: a multiply spreads them over the table, where
+/// SipHash would hash them again (it was most of a request's n-gram time).
+#[derive(Default)]
+pub struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(FNV_PRIME);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type HashIndex = HashMap<u64, u32, BuildHasherDefault<PreHashed>>;
 
 const FNV_OFFSET: u64 = 0xcbf29ce484222325;
 const FNV_PRIME: u64 = 0x100000001b3;
@@ -92,13 +116,13 @@ pub fn extract(text: &str) -> Vec<u64> {
 pub struct NgramVocab {
     pub hashes: Vec<u64>,
     pub idf: Vec<f32>,
-    index: HashMap<u64, u32>,
+    index: HashIndex,
 }
 
 impl NgramVocab {
     /// Keeps features seen in at least `min_df` texts, the `max_features` most frequent.
     pub fn fit(texts: &[String], min_df: usize, max_features: usize) -> Self {
-        let mut df: HashMap<u64, u32> = HashMap::new();
+        let mut df = HashIndex::default();
         for t in texts {
             let mut f = extract(t);
             f.sort_unstable();

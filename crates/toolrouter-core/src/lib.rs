@@ -12,6 +12,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod eval;
+pub mod fast;
 pub mod features;
 pub mod format;
 pub mod model;
@@ -22,7 +23,7 @@ pub mod train;
 pub use data::{load_examples, load_tools, Example, Span, ToolSpec};
 pub use error::{Error, Result};
 pub use eval::Metrics;
-pub use router::{Alternative, Reason, Route, Router, TrainingInfo};
+pub use router::{Alternative, Profile, Reason, Route, Router, TrainingInfo};
 pub use train::{fit, Progress, TrainOptions};
 
 impl Router {

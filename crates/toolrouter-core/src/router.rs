@@ -12,6 +12,7 @@ use crate::calibrate::{softmax_t, Calibration};
 use crate::data::{Example, ToolSpec};
 use crate::error::{Error, Result};
 use crate::eval::{add_confidence_metrics, metrics, Metrics, Scored};
+use crate::fast::FastModel;
 use crate::features::NgramVocab;
 use crate::model::{bag_vectors, Batch, Config, ToolController};
 use crate::tokenizer;
@@ -26,6 +27,8 @@ use tokenizers::Tokenizer;
 #[derive(Clone)]
 pub struct Encoder {
     pub(crate) tokenizer: Tokenizer,
+    /// The same tokenizer's lean path for ASCII requests.
+    lean: Option<tokenizer::LeanWordPiece>,
     pub(crate) vocab: NgramVocab,
     pub(crate) max_tokens: usize,
 }
@@ -33,16 +36,29 @@ pub struct Encoder {
 impl Encoder {
     pub fn new(tokenizer: Tokenizer, vocab: NgramVocab, max_tokens: usize) -> Self {
         Encoder {
+            lean: tokenizer::LeanWordPiece::new(&tokenizer),
             tokenizer,
             vocab,
             max_tokens,
         }
     }
 
+    /// Sub-word ids and offsets: the lean path for ASCII text, `tokenizers` otherwise.
+    pub fn tokens(&self, text: &str) -> Result<tokenizer::Encoded> {
+        match self
+            .lean
+            .as_ref()
+            .and_then(|l| l.encode(text, self.max_tokens))
+        {
+            Some(enc) => Ok(enc),
+            None => tokenizer::encode(&self.tokenizer, text, self.max_tokens),
+        }
+    }
+
     /// Token ids (`[CLS]` first, truncated to `max_tokens`) with their character offsets,
     /// n-gram ids and their weights.
     pub fn encode(&self, text: &str) -> Result<Inputs> {
-        let enc = tokenizer::encode(&self.tokenizer, text, self.max_tokens)?;
+        let enc = self.tokens(text)?;
         let (feat_ids, feat_w) = self.vocab.weights(text);
         Ok(Inputs {
             ids: enc.ids,
@@ -132,11 +148,68 @@ struct Prediction {
     logits: Vec<f32>,
     /// Calibrated probabilities: `softmax(logits / temperature)`.
     probs: Vec<f64>,
-    /// (T, n_tags) tag scores, when the model has arguments.
-    tag_scores: Option<Vec<Vec<f32>>>,
+    /// (T × n_tags) tag scores, row-major, and n_tags, when the model has arguments.
+    tag_scores: Option<(Vec<f32>, usize)>,
     offsets: Vec<(usize, usize)>,
     continues: Vec<bool>,
 }
+
+/// Where the time of one `route()` goes (see [`Router::profile`]): medians in µs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Profile {
+    pub tokenize_us: f64,
+    /// The n-gram features (hashing, lookup, TF-IDF weights).
+    pub features_us: f64,
+    pub forward_us: f64,
+    /// Softmax, ranking and argument decoding.
+    pub decide_us: f64,
+    pub tokens_mean: f64,
+    /// Floating-point operations of one forward pass at the mean token count.
+    pub flops: f64,
+    /// The kernels of the fast path, or `None` when the forward is candle's.
+    pub isa: Option<&'static str>,
+    /// The arithmetic floor of the forward: each matrix product of the model at the mean token
+    /// count, timed at the single-core rate the better of this crate's kernel and the `gemm`
+    /// crate reaches on that shape (attention scores at the rate of the QKV product).
+    pub floor_us: Option<f64>,
+    /// FLOP-weighted single-core rates over the model's shapes.
+    pub gflops_kernel: Option<f64>,
+    pub gflops_gemm_crate: Option<f64>,
+}
+
+/// CPU cores available to this process, asked once: `available_parallelism` reads the cgroup
+/// quota files on Linux, tens of µs that would otherwise land on every batch.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Indices of the `k` largest values, largest first (ties: the lower index first). A linear
+/// scan: routing needs a few of ~150 labels, not a full sort.
+fn top_k(values: &[f64], k: usize) -> Vec<usize> {
+    let mut top: Vec<usize> = Vec::with_capacity(k + 1);
+    for (i, &v) in values.iter().enumerate() {
+        if top.len() == k && top.last().is_some_and(|&j| values[j] >= v) {
+            continue;
+        }
+        let pos = top.partition_point(|&j| values[j] >= v);
+        top.insert(pos, i);
+        top.truncate(k);
+    }
+    top
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// A batch is split across threads only when each gets at least this many requests (a thread
+/// costs tens of µs to start; a request a few).
+const MIN_PER_THREAD: usize = 32;
 
 /// How many alternatives a route lists.
 pub const ALTERNATIVES: usize = 3;
@@ -150,6 +223,9 @@ pub struct Router {
     pub(crate) weights: HashMap<String, Tensor>,
     model: ToolController,
     bag: Option<Tensor>,
+    /// The hand-written CPU forward (attention models on the CPU), and whether it is used.
+    fast: Option<FastModel>,
+    use_fast: bool,
     pub(crate) info: TrainingInfo,
     device: Device,
 }
@@ -182,6 +258,11 @@ impl Router {
         } else {
             None
         };
+        let fast = if device.is_cpu() {
+            FastModel::new(&cfg, &weights)?
+        } else {
+            None
+        };
         Ok(Router {
             cfg,
             encoder,
@@ -189,6 +270,8 @@ impl Router {
             weights,
             model,
             bag,
+            use_fast: fast.is_some(),
+            fast,
             info,
             device,
         })
@@ -241,8 +324,163 @@ impl Router {
         self.info.calibration.threshold
     }
 
+    /// Times the stages of `route()` on each text, `reps` times (for the bench).
+    pub fn profile(&self, texts: &[&str], reps: usize) -> Result<Profile> {
+        use std::time::Instant;
+        let us = |t: Instant| t.elapsed().as_secs_f64() * 1e6;
+        let (mut tok, mut feat, mut fwd, mut dec) = (vec![], vec![], vec![], vec![]);
+        let mut tokens = 0usize;
+        for _ in 0..reps.max(1) {
+            for text in texts {
+                let t0 = Instant::now();
+                let enc = self.encoder.tokens(text)?;
+                tok.push(us(t0));
+                let t0 = Instant::now();
+                let (feat_ids, feat_w) = self.encoder.vocab.weights(text);
+                feat.push(us(t0));
+                tokens += enc.ids.len();
+                let t0 = Instant::now();
+                let p = match self.fast_path() {
+                    Some(fast) => {
+                        let o = fast.forward(&enc.ids, &feat_ids, &feat_w)?;
+                        Prediction {
+                            probs: Vec::new(),
+                            logits: o.logits,
+                            tag_scores: o.tags.map(|t| (t, o.n_tags)),
+                            offsets: enc.offsets,
+                            continues: enc.continues,
+                        }
+                    }
+                    None => self.predict_candle(&[text])?.remove(0),
+                };
+                fwd.push(us(t0));
+                let t0 = Instant::now();
+                let p = Prediction {
+                    probs: softmax_t(&p.logits, self.info.calibration.temperature),
+                    ..p
+                };
+                std::hint::black_box(self.decide(text, &p, self.threshold()));
+                dec.push(us(t0));
+            }
+        }
+        let n = (reps.max(1) * texts.len()).max(1);
+        let tokens_mean = tokens as f64 / n as f64;
+        let t = (tokens_mean.round() as usize).max(1);
+        let fast = self.fast_path();
+        let (mut floor_s, mut flops_mm, mut work_k, mut work_g) = (0.0, 0.0, 0.0, 0.0);
+        let mut qkv_rate = 0.0;
+        if let Some(f) = fast {
+            let mut seen: HashMap<(usize, usize, usize), (f64, f64)> = HashMap::new();
+            for shape in f.matmul_shapes(t) {
+                let (m, k, n) = shape;
+                let (ours, theirs) = *seen
+                    .entry(shape)
+                    .or_insert_with(|| crate::fast::matmul_gflops(f.isa(), m, k, n, 30.0));
+                let fl = 2.0 * (m * k * n) as f64;
+                let best = ours.max(theirs) * 1e9;
+                if qkv_rate == 0.0 {
+                    qkv_rate = best;
+                }
+                floor_s += fl / best;
+                flops_mm += fl;
+                work_k += fl / (ours * 1e9);
+                work_g += fl / (theirs * 1e9);
+            }
+        }
+        let flops = fast.map_or(0.0, |f| f.flops(t) as f64);
+        if qkv_rate > 0.0 {
+            floor_s += (flops - flops_mm).max(0.0) / qkv_rate;
+        }
+        Ok(Profile {
+            tokenize_us: median(tok),
+            features_us: median(feat),
+            forward_us: median(fwd),
+            decide_us: median(dec),
+            tokens_mean,
+            flops,
+            isa: fast.map(|f| f.isa().as_str()),
+            floor_us: fast.map(|_| floor_s * 1e6),
+            gflops_kernel: fast.map(|_| flops_mm / work_k / 1e9),
+            gflops_gemm_crate: fast.map(|_| flops_mm / work_g / 1e9),
+        })
+    }
+
+    /// Whether routing uses the hand-written CPU forward (`fast`) rather than candle's; on by
+    /// default where it applies (attention models on the CPU). Both give the same outputs to
+    /// 1e-4; the switch is for comparisons.
+    pub fn set_fast_path(&mut self, on: bool) {
+        self.use_fast = on && self.fast.is_some();
+    }
+
+    /// The kernels the fast path runs (`None` when routing goes through candle).
+    pub fn fast_path(&self) -> Option<&FastModel> {
+        self.fast.as_ref().filter(|_| self.use_fast)
+    }
+
     /// Tool probabilities and, when the model has arguments, per-token tag scores.
     fn predict(&self, texts: &[&str]) -> Result<Vec<Prediction>> {
+        match self.fast_path() {
+            Some(fast) => self.predict_fast(fast, texts, 0),
+            None => self.predict_candle(texts),
+        }
+    }
+
+    /// One request through the fast path.
+    fn predict_one(&self, fast: &FastModel, text: &str) -> Result<Prediction> {
+        let inp = self.encoder.encode(text)?;
+        let o = fast.forward(&inp.ids, &inp.feat_ids, &inp.feat_w)?;
+        Ok(Prediction {
+            probs: softmax_t(&o.logits, self.info.calibration.temperature),
+            logits: o.logits,
+            tag_scores: o.tags.map(|t| (t, o.n_tags)),
+            offsets: inp.offsets,
+            continues: inp.continues,
+        })
+    }
+
+    /// Many requests through the fast path, on up to `threads` threads (0: one per core);
+    /// small batches stay on the calling thread.
+    fn predict_fast(
+        &self,
+        fast: &FastModel,
+        texts: &[&str],
+        threads: usize,
+    ) -> Result<Vec<Prediction>> {
+        if texts.len() < 2 * MIN_PER_THREAD {
+            return texts.iter().map(|t| self.predict_one(fast, t)).collect();
+        }
+        let threads = if threads == 0 { cores() } else { threads }
+            .min(texts.len() / MIN_PER_THREAD)
+            .max(1);
+        if threads == 1 {
+            return texts.iter().map(|t| self.predict_one(fast, t)).collect();
+        }
+        let per = texts.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = texts
+                .chunks(per)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|t| self.predict_one(fast, t))
+                            .collect::<Result<Vec<_>>>()
+                    })
+                })
+                .collect();
+            let mut out = Vec::with_capacity(texts.len());
+            for h in handles {
+                let part = h
+                    .join()
+                    .map_err(|_| Error::Internal("a routing thread panicked".into()))??;
+                out.extend(part);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Many requests through candle's forward, 64 at a time.
+    fn predict_candle(&self, texts: &[&str]) -> Result<Vec<Prediction>> {
         let mut out = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(64) {
             let inputs: Vec<Inputs> = chunk
@@ -267,7 +505,10 @@ impl Router {
                 None => None,
             };
             for (i, (z, inp)) in logits.into_iter().zip(inputs).enumerate() {
-                let tag_scores = tags.as_ref().map(|t| t[i][..inp.ids.len()].to_vec());
+                let tag_scores = tags.as_ref().map(|t| {
+                    let rows = &t[i][..inp.ids.len()];
+                    (rows.concat(), rows.first().map_or(1, Vec::len))
+                });
                 out.push(Prediction {
                     probs: softmax_t(&z, t),
                     logits: z,
@@ -291,7 +532,8 @@ impl Router {
     ) -> (Map<String, Value>, Vec<crate::data::Span>) {
         let mut args = Map::new();
         let mut spans = Vec::new();
-        let (Some(scores), Some(allowed)) = (&p.tag_scores, self.cfg.tool_args.get(tool)) else {
+        let (Some((scores, n_tags)), Some(allowed)) = (&p.tag_scores, self.cfg.tool_args.get(tool))
+        else {
             return (args, spans);
         };
         if allowed.is_empty() {
@@ -303,8 +545,8 @@ impl Router {
         }
         // A word's first piece decides its tag; the pieces after it follow (`I-` of the same
         // argument, or `O`), so a value is never cut inside a word.
-        let mut tags: Vec<u32> = Vec::with_capacity(scores.len());
-        for (i, row) in scores.iter().enumerate() {
+        let mut tags: Vec<u32> = Vec::with_capacity(scores.len() / n_tags);
+        for (i, row) in scores.chunks_exact(*n_tags).enumerate() {
             let tag = if i > 0 && p.continues.get(i).copied().unwrap_or(false) {
                 match tags[i - 1] {
                     0 => 0,
@@ -354,8 +596,7 @@ impl Router {
     fn decide(&self, text: &str, p: &Prediction, threshold: f64) -> Route {
         let probs = &p.probs;
         let n_tools = self.tools.len();
-        let mut order: Vec<usize> = (0..probs.len()).collect();
-        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+        let order = top_k(probs, ALTERNATIVES + 2);
         let best = order.first().copied().unwrap_or(0);
         let confidence = probs.get(best).copied().unwrap_or(0.0);
         let reason = if best >= n_tools {
@@ -421,9 +662,22 @@ impl Router {
         texts: &[S],
         threshold: Option<f64>,
     ) -> Result<Vec<Route>> {
+        self.route_batch_threads(texts, threshold, 0)
+    }
+
+    /// Routes many requests on up to `threads` threads (0: one per core; the fast path only).
+    pub fn route_batch_threads<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        threshold: Option<f64>,
+        threads: usize,
+    ) -> Result<Vec<Route>> {
         let t = self.threshold_or_default(threshold)?;
         let refs: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
-        let preds = self.predict(&refs)?;
+        let preds = match self.fast_path() {
+            Some(fast) => self.predict_fast(fast, &refs, threads)?,
+            None => self.predict_candle(&refs)?,
+        };
         Ok(refs
             .iter()
             .zip(&preds)
@@ -504,5 +758,18 @@ impl Router {
             crate::eval::add_slot_metrics(&mut m, &gold_spans, &pred_spans, &tool_ok);
         }
         Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::top_k;
+
+    #[test]
+    fn top_k_orders_the_largest_and_keeps_the_lower_index_on_ties() {
+        let v = [0.1, 0.5, 0.2, 0.5, 0.9, 0.0];
+        assert_eq!(top_k(&v, 3), vec![4, 1, 3]);
+        assert_eq!(top_k(&v, 10), vec![4, 1, 3, 2, 0, 5]);
+        assert_eq!(top_k(&[], 2), Vec::<usize>::new());
     }
 }

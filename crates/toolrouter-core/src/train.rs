@@ -689,7 +689,8 @@ fn calibrate(
 }
 
 /// Draws every weight from the seeded `rng` (candle's CPU RNG cannot be seeded): linear layers
-/// uniform in ±1/√fan_in (PyTorch's default), embeddings N(0, 1), layer norms left at 1 and 0.
+/// uniform in ±1/√fan_in (PyTorch's default; embeddings, `(vocab, d)`, thus ±1/√d), layer
+/// norms left at 1 and 0.
 fn init_weights(varmap: &VarMap, rng: &mut StdRng) -> Result<()> {
     let vars = varmap
         .data()
@@ -704,8 +705,6 @@ fn init_weights(varmap: &VarMap, rng: &mut StdRng) -> Result<()> {
         let is_norm = name.split('.').any(|p| p.starts_with("ln"));
         let data: Vec<f32> = if is_norm {
             continue;
-        } else if name.ends_with("embeddings") {
-            (0..n).map(|_| normal(rng)).collect()
         } else {
             // `x.weight` is (out, in); its bias shares the weight's fan-in. A GRU's four
             // tensors are (3H, ...) and all take ±1/√H, as PyTorch does.

@@ -256,3 +256,67 @@ fn arguments_are_extracted_in_the_users_spelling() {
     let r = router.route("play some queen").unwrap();
     assert!(r.args.get("city").is_none(), "{r:?}");
 }
+
+#[test]
+fn the_fast_path_routes_as_candle_does() {
+    // Trained models (two layers with arguments; the n-gram bag alone): the hand-written CPU
+    // forward and candle's give the same logits to 1e-4 and the same routes.
+    let abort = AtomicBool::new(false);
+    let mut with_args = examples();
+    with_args.extend(
+        parse_examples(
+            r#"{"text":"forecast for berlin please","tool":"get_weather","args":{"city":"berlin"}}
+{"text":"is it sunny in lagos","tool":"get_weather","args":{"city":"lagos"}}"#,
+            Path::new("more.jsonl"),
+            Some(&tools()),
+        )
+        .unwrap(),
+    );
+    for opts in [
+        TrainOptions {
+            layers: 2,
+            ..small()
+        },
+        TrainOptions {
+            layers: 0,
+            ..small()
+        },
+    ] {
+        let mut router = fit(&tools(), &with_args, None, &opts, &|_| {}, &abort).unwrap();
+        assert!(
+            router.fast_path().is_some(),
+            "attention on the CPU uses the fast path"
+        );
+        let texts = [
+            "what is the weather in oslo",
+            "forecast for madrid",
+            "play music by queen please",
+            "",
+            "a much longer request that goes on and on about timers and music and weather in many cities",
+            "ünïcödé 🎵 timer",
+        ];
+        let fast_logits = router.logits(&texts).unwrap();
+        let fast_routes = router.route_batch(&texts).unwrap();
+        router.set_fast_path(false);
+        assert!(router.fast_path().is_none());
+        let slow_logits = router.logits(&texts).unwrap();
+        let slow_routes = router.route_batch(&texts).unwrap();
+        for (a, b) in fast_logits.iter().zip(&slow_logits) {
+            let diff = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                diff < 1e-4,
+                "layers {}: logits differ by {diff}",
+                opts.layers
+            );
+        }
+        for (a, b) in fast_routes.iter().zip(&slow_routes) {
+            assert_eq!(a.tool, b.tool);
+            assert_eq!(a.args, b.args);
+            assert!((a.confidence - b.confidence).abs() < 1e-4);
+        }
+    }
+}

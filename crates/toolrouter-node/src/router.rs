@@ -28,6 +28,7 @@ impl JsRouter {
         &self,
         texts: Vec<String>,
         threshold: Option<f64>,
+        threads: Option<u32>,
         signal: Option<AbortSignal>,
     ) -> AsyncTask<RouteBatchTask> {
         AsyncTask::with_optional_signal(
@@ -35,6 +36,7 @@ impl JsRouter {
                 router: self.inner.clone(),
                 texts,
                 threshold,
+                threads: threads.unwrap_or(0) as usize,
             },
             signal,
         )
@@ -61,6 +63,17 @@ impl JsRouter {
         AsyncTask::new(SaveTask {
             router: self.inner.clone(),
             path,
+        })
+    }
+
+    /// Times the stages of `route()` over `texts`, `reps` times (the bench's breakdown);
+    /// blocks the calling thread.
+    #[napi(catch_unwind)]
+    pub fn profile(&self, texts: Vec<String>, reps: u32) -> napi::Result<serde_json::Value> {
+        guard(|| {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let p = self.inner.profile(&refs, reps as usize)?;
+            serde_json::to_value(p).map_err(|e| toolrouter_core::Error::Internal(e.to_string()))
         })
     }
 

@@ -97,6 +97,8 @@ pub struct RouteBatchTask {
     pub router: Arc<Router>,
     pub texts: Vec<String>,
     pub threshold: Option<f64>,
+    /// 0: one per core.
+    pub threads: usize,
 }
 
 impl Task for RouteBatchTask {
@@ -104,7 +106,10 @@ impl Task for RouteBatchTask {
     type JsValue = Vec<Route>;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        guard(|| self.router.route_batch_with(&self.texts, self.threshold))
+        guard(|| {
+            self.router
+                .route_batch_threads(&self.texts, self.threshold, self.threads)
+        })
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {

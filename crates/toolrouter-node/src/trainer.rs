@@ -81,3 +81,7 @@ pub fn default_train_options() -> serde_json::Value {
     serde_json::to_value(toolrouter_core::TrainOptions::default())
         .unwrap_or(serde_json::Value::Null)
 }
+
+/// Does nothing: the bench times it to know what crossing N-API costs.
+#[napi]
+pub fn bench_noop() {}

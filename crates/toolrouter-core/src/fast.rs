@@ -1,0 +1,968 @@
+//! The CPU inference path of `route()`: the attention ToolController's forward pass for one
+//! request, written out by hand. candle's generic CPU forward spends most of a batch-1 request
+//! in per-op dispatch and allocation (~0.5 ms for a model whose arithmetic takes tens of µs);
+//! here the weights candle trained are laid out once at load time (transposed to `in × out`),
+//! every buffer is a per-thread scratch reused across requests, and layer norm, attention and
+//! GELU are fused loops that LLVM vectorises, compiled three times (AVX-512, AVX2 + FMA, and the
+//! portable baseline) with the best one the CPU supports picked at load time. The matrix
+//! products go to the `gemm` crate (candle's own CPU kernels, without candle's dispatch).
+//!
+//! Outputs equal candle's to 1e-4 (tests below, on random weights; `tests/fast_path.rs` on
+//! trained models).
+
+use crate::error::{Error, Result};
+use crate::model::Config;
+use candle_core::{Storage, Tensor};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+const LN_EPS: f32 = 1e-5;
+
+/// A dense layer, `y = x · w + b`, with `w` stored `in × out` (row-major).
+#[derive(Debug, Clone)]
+struct Dense {
+    w: Vec<f32>,
+    b: Vec<f32>,
+    n_in: usize,
+    n_out: usize,
+}
+
+impl Dense {
+    /// From candle's `(out, in)` weight and `(out)` bias.
+    fn load(weights: &HashMap<String, Tensor>, name: &str) -> Result<Dense> {
+        let w = get(weights, &format!("{name}.weight"))?;
+        let (n_out, n_in) = w
+            .dims2()
+            .map_err(|e| Error::Internal(format!("{name}.weight: {e}")))?;
+        let w: Vec<f32> = w.t()?.contiguous()?.flatten_all()?.to_vec1()?;
+        let b: Vec<f32> = get(weights, &format!("{name}.bias"))?.to_vec1()?;
+        if b.len() != n_out {
+            return Err(Error::Internal(format!(
+                "{name}.bias has {} values",
+                b.len()
+            )));
+        }
+        Ok(Dense { w, b, n_in, n_out })
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Norm {
+    w: Vec<f32>,
+    b: Vec<f32>,
+}
+
+impl Norm {
+    fn load(weights: &HashMap<String, Tensor>, name: &str) -> Result<Norm> {
+        Ok(Norm {
+            w: get(weights, &format!("{name}.weight"))?.to_vec1()?,
+            b: get(weights, &format!("{name}.bias"))?.to_vec1()?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Layer {
+    ln1: Norm,
+    qkv: Dense,
+    out: Dense,
+    ln2: Norm,
+    fc1: Dense,
+    fc2: Dense,
+}
+
+fn get<'a>(weights: &'a HashMap<String, Tensor>, name: &str) -> Result<&'a Tensor> {
+    weights
+        .get(name)
+        .ok_or_else(|| Error::Internal(format!("missing weight {name}")))
+}
+
+fn flat(weights: &HashMap<String, Tensor>, name: &str) -> Result<Vec<f32>> {
+    Ok(get(weights, name)?.flatten_all()?.to_vec1()?)
+}
+
+/// Which compiled copy of the kernels runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    Avx512,
+    Avx2,
+    Portable,
+}
+
+impl Isa {
+    /// The best the running CPU supports.
+    pub fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return Isa::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Portable
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isa::Avx512 => "avx512",
+            Isa::Avx2 => "avx2+fma",
+            Isa::Portable => "portable",
+        }
+    }
+}
+
+/// A copy of `FastModel::run` compiled with extra target features.
+macro_rules! run_with_features {
+    ($(#[$doc:meta])* $name:ident, $features:literal) => {
+        $(#[$doc])*
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $name(
+            &self,
+            s: &mut Scratch,
+            ids: &[u32],
+            feat_ids: &[u32],
+            feat_w: &[f32],
+            bag: Option<&[f32]>,
+        ) -> Result<FastOutput> {
+            self.run(s, ids, feat_ids, feat_w, bag)
+        }
+    };
+}
+
+/// The weights of an attention ToolController, laid out for [`FastModel::forward`].
+#[derive(Debug, Clone)]
+pub struct FastModel {
+    d: usize,
+    heads: usize,
+    max_tokens: usize,
+    vocab: usize,
+    d_bag: usize,
+    tok_emb: Vec<f32>,
+    pos_emb: Vec<f32>,
+    layers: Vec<Layer>,
+    ln_f: Norm,
+    head: Dense,
+    tagger: Option<Dense>,
+    /// The n-gram table stays in the candle tensor (it is the bulk of the model); read in place.
+    bag: Option<Tensor>,
+    isa: Isa,
+}
+
+/// Per-thread buffers, grown to the largest request seen and then reused.
+#[derive(Default)]
+struct Scratch {
+    x: Vec<f32>,
+    h: Vec<f32>,
+    qkv: Vec<f32>,
+    ctx: Vec<f32>,
+    ff: Vec<f32>,
+    scores: Vec<f32>,
+    feat: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+fn grow(v: &mut Vec<f32>, n: usize) {
+    if v.len() < n {
+        v.resize(n, 0.0);
+    }
+}
+
+/// What one forward pass returns.
+#[derive(Debug, Clone)]
+pub struct FastOutput {
+    pub logits: Vec<f32>,
+    /// (T, n_tags) tag scores, row-major, when the model has a tagger.
+    pub tags: Option<Vec<f32>>,
+    pub n_tags: usize,
+}
+
+impl FastModel {
+    /// Lays out the weights of an attention model; `None` for architectures it does not cover.
+    pub fn new(cfg: &Config, weights: &HashMap<String, Tensor>) -> Result<Option<FastModel>> {
+        Self::with_isa(cfg, weights, Isa::detect())
+    }
+
+    /// As [`FastModel::new`], with the kernels of `isa` (which the CPU must support: a
+    /// request for more than [`Isa::detect`] gives the detected one).
+    pub fn with_isa(
+        cfg: &Config,
+        weights: &HashMap<String, Tensor>,
+        isa: Isa,
+    ) -> Result<Option<FastModel>> {
+        if cfg.architecture != "attention" {
+            return Ok(None);
+        }
+        let best = Isa::detect();
+        let isa = match (isa, best) {
+            (Isa::Avx512, b) if b != Isa::Avx512 => b,
+            (Isa::Avx2, Isa::Portable) => Isa::Portable,
+            (i, _) => i,
+        };
+        let layers = (0..cfg.layers)
+            .map(|i| {
+                let p = format!("layers.{i}");
+                Ok(Layer {
+                    ln1: Norm::load(weights, &format!("{p}.ln1"))?,
+                    qkv: Dense::load(weights, &format!("{p}.attn.qkv"))?,
+                    out: Dense::load(weights, &format!("{p}.attn.out"))?,
+                    ln2: Norm::load(weights, &format!("{p}.ln2"))?,
+                    fc1: Dense::load(weights, &format!("{p}.mlp.fc1"))?,
+                    fc2: Dense::load(weights, &format!("{p}.mlp.fc2"))?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let bag = if cfg.n_features > 0 {
+            Some(get(weights, "bag.table")?.contiguous()?)
+        } else {
+            None
+        };
+        Ok(Some(FastModel {
+            d: cfg.d_model,
+            heads: cfg.heads,
+            max_tokens: cfg.max_tokens,
+            vocab: cfg.vocab_size,
+            d_bag: if cfg.n_features > 0 { cfg.d_bag } else { 0 },
+            tok_emb: flat(weights, "tok_emb.weight")?,
+            pos_emb: flat(weights, "pos_emb.weight")?,
+            layers,
+            ln_f: Norm::load(weights, "ln_f")?,
+            head: Dense::load(weights, "head")?,
+            tagger: if cfg.n_tags() > 1 {
+                Some(Dense::load(weights, "tagger")?)
+            } else {
+                None
+            },
+            bag,
+            isa,
+        }))
+    }
+
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// The matrix products of one forward pass over `t` tokens, as `(m, k, n)`.
+    pub fn matmul_shapes(&self, t: usize) -> Vec<(usize, usize, usize)> {
+        let mut v = Vec::new();
+        for l in &self.layers {
+            for dense in [&l.qkv, &l.out, &l.fc1, &l.fc2] {
+                v.push((t, dense.n_in, dense.n_out));
+            }
+        }
+        v.push((1, self.head.n_in, self.head.n_out));
+        if let Some(tg) = &self.tagger {
+            v.push((t, tg.n_in, tg.n_out));
+        }
+        v
+    }
+
+    /// Floating-point operations of one forward pass over `t` tokens (a multiply-add is 2).
+    pub fn flops(&self, t: usize) -> u64 {
+        let mut f = 0u64;
+        let mm = |m: usize, d: &Dense| 2 * (m * d.n_in * d.n_out) as u64;
+        for l in &self.layers {
+            f += mm(t, &l.qkv) + mm(t, &l.out) + mm(t, &l.fc1) + mm(t, &l.fc2);
+            f += 2 * 2 * (t * t * self.d) as u64; // scores and weighted values
+        }
+        f += mm(1, &self.head);
+        if let Some(tg) = &self.tagger {
+            f += mm(t, tg);
+        }
+        f
+    }
+
+    /// Logits (and tag scores) for one request: token ids (`[CLS]` first) and its n-gram
+    /// feature ids with their weights.
+    pub fn forward(&self, ids: &[u32], feat_ids: &[u32], feat_w: &[f32]) -> Result<FastOutput> {
+        let t = ids.len().clamp(1, self.max_tokens);
+        if let Some(&bad) = ids.iter().find(|&&i| i as usize >= self.vocab) {
+            return Err(Error::Internal(format!(
+                "token id {bad} outside the vocabulary"
+            )));
+        }
+        let guard;
+        let bag: Option<&[f32]> = match &self.bag {
+            Some(tensor) => {
+                let (storage, layout) = tensor.storage_and_layout();
+                guard = (storage, layout.start_offset());
+                match &*guard.0 {
+                    Storage::Cpu(cpu) => Some(&cpu.as_slice::<f32>()?[guard.1..]),
+                    _ => return Err(Error::Internal("the fast path needs CPU weights".into())),
+                }
+            }
+            None => None,
+        };
+        SCRATCH.with(|s| {
+            let s = &mut *s.borrow_mut();
+            let ids = &ids[..t];
+            match self.isa {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `isa` is Avx512 only when the CPU reported avx512f, avx2 and fma
+                // (`Isa::detect`, enforced in `with_isa`).
+                Isa::Avx512 => unsafe { self.run_avx512(s, ids, feat_ids, feat_w, bag) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: as above, for avx2 and fma.
+                Isa::Avx2 => unsafe { self.run_avx2(s, ids, feat_ids, feat_w, bag) },
+                _ => self.run(s, ids, feat_ids, feat_w, bag),
+            }
+        })
+    }
+
+    run_with_features!(
+        /// `run` compiled for AVX-512 (everything it calls is `inline(always)`).
+        run_avx512,
+        "avx512f,avx2,fma"
+    );
+    run_with_features!(
+        /// `run` compiled for AVX2 + FMA.
+        run_avx2,
+        "avx2,fma"
+    );
+
+    #[inline(always)]
+    fn run(
+        &self,
+        s: &mut Scratch,
+        ids: &[u32],
+        feat_ids: &[u32],
+        feat_w: &[f32],
+        bag: Option<&[f32]>,
+    ) -> Result<FastOutput> {
+        let t = ids.len();
+        let d = self.d;
+        let hidden = self.layers.first().map_or(0, |l| l.fc1.n_out);
+        grow(&mut s.x, t * d);
+        grow(&mut s.h, t * d);
+        grow(&mut s.qkv, t * 3 * d);
+        grow(&mut s.ctx, t * d);
+        grow(&mut s.ff, t * hidden.max(1));
+        let tp = t.next_multiple_of(16);
+        grow(&mut s.scores, tp * (d / self.heads.max(1)) + tp);
+        grow(&mut s.feat, d + self.d_bag);
+        let x = &mut s.x[..t * d];
+        for (i, &id) in ids.iter().enumerate() {
+            let e = &self.tok_emb[id as usize * d..(id as usize + 1) * d];
+            let p = &self.pos_emb[i * d..(i + 1) * d];
+            for ((o, a), b) in x[i * d..(i + 1) * d].iter_mut().zip(e).zip(p) {
+                *o = a + b;
+            }
+        }
+        let hd = d / self.heads;
+        let scale = 1.0 / (hd as f32).sqrt();
+        for l in &self.layers {
+            let h = &mut s.h[..t * d];
+            layer_norm(x, h, &l.ln1, d);
+            let qkv = &mut s.qkv[..t * 3 * d];
+            matmul(h, &l.qkv, qkv, t);
+            let ctx = &mut s.ctx[..t * d];
+            attention(qkv, ctx, &mut s.scores, t, d, self.heads, hd, scale);
+            matmul_add(ctx, &l.out, x, t);
+            layer_norm(x, h, &l.ln2, d);
+            let ff = &mut s.ff[..t * hidden];
+            matmul(h, &l.fc1, ff, t);
+            gelu(ff);
+            matmul_add(ff, &l.fc2, x, t);
+        }
+        let h = &mut s.h[..t * d];
+        layer_norm(x, h, &self.ln_f, d);
+        let feat = &mut s.feat[..d + self.d_bag];
+        feat.fill(0.0);
+        for row in h.chunks_exact(d) {
+            for (f, v) in feat[..d].iter_mut().zip(row) {
+                *f += v;
+            }
+        }
+        let inv = 1.0 / t as f32;
+        feat[..d].iter_mut().for_each(|f| *f *= inv);
+        if let Some(table) = bag {
+            let db = self.d_bag;
+            // The table is the bulk of the model (tens of MB): its rows are cache misses, so
+            // the next rows are fetched while the current one is added.
+            const AHEAD: usize = 4;
+            for &f in feat_ids.iter().take(AHEAD) {
+                prefetch_row(table, f as usize * db, db);
+            }
+            for (k, (&f, &w)) in feat_ids.iter().zip(feat_w).enumerate() {
+                if let Some(&next) = feat_ids.get(k + AHEAD) {
+                    prefetch_row(table, next as usize * db, db);
+                }
+                let row = table
+                    .get(f as usize * db..(f as usize + 1) * db)
+                    .ok_or_else(|| Error::Internal(format!("n-gram id {f} outside the table")))?;
+                for (o, v) in feat[d..].iter_mut().zip(row) {
+                    *o += w * v;
+                }
+            }
+        }
+        let mut logits = vec![0f32; self.head.n_out];
+        matmul(feat, &self.head, &mut logits, 1);
+        let tags = match &self.tagger {
+            Some(tg) => {
+                let mut out = vec![0f32; t * tg.n_out];
+                matmul(h, tg, &mut out, t);
+                Some(out)
+            }
+            None => None,
+        };
+        Ok(FastOutput {
+            logits,
+            tags,
+            n_tags: self.tagger.as_ref().map_or(1, |tg| tg.n_out),
+        })
+    }
+}
+
+/// Asks the CPU to bring `table[start..start + len]` into cache (a hint: no effect on results,
+/// nothing outside the slice is touched).
+#[inline(always)]
+fn prefetch_row(table: &[f32], start: usize, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let Some(row) = table.get(start..start + len) else {
+            return;
+        };
+        for line in row.chunks(16) {
+            // SAFETY: a prefetch is a hint that never faults; the pointer is inside `row`.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    line.as_ptr().cast(),
+                )
+            };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (table, start, len);
+}
+
+/// Σ (a − c)² with eight independent accumulators: a plain `.sum()` is one dependent chain
+/// of additions (LLVM may not reorder float adds), eight chains vectorise.
+#[inline(always)]
+fn centered_sq(a: &[f32], c: f32) -> f32 {
+    let mut acc = [0f32; 8];
+    let ch = a.chunks_exact(8);
+    let rest = ch.remainder();
+    for x in ch {
+        for i in 0..8 {
+            acc[i] += (x[i] - c) * (x[i] - c);
+        }
+    }
+    acc.iter().sum::<f32>() + rest.iter().map(|x| (x - c) * (x - c)).sum::<f32>()
+}
+
+/// Σ a, as [`centered_sq`].
+#[inline(always)]
+fn sum(a: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let ch = a.chunks_exact(8);
+    let rest = ch.remainder();
+    for x in ch {
+        for i in 0..8 {
+            acc[i] += x[i];
+        }
+    }
+    acc.iter().sum::<f32>() + rest.iter().sum::<f32>()
+}
+
+/// `out[r] = layer_norm(x[r])` for each row of width `d`.
+#[inline(always)]
+fn layer_norm(x: &[f32], out: &mut [f32], n: &Norm, d: usize) {
+    for (row, o) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+        let mean = sum(row) / d as f32;
+        let var = centered_sq(row, mean) / d as f32;
+        let inv = 1.0 / (var + LN_EPS).sqrt();
+        for (((o, v), w), b) in o.iter_mut().zip(row).zip(&n.w).zip(&n.b) {
+            *o = (v - mean) * inv * w + b;
+        }
+    }
+}
+
+/// `out = x · w + b` for `m` rows.
+#[inline(always)]
+fn matmul(x: &[f32], l: &Dense, out: &mut [f32], m: usize) {
+    for row in out.chunks_exact_mut(l.n_out).take(m) {
+        row.copy_from_slice(&l.b);
+    }
+    gemm_crate_acc(x, &l.w, out, m, l.n_in, l.n_out);
+}
+
+/// `acc += x · w + b` for `m` rows (the residual connections).
+#[inline(always)]
+fn matmul_add(x: &[f32], l: &Dense, acc: &mut [f32], m: usize) {
+    for row in acc.chunks_exact_mut(l.n_out).take(m) {
+        for (a, b) in row.iter_mut().zip(&l.b) {
+            *a += b;
+        }
+    }
+    gemm_crate_acc(x, &l.w, acc, m, l.n_in, l.n_out);
+}
+
+/// `c (m × n) += a (m × k) · b (k × n)`, row-major, with the `gemm` crate (candle's CPU
+/// matmul kernels, runtime-dispatched to the CPU's widest SIMD): on the model's shapes it runs
+/// at about 2.5× the rate of the tiled loop below (measured by `npm run bench`).
+#[inline(always)]
+fn gemm_crate_acc(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    // SAFETY: the assert above keeps every access inside the three row-major buffers
+    // (row strides k, n and n; column stride 1); `c` does not alias `a` or `b`.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            true,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+const MR: usize = 4;
+const NR: usize = 16;
+
+/// `c (m × n) += a (m × k) · b (k × n)`, all row-major. A 4 × 16 tile of `c` stays in
+/// registers while `k` runs; edges fall back to the same loop with shorter bounds. Kept as the
+/// bench's second measure of the floor and as a check on the `gemm` crate.
+#[inline(always)]
+pub(crate) fn gemm_acc(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
+    let mut i0 = 0;
+    while i0 < m {
+        let mr = MR.min(m - i0);
+        let mut j0 = 0;
+        while j0 < n {
+            let nr = NR.min(n - j0);
+            if mr == MR && nr == NR {
+                let mut acc = [[0f32; NR]; MR];
+                for p in 0..k {
+                    let brow: &[f32; NR] = b[p * n + j0..p * n + j0 + NR]
+                        .try_into()
+                        .unwrap_or(&[0.0; NR]);
+                    for (r, accr) in acc.iter_mut().enumerate() {
+                        let av = a[(i0 + r) * k + p];
+                        for (x, bv) in accr.iter_mut().zip(brow) {
+                            *x += av * bv;
+                        }
+                    }
+                }
+                for (r, accr) in acc.iter().enumerate() {
+                    let crow = &mut c[(i0 + r) * n + j0..(i0 + r) * n + j0 + NR];
+                    for (x, v) in crow.iter_mut().zip(accr) {
+                        *x += v;
+                    }
+                }
+            } else {
+                for r in 0..mr {
+                    let crow = &mut c[(i0 + r) * n + j0..(i0 + r) * n + j0 + nr];
+                    for p in 0..k {
+                        let av = a[(i0 + r) * k + p];
+                        for (x, bv) in crow.iter_mut().zip(&b[p * n + j0..p * n + j0 + nr]) {
+                            *x += av * bv;
+                        }
+                    }
+                }
+            }
+            j0 += NR;
+        }
+        i0 += MR;
+    }
+}
+
+/// `gemm_acc` compiled for `isa`.
+fn gemm_isa(isa: Isa, a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        unsafe fn avx512(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
+            gemm_acc(a, b, c, m, k, n)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
+            gemm_acc(a, b, c, m, k, n)
+        }
+        match isa {
+            // SAFETY: `isa` comes from `Isa::detect` (the bench passes the model's own).
+            Isa::Avx512 if Isa::detect() == Isa::Avx512 => {
+                return unsafe { avx512(a, b, c, m, k, n) }
+            }
+            // SAFETY: as above.
+            Isa::Avx2 | Isa::Avx512 if Isa::detect() != Isa::Portable => {
+                return unsafe { avx2(a, b, c, m, k, n) }
+            }
+            _ => {}
+        }
+    }
+    let _ = isa;
+    gemm_acc(a, b, c, m, k, n)
+}
+
+/// Single-thread GFLOP/s of `c += a · b`, `(m × k) · (k × n)` in f32, over at least `min_ms`
+/// of repeats: with this module's kernel (for `isa`) and with the `gemm` crate (candle's CPU
+/// matmul). The bench divides a request's FLOPs by the better of the two: the floor.
+pub fn matmul_gflops(isa: Isa, m: usize, k: usize, n: usize, min_ms: f64) -> (f64, f64) {
+    let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
+    let mut c = vec![0f32; m * n];
+    let flops = 2.0 * (m * k * n) as f64;
+    let time = |f: &mut dyn FnMut()| {
+        for _ in 0..50 {
+            f();
+        }
+        let start = std::time::Instant::now();
+        let mut reps = 0u64;
+        while start.elapsed().as_secs_f64() * 1e3 < min_ms {
+            for _ in 0..100 {
+                f();
+            }
+            reps += 100;
+        }
+        flops * reps as f64 / start.elapsed().as_secs_f64() / 1e9
+    };
+    let ours = time(&mut || gemm_isa(isa, &a, &b, &mut c, m, k, n));
+    let crate_rate = time(&mut || gemm_crate_acc(&a, &b, &mut c, m, k, n));
+    std::hint::black_box(&c);
+    (ours, crate_rate)
+}
+
+/// Multi-head self-attention over all `t` tokens (one request: no padding) from the fused
+/// `qkv` rows (`[q | k | v]`, each `d` wide, head `h` at columns `h·hd..`). Each head's keys
+/// are first copied transposed (`hd × t`), so a query's `t` scores build up as `hd` vector
+/// updates across the keys instead of `t` short dot products each ending in a horizontal sum.
+/// `scratch` holds `(hd + 1)·t'` floats, `t'` being `t` rounded up to 16.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn attention(
+    qkv: &[f32],
+    ctx: &mut [f32],
+    scratch: &mut [f32],
+    t: usize,
+    d: usize,
+    heads: usize,
+    hd: usize,
+    scale: f32,
+) {
+    let w = 3 * d;
+    // Keys padded to whole vectors: the padding lanes score -1e30, so they weigh nothing.
+    let tp = t.next_multiple_of(16);
+    let (kt, scores) = scratch.split_at_mut(hd * tp);
+    let scores = &mut scores[..tp];
+    kt.fill(0.0);
+    for h in 0..heads {
+        for j in 0..t {
+            let k = &qkv[j * w + d + h * hd..j * w + d + (h + 1) * hd];
+            for (c, &v) in k.iter().enumerate() {
+                kt[c * tp + j] = v;
+            }
+        }
+        for i in 0..t {
+            let q = &qkv[i * w + h * hd..i * w + (h + 1) * hd];
+            scores.fill(0.0);
+            for (c, &qc) in q.iter().enumerate() {
+                let qs = qc * scale;
+                for (s, &kv) in scores.iter_mut().zip(&kt[c * tp..(c + 1) * tp]) {
+                    *s += qs * kv;
+                }
+            }
+            scores[t..].fill(-1e30);
+            let max = max(scores);
+            for s in scores.iter_mut() {
+                *s = exp(*s - max);
+            }
+            let inv = 1.0 / sum(scores);
+            let out = &mut ctx[i * d + h * hd..i * d + (h + 1) * hd];
+            out.fill(0.0);
+            for (j, &p) in scores.iter().enumerate().take(t) {
+                let pw = p * inv;
+                let v = &qkv[j * w + 2 * d + h * hd..j * w + 2 * d + (h + 1) * hd];
+                for (o, vv) in out.iter_mut().zip(v) {
+                    *o += pw * vv;
+                }
+            }
+        }
+    }
+}
+
+/// The largest value, with eight independent lanes (`a` is not empty).
+#[inline(always)]
+fn max(a: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 8];
+    let ch = a.chunks_exact(8);
+    let rest = ch.remainder();
+    for x in ch {
+        for i in 0..8 {
+            acc[i] = if x[i] > acc[i] { x[i] } else { acc[i] };
+        }
+    }
+    let m = acc
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    rest.iter().fold(m, |m, &v| if v > m { v } else { m })
+}
+
+/// GELU, tanh form (candle's `gelu`): `0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))`.
+#[inline(always)]
+fn gelu(xs: &mut [f32]) {
+    const C: f32 = 0.797_884_6; // √(2/π)
+    for x in xs.iter_mut() {
+        let v = *x;
+        *x = 0.5 * v * (1.0 + tanh(C * (v + 0.044715 * v * v * v)));
+    }
+}
+
+/// tanh as a rational function (Eigen's `ptanh_float`): branch-free, so it vectorises;
+/// within a few ulp of `f32::tanh`.
+#[inline(always)]
+fn tanh(x: f32) -> f32 {
+    let x = x.clamp(-7.905_311, 7.905_311);
+    let x2 = x * x;
+    let mut p = x2 * -2.760_768_5e-16 + 2.000_188e-13;
+    p = x2 * p + -8.604_672e-11;
+    p = x2 * p + 5.122_297e-8;
+    p = x2 * p + 1.485_722_4e-5;
+    p = x2 * p + 6.372_619e-4;
+    p = x2 * p + 4.893_524_6e-3;
+    p *= x;
+    let mut q = x2 * 1.198_258_4e-6 + 1.185_347_1e-4;
+    q = x2 * q + 2.268_434_7e-3;
+    q = x2 * q + 4.893_525e-3;
+    p / q
+}
+
+/// e^x for x ≤ 0 (softmax after subtracting the max): x = n·ln 2 + r with |r| ≤ ln 2 / 2,
+/// 2^n built in the exponent bits, e^r by its degree-6 Taylor polynomial (truncation error
+/// ~1e-7); branch-free, so it vectorises.
+#[inline(always)]
+fn exp(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let x = x.max(-87.0);
+    let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let mut p = 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    let bits = ((n as i32 + 127) as u32) << 23;
+    p * f32::from_bits(bits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tanh_and_exp_match_std() {
+        for i in -2000..=2000 {
+            let x = i as f32 / 100.0;
+            assert!((tanh(x) - x.tanh()).abs() < 2e-6, "tanh({x})");
+            if x <= 0.0 {
+                let (a, b) = (exp(x), x.exp());
+                assert!((a - b).abs() <= 1e-6 * b, "exp({x}): {a} vs {b}");
+            }
+        }
+        assert_eq!(exp(-1000.0), exp(-87.0));
+    }
+
+    /// A randomly initialised ToolController (candle's own initialisers) and its weights.
+    fn random_model(cfg: &Config) -> (crate::model::ToolController, HashMap<String, Tensor>) {
+        use candle_core::{DType, Device};
+        use candle_nn::{VarBuilder, VarMap};
+        let vm = VarMap::new();
+        let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
+        let model = crate::model::ToolController::new(cfg, vb).expect("model");
+        let mut weights: HashMap<String, Tensor> = vm
+            .data()
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+            .collect();
+        // Layer norms start at 1 and 0: perturb them so a mix-up of weight and bias shows.
+        for (k, v) in weights.iter_mut() {
+            if k.contains("ln") {
+                *v = (v.clone()
+                    + Tensor::randn(0f32, 0.3, v.shape(), &Device::Cpu).expect("randn"))
+                .expect("add");
+            }
+        }
+        let vb = VarBuilder::from_tensors(weights.clone(), DType::F32, &Device::Cpu);
+        let model = if weights.is_empty() {
+            model
+        } else {
+            crate::model::ToolController::new(cfg, vb).expect("model")
+        };
+        (model, weights)
+    }
+
+    #[test]
+    fn fast_forward_equals_candle_on_random_models() -> Result<()> {
+        use crate::model::{bag_vectors, Batch};
+        use candle_core::Device;
+        let dev = Device::Cpu;
+        for (layers, d, heads, n_features, args) in [
+            (2, 64, 4, 50, true),
+            (1, 32, 2, 0, false),
+            (0, 16, 2, 40, false),
+            (3, 48, 3, 30, true),
+        ] {
+            let cfg = Config {
+                vocab_size: 60,
+                d_model: d,
+                layers,
+                heads,
+                max_tokens: 24,
+                n_features,
+                d_bag: if n_features > 0 { 12 } else { 0 },
+                n_labels: 7,
+                dropout: 0.0,
+                arg_names: if args {
+                    vec!["city".into(), "date".into()]
+                } else {
+                    Vec::new()
+                },
+                ..Config::default()
+            };
+            let (model, mut weights) = random_model(&cfg);
+            if n_features > 0 {
+                weights.insert(
+                    "bag.table".into(),
+                    Tensor::randn(0f32, 0.5, (n_features, 12), &dev)?,
+                );
+            }
+            for isa in [Isa::Portable, Isa::Avx2, Isa::Avx512] {
+                let fast = FastModel::with_isa(&cfg, &weights, isa)?.expect("attention");
+                for len in [1usize, 2, 5, 16, 24] {
+                    let ids: Vec<u32> = (0..len).map(|i| ((i * 17 + len) % 60) as u32).collect();
+                    let feats: Vec<u32> = if n_features > 0 {
+                        vec![1, 7, 13]
+                    } else {
+                        vec![]
+                    };
+                    let fw: Vec<f32> = vec![0.5, 0.3, 0.8][..feats.len()].to_vec();
+                    let got = fast.forward(&ids, &feats, &fw)?;
+                    let (t_ids, mask) = Batch::tokens(std::slice::from_ref(&ids), &dev)?;
+                    let bag = match weights.get("bag.table") {
+                        Some(table) => Some(bag_vectors(
+                            table,
+                            std::slice::from_ref(&feats),
+                            std::slice::from_ref(&fw),
+                        )?),
+                        None => None,
+                    };
+                    let want = model.forward_t(
+                        &Batch {
+                            ids: t_ids,
+                            mask,
+                            bag,
+                        },
+                        false,
+                    )?;
+                    let wl: Vec<f32> = want.logits.flatten_all()?.to_vec1()?;
+                    let diff = got
+                        .logits
+                        .iter()
+                        .zip(&wl)
+                        .map(|(a, b)| (a - b).abs())
+                        .fold(0f32, f32::max);
+                    assert!(
+                        diff < 1e-4,
+                        "{layers}L d{d} {isa:?} len {len}: logits differ by {diff}"
+                    );
+                    if let (Some(gt), Some(wt)) = (&got.tags, &want.tags) {
+                        let wt: Vec<f32> = wt.flatten_all()?.to_vec1()?;
+                        let diff = gt
+                            .iter()
+                            .zip(&wt)
+                            .map(|(a, b)| (a - b).abs())
+                            .fold(0f32, f32::max);
+                        assert!(
+                            diff < 1e-4,
+                            "{layers}L {isa:?} len {len}: tags differ by {diff}"
+                        );
+                    } else {
+                        assert_eq!(got.tags.is_some(), want.tags.is_some());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_gru_baseline_has_no_fast_path() -> Result<()> {
+        let cfg = Config {
+            architecture: "gru".into(),
+            vocab_size: 10,
+            d_model: 8,
+            heads: 2,
+            n_labels: 2,
+            ..Config::default()
+        };
+        let (_, weights) = random_model(&cfg);
+        assert!(FastModel::new(&cfg, &weights)?.is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn gemm_matches_a_naive_product_at_every_edge() {
+        for (m, k, n) in [
+            (1, 1, 1),
+            (3, 5, 7),
+            (4, 16, 16),
+            (9, 33, 70),
+            (13, 64, 192),
+        ] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 7 % 13) as f32 - 6.0) / 5.0)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0)
+                .collect();
+            let mut c = vec![0.5f32; m * n];
+            let mut c2 = c.clone();
+            gemm_acc(&a, &b, &mut c, m, k, n);
+            gemm_crate_acc(&a, &b, &mut c2, m, k, n);
+            for i in 0..m {
+                for j in 0..n {
+                    let want: f32 = 0.5 + (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum::<f32>();
+                    assert!(
+                        (c[i * n + j] - want).abs() < 1e-4,
+                        "({m},{k},{n}) at ({i},{j})"
+                    );
+                    assert!(
+                        (c2[i * n + j] - want).abs() < 1e-4,
+                        "gemm crate ({m},{k},{n})"
+                    );
+                }
+            }
+        }
+    }
+}
