@@ -329,6 +329,8 @@ function routeLine(text: string, r: Route): string {
       : `${r.tool} (confidence ${r.confidence.toFixed(2)})  <- ${text}`
   const lines = [head]
   if (Object.keys(r.args).length > 0) lines.push(`    args: ${JSON.stringify(r.args)}`)
+  if (r.missing.length > 0) lines.push(`    missing: ${r.missing.join(', ')}`)
+  if (r.invalid.length > 0) lines.push(`    invalid: ${r.invalid.join(', ')}`)
   const alts = r.alternatives.slice(0, 3)
   if (alts.length > 0) {
     const label = r.tool === null ? 'best' : 'next'

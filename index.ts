@@ -11,6 +11,7 @@
  * router.route('will it rain in Oslo tomorrow?') // { tool: 'get_weather', confidence: 0.97, ... }
  * ```
  */
+import Ajv, { type ValidateFunction } from 'ajv'
 import * as native from './native.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -151,6 +152,15 @@ export interface Route {
   abstained: boolean
   /** `low_confidence`: the best tool's confidence is under the threshold; `out_of_scope`: no tool serves the request. */
   reason: RouteReason
+  /** Required arguments of the tool (its JSON Schema's `required`) that the request does not give. */
+  missing: string[]
+  /** Arguments the tool's JSON Schema rejects (checked with ajv). */
+  invalid: string[]
+  /**
+   * A tool was chosen, nothing is missing and the arguments validate against its schema: the call
+   * can run without the LLM. An incomplete call is for the LLM to finish.
+   */
+  complete: boolean
 }
 
 /** Options of {@link Router.route} and {@link Router.routeBatch}. */
@@ -242,6 +252,8 @@ export interface Metrics {
   slot_f1?: number | null
   /** Right tool and every argument span exact. */
   frame_accuracy?: number | null
+  /** Right tool and the typed `args` equal to the gold ones (converted through the same schema). */
+  args_exact?: number | null
 }
 
 /** The model configuration stored in the file. */
@@ -346,6 +358,50 @@ function fromNativeRoute(r: native.Route): Route {
     spans: r.spans,
     abstained: r.abstained,
     reason: r.reason as RouteReason,
+    missing: r.missing,
+    invalid: r.invalid,
+    complete: r.complete,
+  }
+}
+
+/**
+ * Validates a route's arguments against its tool's JSON Schema with ajv (the Rust side has
+ * typed them and checked `required`, types and enums; ajv adds the rest: formats, ranges,
+ * patterns, nested schemas). Failures land in `invalid` / `missing` and clear `complete`.
+ */
+class ArgsValidator {
+  readonly #ajv = new Ajv({ allErrors: true, strict: false })
+  readonly #compiled = new Map<string, ValidateFunction | null>()
+
+  constructor(private readonly tools: () => ToolSpec[]) {}
+
+  #validator(tool: string): ValidateFunction | null {
+    let v = this.#compiled.get(tool)
+    if (v === undefined) {
+      const schema = this.tools().find((t) => t.name === tool)?.parameters
+      try {
+        v = schema && Object.keys(schema).length > 0 ? this.#ajv.compile(schema) : null
+      } catch {
+        // A schema ajv cannot compile is left to the Rust checks (it was accepted at load time).
+        v = null
+      }
+      this.#compiled.set(tool, v)
+    }
+    return v
+  }
+
+  check(r: Route): Route {
+    if (r.tool === null) return r
+    const v = this.#validator(r.tool)
+    if (v === null || v(r.args)) return r
+    const invalid = new Set(r.invalid)
+    const missing = new Set(r.missing)
+    for (const e of v.errors ?? []) {
+      const missingProperty = (e.params as { missingProperty?: unknown }).missingProperty
+      if (e.keyword === 'required' && typeof missingProperty === 'string') missing.add(missingProperty)
+      else invalid.add(e.instancePath.split('/')[1] ?? e.instancePath)
+    }
+    return { ...r, invalid: [...invalid], missing: [...missing], complete: false }
   }
 }
 
@@ -393,6 +449,7 @@ export class Router {
   readonly #native: native.NativeRouter
   #tools: ToolSpec[] | undefined
   #threshold: number | undefined
+  readonly #args = new ArgsValidator(() => this.tools)
 
   static {
     wrapNative = (n) => new Router(n)
@@ -420,7 +477,7 @@ export class Router {
     if (typeof text !== 'string') throw invalid('text', 'expected a string')
     const t = opts?.threshold ?? this.#threshold
     if (opts?.threshold !== undefined) checkThreshold(opts.threshold)
-    return fromNativeRoute(call(() => this.#native.route(text, t)))
+    return this.#args.check(fromNativeRoute(call(() => this.#native.route(text, t))))
   }
 
   /**
@@ -438,7 +495,7 @@ export class Router {
     }
     const t = opts.threshold ?? this.#threshold
     const routes = await callAsync(() => this.#native.routeBatch(texts, t, threads, opts.signal), opts.signal)
-    return routes.map(fromNativeRoute)
+    return routes.map((r) => this.#args.check(fromNativeRoute(r)))
   }
 
   /** Routes every example and scores the classifier, its calibration and its decisions at the threshold. */

@@ -95,13 +95,19 @@ export interface Route {
   confidence: number
   /** The next best tools, most likely first. */
   alternatives: Array<Alternative>
-  /** Arguments for the tool, as written in the request. */
+  /** Arguments for the tool, converted to the types of its JSON Schema. */
   args: any
   /** Where each argument was found, in Unicode code points. */
   spans: Array<Span>
   abstained: boolean
   /** `confident`, `low_confidence` or `out_of_scope`. */
   reason: string
+  /** Required arguments the request does not give. */
+  missing: Array<string>
+  /** Arguments whose value does not fit the schema. */
+  invalid: Array<string>
+  /** A tool was chosen, nothing is missing and every argument fits. */
+  complete: boolean
 }
 
 export interface Span {

@@ -33,7 +33,18 @@ const ODD_TEXTS = [
 ]
 
 function assertRouteShape(t: import('ava').ExecutionContext, r: Route, tools: string[]): void {
-  t.deepEqual(Object.keys(r).sort(), ['abstained', 'alternatives', 'args', 'confidence', 'reason', 'spans', 'tool'])
+  t.deepEqual(Object.keys(r).sort(), [
+    'abstained',
+    'alternatives',
+    'args',
+    'complete',
+    'confidence',
+    'invalid',
+    'missing',
+    'reason',
+    'spans',
+    'tool',
+  ])
   t.true(r.tool === null || tools.includes(r.tool), `tool ${String(r.tool)}`)
   t.is(typeof r.confidence, 'number')
   t.true(r.confidence >= 0 && r.confidence <= 1, `confidence ${r.confidence} in [0, 1]`)

@@ -60,6 +60,8 @@ pub struct Metrics {
     pub slot_f1: Option<f64>,
     /// Right tool and every argument span exact.
     pub frame_accuracy: Option<f64>,
+    /// Right tool and the typed `args` equal to the gold ones (converted the same way).
+    pub args_exact: Option<f64>,
     /// The confidence threshold the decisions below were taken at.
     pub threshold: Option<f64>,
     /// Share of all requests answered with a tool at the threshold, and the share of those
@@ -181,6 +183,7 @@ pub fn metrics<S: AsRef<str>>(gold: &[Option<S>], pred: &[Option<S>]) -> Metrics
         in_scope_accuracy: has_oos.then_some(accuracy),
         slot_f1: None,
         frame_accuracy: None,
+        args_exact: None,
         threshold: None,
         coverage: None,
         selective_accuracy: None,

@@ -19,6 +19,7 @@ pub mod model;
 pub mod router;
 pub mod tokenizer;
 pub mod train;
+pub mod typed;
 
 pub use data::{load_examples, load_tools, Example, Span, ToolSpec};
 pub use error::{Error, Result};

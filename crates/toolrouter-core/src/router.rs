@@ -136,11 +136,19 @@ pub struct Route {
     pub confidence: f64,
     /// The next best tools (the best ones when `tool` is `None`), most likely first.
     pub alternatives: Vec<Alternative>,
+    /// Arguments converted to the types of the tool's JSON Schema (see [`crate::typed`]).
     pub args: Map<String, Value>,
     /// Where each argument was found in the text (Unicode code points).
     pub spans: Vec<crate::data::Span>,
     pub abstained: bool,
     pub reason: Reason,
+    /// Required arguments of the tool that the request does not give.
+    pub missing: Vec<String>,
+    /// Arguments whose value does not fit the schema's type or enum.
+    pub invalid: Vec<String>,
+    /// A tool was chosen, nothing is missing and every argument fits its schema: the call can
+    /// run without the LLM.
+    pub complete: bool,
 }
 
 /// The model's raw answer for one request.
@@ -616,18 +624,27 @@ impl Router {
                 confidence: probs[i],
             })
             .collect();
-        let (args, spans) = match chosen {
-            Some(b) => self.arguments(b, text, p),
-            None => (Map::new(), Vec::new()),
-        };
+        let (args, spans, missing, invalid) =
+            match chosen.and_then(|b| Some((b, self.tools.get(b)?))) {
+                Some((b, tool)) => {
+                    let (texts, spans) = self.arguments(b, text, p);
+                    let args = crate::typed::convert_args(&texts, &tool.parameters);
+                    let (missing, invalid) = crate::typed::check(&args, &tool.parameters);
+                    (args, spans, missing, invalid)
+                }
+                None => (Map::new(), Vec::new(), Vec::new(), Vec::new()),
+            };
         Route {
             abstained: chosen.is_none(),
             tool: chosen.and_then(|b| self.label(b)).map(str::to_string),
             confidence,
             alternatives,
+            complete: chosen.is_some() && missing.is_empty() && invalid.is_empty(),
             args,
             spans,
             reason,
+            missing,
+            invalid,
         }
     }
 
@@ -748,6 +765,26 @@ impl Router {
             let mut gold_spans = Vec::new();
             let mut pred_spans = Vec::new();
             let mut tool_ok = Vec::new();
+            // Typed arguments: right tool and the converted `args` equal to the gold ones
+            // converted the same way, over in-scope examples.
+            let (mut exact, mut n_exact) = (0usize, 0usize);
+            for (e, r) in examples.iter().zip(&routes) {
+                let Some(tool) = e
+                    .tool
+                    .as_deref()
+                    .and_then(|t| self.tools.iter().find(|x| x.name == t))
+                else {
+                    continue;
+                };
+                n_exact += 1;
+                let gold = crate::typed::convert_args(&e.args, &tool.parameters);
+                if r.tool.as_deref() == Some(tool.name.as_str()) && r.args == gold {
+                    exact += 1;
+                }
+            }
+            if n_exact > 0 {
+                m.args_exact = Some(exact as f64 / n_exact as f64);
+            }
             for (e, r) in examples.iter().zip(&routes) {
                 if let Some(spans) = crate::args::locate(e) {
                     gold_spans.push(spans);

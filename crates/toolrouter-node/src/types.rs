@@ -61,13 +61,19 @@ pub struct Route {
     pub confidence: f64,
     /// The next best tools, most likely first.
     pub alternatives: Vec<Alternative>,
-    /// Arguments for the tool, as written in the request.
+    /// Arguments for the tool, converted to the types of its JSON Schema.
     pub args: Value,
     /// Where each argument was found, in Unicode code points.
     pub spans: Vec<Span>,
     pub abstained: bool,
     /// `confident`, `low_confidence` or `out_of_scope`.
     pub reason: String,
+    /// Required arguments the request does not give.
+    pub missing: Vec<String>,
+    /// Arguments whose value does not fit the schema.
+    pub invalid: Vec<String>,
+    /// A tool was chosen, nothing is missing and every argument fits.
+    pub complete: bool,
 }
 
 /// Options of `train`; every field is optional and defaults to the core's default.
@@ -293,5 +299,8 @@ pub fn route_from_core(r: core::Route) -> Route {
         spans: r.spans.into_iter().map(Span::from).collect(),
         abstained: r.abstained,
         reason: r.reason.as_str().to_string(),
+        missing: r.missing,
+        invalid: r.invalid,
+        complete: r.complete,
     }
 }

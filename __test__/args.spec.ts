@@ -1,0 +1,72 @@
+/**
+ * Typed, validated arguments as a user sees them: values converted to the schema's types,
+ * `missing` / `invalid` / `complete`, ajv's extra checks, `args_exact` in evaluate. The conversion
+ * rules themselves are unit-tested in Rust (typed.rs).
+ */
+import test from 'ava'
+import { Trainer, type ToolSpec } from '../index.js'
+import { fixtureData, SMALL, sharedRouter } from './helpers.ts'
+
+test('a number argument comes back as a number', async (t) => {
+  const router = await sharedRouter()
+  const r = router.route('set a timer for 25 minutes')
+  t.is(r.tool, 'set_timer')
+  t.is(r.args.duration_minutes, 25)
+  t.deepEqual(r.missing, [])
+  t.deepEqual(r.invalid, [])
+  t.true(r.complete)
+})
+
+test('a call without its required argument is incomplete and names what is missing', async (t) => {
+  const router = await sharedRouter()
+  const r = router.route('start a timer please', { threshold: 0 })
+  t.is(r.tool, 'set_timer')
+  t.false('duration_minutes' in r.args)
+  t.deepEqual(r.missing, ['duration_minutes'])
+  t.false(r.complete)
+})
+
+test('an abstention is never complete', async (t) => {
+  const router = await sharedRouter()
+  const r = router.route('set a timer for 25 minutes', { threshold: 1 })
+  t.true(r.abstained)
+  t.false(r.complete)
+  t.deepEqual(r.missing, [])
+})
+
+test('ajv checks what the types alone do not: a maximum in the schema', async (t) => {
+  const { tools, train } = await fixtureData()
+  // The same tools, but a timer is at most 30 minutes.
+  const strict: ToolSpec[] = tools.map((tool) =>
+    tool.name === 'set_timer'
+      ? {
+          ...tool,
+          parameters: {
+            type: 'object',
+            properties: { duration_minutes: { type: 'integer', maximum: 30 }, label: { type: 'string' } },
+            required: ['duration_minutes'],
+          },
+        }
+      : tool,
+  )
+  const router = await new Trainer({ ...SMALL, tools: strict }).fit(train)
+  const long = router.route('set a timer for 45 minutes')
+  t.is(long.tool, 'set_timer')
+  t.is(long.args.duration_minutes, 45)
+  t.deepEqual(long.invalid, ['duration_minutes'])
+  t.false(long.complete)
+  const short = router.route('set a timer for 25 minutes')
+  t.is(short.args.duration_minutes, 25)
+  t.deepEqual(short.invalid, [])
+  t.true(short.complete)
+  const [batched] = await router.routeBatch(['set a timer for 45 minutes'])
+  t.deepEqual(batched.invalid, ['duration_minutes'], 'routeBatch validates too')
+})
+
+test('evaluate reports args_exact', async (t) => {
+  const router = await sharedRouter()
+  const { test: examples } = await fixtureData()
+  const m = await router.evaluate(examples)
+  t.true(typeof m.args_exact === 'number' && m.args_exact > 0 && m.args_exact <= 1, `args_exact ${String(m.args_exact)}`)
+  t.true((m.args_exact ?? 1) <= m.accuracy + 1e-9, 'exact arguments need the right tool')
+})
