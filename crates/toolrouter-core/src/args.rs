@@ -223,6 +223,57 @@ mod tests {
     }
 
     #[test]
+    fn spans_survive_accents_emoji_and_punctuation_through_the_real_tokenizer() {
+        // Character offsets (code points) of the values in text with multi-byte characters,
+        // an emoji and punctuation glued to the values: tags and back give the same characters.
+        let text = "🎵 Play «Zoë Café» in São-Paulo, then Ålesund!";
+        let chars: Vec<char> = text.chars().collect();
+        let find = |v: &str| {
+            let vc: Vec<char> = v.chars().collect();
+            (0..chars.len())
+                .find(|&i| chars[i..].starts_with(&vc))
+                .map(|i| (i, i + vc.len()))
+                .unwrap()
+        };
+        let names = vec!["artist".to_string(), "city".to_string()];
+        let spans: Vec<Span> = [
+            ("artist", "Zoë Café"),
+            ("city", "São-Paulo"),
+            ("city", "Ålesund"),
+        ]
+        .iter()
+        .map(|(n, v)| {
+            let (start, end) = find(v);
+            Span {
+                name: n.to_string(),
+                start,
+                end,
+            }
+        })
+        .collect();
+        let tok =
+            crate::tokenizer::train_tokenizer(&[text.to_string(), text.to_string()], 200).unwrap();
+        let enc = crate::tokenizer::encode(&tok, text, 64).unwrap();
+        let tags = bio_tags(&enc.offsets, &spans, &names);
+        let decoded = merge_adjacent(decode_spans(&tags, &enc.offsets), &chars);
+        let got: Vec<String> = decoded
+            .iter()
+            .map(|&(_, a, b)| chars[a..b].iter().collect())
+            .collect();
+        assert_eq!(got, vec!["Zoë Café", "São-Paulo", "Ålesund"]);
+        assert_eq!(
+            decoded
+                .iter()
+                .map(|&(k, a, b)| (k, a, b))
+                .collect::<Vec<_>>(),
+            spans
+                .iter()
+                .map(|s| (u32::from(s.name == "city"), s.start, s.end))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
     fn vocabulary_merges_schema_properties_and_span_names() {
         let tools = crate::data::parse_tools(
             r#"[{"name":"w","parameters":{"type":"object","properties":{"city":{"type":"string"}}}},{"name":"m"}]"#,
