@@ -269,17 +269,13 @@ impl FastModel {
 
     /// Floating-point operations of one forward pass over `t` tokens (a multiply-add is 2).
     pub fn flops(&self, t: usize) -> u64 {
-        let mut f = 0u64;
-        let mm = |m: usize, d: &Dense| 2 * (m * d.n_in * d.n_out) as u64;
-        for l in &self.layers {
-            f += mm(t, &l.qkv) + mm(t, &l.out) + mm(t, &l.fc1) + mm(t, &l.fc2);
-            f += 2 * 2 * (t * t * self.d) as u64; // scores and weighted values
-        }
-        f += mm(1, &self.head);
-        if let Some(tg) = &self.tagger {
-            f += mm(t, tg);
-        }
-        f
+        let products: u64 = self
+            .matmul_shapes(t)
+            .iter()
+            .map(|&(m, k, n)| 2 * (m * k * n) as u64)
+            .sum();
+        // Attention scores and weighted values, per layer.
+        products + self.layers.len() as u64 * 4 * (t * t * self.d) as u64
     }
 
     /// Logits (and tag scores) for one request: token ids (`[CLS]` first) and its n-gram

@@ -454,9 +454,6 @@ impl Router {
         texts: &[&str],
         threads: usize,
     ) -> Result<Vec<Prediction>> {
-        if texts.len() < 2 * MIN_PER_THREAD {
-            return texts.iter().map(|t| self.predict_one(fast, t)).collect();
-        }
         let threads = if threads == 0 { cores() } else { threads }
             .min(texts.len() / MIN_PER_THREAD)
             .max(1);
