@@ -1,6 +1,6 @@
 import test from 'ava'
 import { Router, ToolrouterError, Trainer, type Progress, type TrainerOptions } from '../index.js'
-import { assertToolrouterError, fixtureData, SMALL, TOOL_NAMES, trainSmall } from './helpers.ts'
+import { assertToolrouterError, fixtureData, SMALL, tempDir, TOOL_NAMES, trainSmall } from './helpers.ts'
 
 const PROBES = [
   'what is the weather in Bergen',
@@ -285,4 +285,31 @@ test('the Trainer keeps a copy of its options', (t) => {
   const trainer = new Trainer(options)
   options.epochs = 1
   t.is(trainer.options.epochs, SMALL.epochs)
+})
+
+test('fit with init continues from a saved router: a new tool joins, the old ones stay', async (t) => {
+  const { train, test: held } = await fixtureData()
+  const base = await trainSmall()
+  const file = `${tempDir(t)}/base.safetensors`
+  await base.save(file)
+  const loaded = await Router.load(file)
+  const names = ['Ada', 'Ben', 'Cleo', 'Dev', 'Eli', 'Fern', 'Gil', 'Hugo', 'Ines', 'Jon']
+  const emails = names.flatMap((n) => [
+    { text: `send an email to ${n}`, tool: 'send_email', args: { to: n } },
+    { text: `write a mail to ${n} about lunch`, tool: 'send_email', args: { to: n } },
+  ])
+  // No tools option: send_email is inferred, the old tools come from `init`.
+  const next = await new Trainer({ ...SMALL }).fit(emails, { init: loaded })
+  t.deepEqual(
+    next.tools.map((x) => x.name),
+    [...TOOL_NAMES, 'send_email'],
+  )
+  t.deepEqual(next.tools.slice(0, TOOL_NAMES.length), loaded.tools, 'old schemas kept')
+  t.true(next.training.replayed > 0, 'examples kept in the file were replayed')
+  t.is(next.route('send an email to Kim').tool, 'send_email')
+  const old = await next.evaluate(held)
+  t.true(old.accuracy >= 0.9, `old tools on test.jsonl: ${old.accuracy}`)
+  const seen = await next.evaluate(train)
+  t.true(seen.accuracy >= 0.95, `old tools on train.jsonl: ${seen.accuracy}`)
+  await t.throwsAsync(() => new Trainer().fit(emails, { init: {} as Router }), { code: 'INVALID_ARGUMENT' })
 })

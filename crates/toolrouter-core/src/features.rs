@@ -147,6 +147,25 @@ impl NgramVocab {
         Self::from_parts(hashes, idf)
     }
 
+    /// This vocabulary with the features of `texts` it lacks appended (most frequent first, up to
+    /// `max_features` in all), so a model continued from it keeps every feature row it learned.
+    /// Old features keep their index and IDF; new ones take their IDF from `texts`.
+    pub fn extend(&self, texts: &[String], min_df: usize, max_features: usize) -> Self {
+        let fresh = NgramVocab::fit(texts, min_df, usize::MAX);
+        let mut hashes = self.hashes.clone();
+        let mut idf = self.idf.clone();
+        for (&h, &w) in fresh.hashes.iter().zip(&fresh.idf) {
+            if hashes.len() >= max_features {
+                break;
+            }
+            if !self.index.contains_key(&h) {
+                hashes.push(h);
+                idf.push(w);
+            }
+        }
+        Self::from_parts(hashes, idf)
+    }
+
     /// Rebuilds the lookup from stored hashes and IDFs (lengths are checked by the loader).
     pub fn from_parts(hashes: Vec<u64>, idf: Vec<f32>) -> Self {
         let index = hashes
@@ -214,6 +233,23 @@ mod tests {
         assert!(ids.len() >= 3, "{ids:?}");
         let (none, _) = vocab.weights("");
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn extending_keeps_old_indices_and_adds_new_features() {
+        let old = NgramVocab::fit(&["play jazz".to_string()], 1, usize::MAX);
+        let new = old.extend(&["play some rock".to_string()], 1, usize::MAX);
+        assert_eq!(&new.hashes[..old.len()], &old.hashes[..]);
+        assert_eq!(&new.idf[..old.len()], &old.idf[..]);
+        assert!(new.len() > old.len());
+        let (ids, _) = new.weights("rock");
+        assert!(ids.iter().all(|&i| i as usize >= old.len()) && !ids.is_empty());
+        // The cap counts old features too.
+        assert_eq!(
+            old.extend(&["play some rock".to_string()], 1, old.len())
+                .len(),
+            old.len()
+        );
     }
 
     #[test]

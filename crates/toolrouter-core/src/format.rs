@@ -1,6 +1,7 @@
 //! The model file: one safetensors file. Tensors hold the weights (f32), the n-gram hashes (u64)
 //! and IDFs (f32); the metadata holds `format` (`"toolrouter"`), `format_version`, and JSON for
-//! `config`, `tokenizer`, `tools` (with their schemas, in label order) and `training`.
+//! `config`, `tokenizer`, `tools` (with their schemas, in label order), `training`, and `replay`
+//! (a few training examples per label, for continued training; optional).
 //!
 //! Saving writes a temporary file beside the target, fsyncs it and renames it over the target,
 //! so a crash never leaves a half-written model. Loading checks everything before use: a file
@@ -79,6 +80,12 @@ pub fn to_bytes(router: &Router) -> Result<Vec<u8>> {
         "training".to_string(),
         json(serde_json::to_string(&router.info))?,
     );
+    if !router.replay.is_empty() {
+        meta.insert(
+            "replay".to_string(),
+            json(serde_json::to_string(&router.replay))?,
+        );
+    }
     let views = owned
         .iter()
         .map(|(n, dt, shape, bytes)| {
@@ -106,18 +113,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path.file_name().ok_or_else(|| {
         Error::invalid("path", format!("`{}` is not a file path", path.display()))
     })?;
+    // Unique per process, call and time: two saves to one path at once (threads or processes)
+    // never share a temporary file, and `create_new` refuses one that exists.
+    static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     let tmp = dir.join(format!(
-        ".{}.tmp-{}-{nanos}",
+        ".{}.tmp-{}-{n}-{nanos}",
         name.to_string_lossy(),
         std::process::id()
     ));
     let result = (|| {
         // Errors name the target: the temporary file is an implementation detail.
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| Error::io(path, e))?;
         f.write_all(bytes).map_err(|e| Error::io(path, e))?;
         f.sync_all().map_err(|e| Error::io(path, e))?;
         drop(f);
@@ -214,6 +229,33 @@ pub fn from_bytes(bytes: &[u8], path: &Path, device: &str) -> Result<Router> {
         .transpose()
         .map_err(|e| invalid(format!("training: {e}")))?
         .unwrap_or_default();
+    let cal = &info.calibration;
+    let in_range = cal.temperature.is_finite()
+        && cal.temperature > 0.0
+        && (0.0..=1.0).contains(&cal.threshold);
+    if !in_range {
+        return Err(invalid(format!(
+            "training: calibration temperature {} or threshold {} out of range",
+            cal.temperature, cal.threshold
+        )));
+    }
+    // Optional: files written before continued training existed have none.
+    let replay: Vec<crate::data::Example> = meta
+        .get("replay")
+        .map(|s| serde_json::from_str(s))
+        .transpose()
+        .map_err(|e| invalid(format!("replay: {e}")))?
+        .unwrap_or_default();
+    if let Some(e) = replay.iter().find(|e| {
+        e.tool
+            .as_deref()
+            .is_some_and(|t| !tools.iter().any(|s| s.name == t))
+    }) {
+        return Err(invalid(format!(
+            "replay example names unknown tool `{}`",
+            e.tool.as_deref().unwrap_or_default()
+        )));
+    }
 
     let dev = resolve_device(device)?;
     let mut weights = HashMap::new();
@@ -262,9 +304,12 @@ pub fn from_bytes(bytes: &[u8], path: &Path, device: &str) -> Result<Router> {
         _ => return Err(invalid("n-gram features do not match the config".into())),
     };
     let encoder = Encoder::new(tok, vocab, cfg.max_tokens);
-    Router::from_parts(cfg, encoder, tools, weights, info, dev).map_err(|e| match e {
-        Error::Candle(c) => invalid(format!("weights: {c}")),
-        Error::Internal(r) => invalid(r),
-        other => other,
-    })
+    let mut router =
+        Router::from_parts(cfg, encoder, tools, weights, info, dev).map_err(|e| match e {
+            Error::Candle(c) => invalid(format!("weights: {c}")),
+            Error::Internal(r) => invalid(r),
+            other => other,
+        })?;
+    router.replay = replay;
+    Ok(router)
 }

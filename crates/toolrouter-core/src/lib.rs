@@ -15,6 +15,7 @@ pub mod eval;
 pub mod fast;
 pub mod features;
 pub mod format;
+pub mod grow;
 pub mod model;
 pub mod router;
 pub mod tokenizer;
@@ -25,7 +26,7 @@ pub use data::{load_examples, load_tools, Example, Span, ToolSpec};
 pub use error::{Error, Result};
 pub use eval::Metrics;
 pub use router::{Alternative, Profile, Reason, Route, Router, TrainingInfo};
-pub use train::{fit, Progress, TrainOptions};
+pub use train::{fit, fit_from, Progress, TrainOptions};
 
 impl Router {
     /// Saves to `path` atomically.

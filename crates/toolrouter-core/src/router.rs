@@ -95,6 +95,9 @@ pub struct TrainingInfo {
     pub valid_loss: Option<f64>,
     pub train_seconds: f64,
     pub warnings: Vec<String>,
+    /// Training continued from an earlier router (`fit_from`): how many of the examples it kept
+    /// were replayed beside the new ones (0 for a fresh fit).
+    pub replayed: usize,
     /// Temperature and abstention threshold fitted on the validation set.
     pub calibration: Calibration,
 }
@@ -235,6 +238,9 @@ pub struct Router {
     fast: Option<FastModel>,
     use_fast: bool,
     pub(crate) info: TrainingInfo,
+    /// A sample of the training examples (a few per label), kept in the model file so training
+    /// continued from this router (`train::fit_from`) can replay them and not forget old tools.
+    pub(crate) replay: Vec<Example>,
     device: Device,
 }
 
@@ -281,6 +287,7 @@ impl Router {
             use_fast: fast.is_some(),
             fast,
             info,
+            replay: Vec::new(),
             device,
         })
     }
@@ -291,6 +298,22 @@ impl Router {
 
     pub fn tools(&self) -> &[ToolSpec] {
         &self.tools
+    }
+
+    /// Approximate heap bytes this router holds: the weights (twice when the CPU fast path keeps
+    /// its own layout of them), the n-gram vocabulary and its lookup, the replay sample.
+    pub fn memory_bytes(&self) -> usize {
+        let weights: usize = self.weights.values().map(|t| t.elem_count() * 4).sum();
+        let fast = if self.fast.is_some() { weights } else { 0 };
+        // Hash, IDF, and the lookup's (key, index) entries with the table's slack.
+        let vocab = self.encoder.vocab.len() * (8 + 4 + 24);
+        let replay: usize = self.replay.iter().map(|e| e.text.len() + 64).sum();
+        weights + fast + vocab + replay
+    }
+
+    /// The examples kept for replay when training continues from this router.
+    pub fn replay(&self) -> &[Example] {
+        &self.replay
     }
 
     pub fn training(&self) -> &TrainingInfo {

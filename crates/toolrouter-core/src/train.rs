@@ -292,8 +292,44 @@ pub fn fit(
     progress: &dyn Fn(&Progress),
     abort: &AtomicBool,
 ) -> Result<Router> {
+    fit_from(None, tools, train, valid, opts, progress, abort)
+}
+
+/// [`fit`], continuing from `init` when given (see [`crate::grow`]): its tools come first and
+/// `tools` adds new ones (or updates schemas); its tokenizer, model shape and weights are the
+/// starting point (the shape options in `opts` are ignored); the examples its file keeps for
+/// replay are trained on beside `train`, so old tools are not forgotten.
+pub fn fit_from(
+    init: Option<&Router>,
+    tools: &[ToolSpec],
+    train: &[Example],
+    valid: Option<&[Example]>,
+    opts: &TrainOptions,
+    progress: &dyn Fn(&Progress),
+    abort: &AtomicBool,
+) -> Result<Router> {
     let started = Instant::now();
     check_options(opts)?;
+    let merged;
+    let tools: &[ToolSpec] = match init {
+        Some(r) => {
+            merged = crate::grow::merge_tools(r.tools(), tools);
+            &merged
+        }
+        None => tools,
+    };
+    if train.is_empty() {
+        return Err(Error::invalid("train", "no training examples"));
+    }
+    let with_replay;
+    let train: &[Example] = match init {
+        Some(r) if !r.replay.is_empty() => {
+            with_replay = [train, r.replay()].concat();
+            &with_replay
+        }
+        _ => train,
+    };
+    let replayed = init.map_or(0, |r| r.replay.len());
     if tools.is_empty() {
         return Err(Error::invalid("tools", "no tools given"));
     }
@@ -314,7 +350,7 @@ pub fn fit(
         .enumerate()
         .map(|(i, t)| (t.name.as_str(), i as u32))
         .collect();
-    let has_none = train.iter().any(|e| e.tool.is_none());
+    let has_none = train.iter().any(|e| e.tool.is_none()) || init.is_some_and(|r| r.cfg.has_none);
     let n_labels = n_tools + usize::from(has_none);
 
     let mut warnings = Vec::new();
@@ -360,11 +396,26 @@ pub fn fit(
     });
 
     let texts: Vec<String> = train_set.iter().map(|e| e.text.clone()).collect();
-    let tokenizer = train_tokenizer(&texts, opts.vocab_size)?;
-    let vocab = if opts.ngrams {
-        NgramVocab::fit(&texts, opts.min_df, opts.max_features)
-    } else {
-        NgramVocab::default()
+    let (tokenizer, vocab) = match init {
+        // The old tokenizer stays: its token embeddings are what the old model learned. The
+        // n-gram vocabulary grows, so words only the new texts use get rows of their own.
+        Some(r) => (
+            r.encoder.tokenizer.clone(),
+            if r.cfg.n_features > 0 {
+                let cap = opts.max_features.max(r.cfg.n_features);
+                r.encoder.vocab.extend(&texts, opts.min_df, cap)
+            } else {
+                NgramVocab::default()
+            },
+        ),
+        None => (
+            train_tokenizer(&texts, opts.vocab_size)?,
+            if opts.ngrams {
+                NgramVocab::fit(&texts, opts.min_df, opts.max_features)
+            } else {
+                NgramVocab::default()
+            },
+        ),
     };
     let any_args = train
         .iter()
@@ -374,21 +425,30 @@ pub fn fit(
     } else {
         (Vec::new(), Vec::new())
     };
+    // A continued model keeps the old shape; a new one takes it from the options.
+    let shape = match init {
+        Some(r) => r.cfg.clone(),
+        None => Config {
+            architecture: opts.architecture.clone(),
+            d_model: opts.d_model,
+            layers: opts.layers,
+            heads: opts.heads,
+            ff_mult: opts.ff_mult,
+            max_tokens: opts.max_tokens,
+            dropout: opts.dropout,
+            d_bag: opts.d_bag,
+            ..Config::default()
+        },
+    };
     let cfg = Config {
         arg_names,
         tool_args,
-        architecture: opts.architecture.clone(),
         vocab_size: tokenizer.get_vocab_size(true),
-        d_model: opts.d_model,
-        layers: opts.layers,
-        heads: opts.heads,
-        ff_mult: opts.ff_mult,
-        max_tokens: opts.max_tokens,
-        dropout: opts.dropout,
         n_features: vocab.len(),
-        d_bag: if vocab.is_empty() { 0 } else { opts.d_bag },
+        d_bag: if vocab.is_empty() { 0 } else { shape.d_bag },
         n_labels,
         has_none,
+        ..shape
     };
     cfg.validate().map_err(|r| Error::invalid("options", r))?;
     let encoder = Encoder::new(tokenizer, vocab, cfg.max_tokens);
@@ -451,6 +511,9 @@ pub fn fit(
             .map(|_| std * normal(&mut rng))
             .collect()
     };
+    if let Some(r) = init {
+        crate::grow::transfer(r, &cfg, tools, &varmap, &mut table)?;
+    }
     let mut sparse = SparseAdam::new(table.len(), opts.bag_lr, opts.bag_weight_decay);
     let mut opt = AdamW::new(
         varmap.all_vars(),
@@ -612,6 +675,7 @@ pub fn fit(
         valid_loss: Some(v_loss),
         train_seconds: started.elapsed().as_secs_f64(),
         warnings,
+        replayed,
         calibration: Calibration::default(),
     };
     let mut router = Router::from_parts(cfg, encoder, tools.to_vec(), weights, info, device)?;
@@ -632,6 +696,7 @@ pub fn fit(
             .push("no validation set: the temperature is 1 and the threshold the minimum".into());
     }
     router.set_calibration(calibration);
+    router.replay = crate::grow::replay_sample(train, &mut rng);
     router.info.train_seconds = started.elapsed().as_secs_f64();
     progress(&Progress {
         phase: "done",

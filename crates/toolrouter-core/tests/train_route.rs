@@ -320,3 +320,69 @@ fn the_fast_path_routes_as_candle_does() {
         }
     }
 }
+
+#[test]
+fn continued_training_adds_a_tool_and_keeps_the_old_ones() -> toolrouter_core::Result<()> {
+    let base = train();
+    // Through the file: the replay sample must survive save and load.
+    let bytes = format::to_bytes(&base)?;
+    let loaded = format::from_bytes(&bytes, Path::new("base.safetensors"), "cpu")?;
+    assert_eq!(loaded.replay(), base.replay());
+    assert!(!loaded.replay().is_empty());
+    assert!(loaded.replay().len() < examples().len() + 1);
+
+    let email = parse_tools(
+        r#"[{"name":"send_email","description":"Send an email","parameters":{"type":"object","properties":{"to":{"type":"string"}}}}]"#,
+        Path::new("tools.json"),
+    )?;
+    let lines: Vec<String> = [
+        "anna", "bob", "carl", "dora", "emil", "fay", "gus", "hana",
+    ]
+    .iter()
+    .flat_map(|n| {
+        [
+            format!(r#"{{"text":"send an email to {n}","tool":"send_email","args":{{"to":"{n}"}}}}"#),
+            format!(r#"{{"text":"write a mail to {n} please","tool":"send_email","args":{{"to":"{n}"}}}}"#),
+        ]
+    })
+    .collect();
+    let all_tools: Vec<_> = tools().into_iter().chain(email.clone()).collect();
+    let new = parse_examples(&lines.join("\n"), Path::new("new.jsonl"), Some(&all_tools))?;
+    let abort = AtomicBool::new(false);
+    let next =
+        toolrouter_core::fit_from(Some(&loaded), &email, &new, None, &small(), &|_| {}, &abort)?;
+    let names: Vec<&str> = next.tools().iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["get_weather", "play_music", "set_timer", "send_email"]
+    );
+    assert_eq!(next.training().replayed, loaded.replay().len());
+    // The shape came from the old model, not from the (default) options.
+    assert_eq!(next.config().d_model, base.config().d_model);
+    assert_eq!(next.config().vocab_size, base.config().vocab_size);
+    // New tool learned, old tools still routed: every old example, not only the replayed ones.
+    let old = next.evaluate(&examples())?;
+    assert!(old.accuracy >= 0.95, "old tools: {}", old.accuracy);
+    let fresh = next.evaluate(&new)?;
+    assert!(fresh.accuracy >= 0.95, "new tool: {}", fresh.accuracy);
+    let r = next.route("send an email to zoe")?;
+    assert_eq!(r.tool.as_deref(), Some("send_email"));
+
+    // With a learning rate of ~0 the continued model is the old one plus an untrained row:
+    // the weights were carried over, not re-learned.
+    let frozen = TrainOptions {
+        epochs: 1,
+        lr: 1e-12,
+        bag_lr: 1e-12,
+        ..small()
+    };
+    let same =
+        toolrouter_core::fit_from(Some(&loaded), &email, &new, None, &frozen, &|_| {}, &abort)?;
+    let text = ["will it rain in oslo tomorrow"];
+    let (a, b) = (base.logits(&text)?, same.logits(&text)?);
+    // Old labels: 3 tools then "none"; new: the same 3 tools, send_email, then "none".
+    let close = |x: f32, y: f32| (x - y).abs() < 1e-4;
+    assert!((0..3).all(|i| close(a[0][i], b[0][i])), "{a:?} vs {b:?}");
+    assert!(close(a[0][3], b[0][4]), "{a:?} vs {b:?}");
+    Ok(())
+}

@@ -4,14 +4,44 @@
 use crate::error::{guard, to_napi};
 use crate::tasks::{EvaluateTask, RouteBatchTask, SaveTask};
 use crate::types::{examples_to_core, route_from_core, tool_from_core, Example, Route, ToolSpec};
-use napi::bindgen_prelude::{AbortSignal, AsyncTask};
+use napi::bindgen_prelude::{AbortSignal, AsyncTask, ObjectFinalize};
+use napi::Env;
 use napi_derive::napi;
 use std::sync::Arc;
 use toolrouter_core::Router;
 
-#[napi(js_name = "NativeRouter")]
+#[napi(js_name = "NativeRouter", custom_finalize)]
 pub struct JsRouter {
     pub(crate) inner: Arc<Router>,
+    /// Native bytes reported to V8 for this object (see [`JsRouter::new`]).
+    external: i64,
+}
+
+impl JsRouter {
+    /// Wraps `router` and tells V8 how much native memory the JS object keeps alive. Without
+    /// that, V8 sees a small object and collects dead routers lazily: a loop that loads models
+    /// grew resident memory by hundreds of MB before a collection freed them (`npm run soak`).
+    pub(crate) fn new(env: &Env, router: Router) -> Self {
+        let external = i64::try_from(router.memory_bytes()).unwrap_or(i64::MAX);
+        // Best effort: a failed report only makes collection lazier.
+        let external = match env.adjust_external_memory(external) {
+            Ok(_) => external,
+            Err(_) => 0,
+        };
+        JsRouter {
+            inner: Arc::new(router),
+            external,
+        }
+    }
+}
+
+impl ObjectFinalize for JsRouter {
+    fn finalize(self, env: Env) -> napi::Result<()> {
+        if self.external != 0 {
+            env.adjust_external_memory(-self.external)?;
+        }
+        Ok(())
+    }
 }
 
 #[napi]

@@ -23,6 +23,8 @@ pub struct TrainTask {
     pub options: core::TrainOptions,
     pub on_progress: Option<Arc<ProgressFn>>,
     pub abort: Arc<AtomicBool>,
+    /// The router training continues from.
+    pub init: Option<Arc<Router>>,
 }
 
 impl Task for TrainTask {
@@ -37,7 +39,8 @@ impl Task for TrainTask {
             }
         };
         guard(|| {
-            core::fit(
+            core::fit_from(
+                self.init.as_deref(),
                 &self.tools,
                 &self.train,
                 self.valid.as_deref(),
@@ -48,10 +51,8 @@ impl Task for TrainTask {
         })
     }
 
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
-        Ok(JsRouter {
-            inner: Arc::new(output),
-        })
+    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        Ok(JsRouter::new(&env, output))
     }
 }
 
@@ -68,10 +69,8 @@ impl Task for LoadTask {
         guard(|| core::format::load_on(&self.path, &self.device))
     }
 
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
-        Ok(JsRouter {
-            inner: Arc::new(output),
-        })
+    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        Ok(JsRouter::new(&env, output))
     }
 }
 

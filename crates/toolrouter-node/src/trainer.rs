@@ -1,6 +1,7 @@
 //! Free functions: `train`, `loadRouter`, `loadTools`, `loadExamples`, `defaultTrainOptions`.
 
 use crate::error::guard;
+use crate::router::JsRouter;
 use crate::tasks::{LoadExamplesTask, LoadTask, LoadToolsTask, TrainTask};
 use crate::types::{examples_to_core, tools_to_core, Example, Progress, ToolSpec, TrainOptions};
 use napi::bindgen_prelude::{AbortSignal, AsyncTask};
@@ -11,7 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Trains a router off the JS thread. Progress goes to `onProgress`; `signal` stops training
-/// between batches (the promise rejects with `ABORTED`).
+/// between batches (the promise rejects with `ABORTED`). With `init`, training continues from
+/// that router: its tools are kept and `tools` adds new ones.
 #[napi(ts_return_type = "Promise<NativeRouter>")]
 pub fn train(
     tools: Vec<ToolSpec>,
@@ -20,6 +22,7 @@ pub fn train(
     options: Option<TrainOptions>,
     on_progress: Option<ThreadsafeFunction<Progress, (), Progress, Status, false>>,
     signal: Option<AbortSignal>,
+    init: Option<&JsRouter>,
 ) -> napi::Result<AsyncTask<TrainTask>> {
     let tools = tools_to_core(tools)?;
     let train = examples_to_core(train, "train")?;
@@ -36,6 +39,7 @@ pub fn train(
         options: options.unwrap_or_default().to_core(),
         on_progress: on_progress.map(Arc::new),
         abort,
+        init: init.map(|r| r.inner.clone()),
     };
     Ok(AsyncTask::with_optional_signal(task, signal))
 }
