@@ -33,6 +33,12 @@ export declare class NativeRouter {
 }
 export type JsRouter = NativeRouter
 
+/** Panics on the JS thread inside the guard every export uses. */
+export declare function __panicForTest(): void
+
+/** Panics on a libuv pool thread inside the guard every async task uses. */
+export declare function __panicOnPoolForTest(): Promise<void>
+
 export interface Alternative {
   tool: string
   confidence: number
@@ -128,9 +134,10 @@ export interface ToolSpec {
 
 /**
  * Trains a router off the JS thread. Progress goes to `onProgress`; `signal` stops training
- * between batches (the promise rejects with `ABORTED`).
+ * between batches (the promise rejects with `ABORTED`). With `init`, training continues from
+ * that router: its tools are kept and `tools` adds new ones.
  */
-export declare function train(tools: Array<ToolSpec>, train: Array<Example>, valid?: Array<Example> | undefined | null, options?: TrainOptions | undefined | null, onProgress?: (((arg: Progress) => void)) | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeRouter>
+export declare function train(tools: Array<ToolSpec>, train: Array<Example>, valid?: Array<Example> | undefined | null, options?: TrainOptions | undefined | null, onProgress?: (((arg: Progress) => void)) | undefined | null, signal?: AbortSignal | undefined | null, init?: NativeRouter | undefined | null): Promise<NativeRouter>
 
 /** Options of `train`; every field is optional and defaults to the core's default. */
 export interface TrainOptions {

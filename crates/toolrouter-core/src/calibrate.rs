@@ -49,12 +49,34 @@ impl Default for Calibration {
 }
 
 /// Softmax of `logits / t`, in f64.
+///
+/// Total: probabilities are finite and sum to 1 whatever the logits. A NaN logit counts as
+/// -inf, +inf logits share the mass, all -inf gives the uniform distribution, and a temperature
+/// that is not a positive number counts as 1 (a model whose weights overflow must still give a
+/// `Route`, not a NaN confidence; found by fuzzing the model file).
 pub fn softmax_t(logits: &[f32], t: f64) -> Vec<f64> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let e: Vec<f64> = logits
+    let t = if t.is_finite() && t > 0.0 { t } else { 1.0 };
+    let z: Vec<f64> = logits
         .iter()
-        .map(|&z| ((z as f64 - max) / t).exp())
+        .map(|&v| {
+            if v.is_nan() {
+                f64::NEG_INFINITY
+            } else {
+                v as f64
+            }
+        })
         .collect();
+    let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !max.is_finite() {
+        let hit = |v: f64| max == f64::NEG_INFINITY || v == max;
+        let n = z.iter().filter(|&&v| hit(v)).count().max(1) as f64;
+        return z
+            .iter()
+            .map(|&v| if hit(v) { 1.0 / n } else { 0.0 })
+            .collect();
+    }
+    // The largest term is exp(0) = 1, so the sum is at least 1.
+    let e: Vec<f64> = z.iter().map(|&v| ((v - max) / t).exp()).collect();
     let s: f64 = e.iter().sum();
     e.into_iter().map(|x| x / s).collect()
 }
@@ -181,6 +203,21 @@ mod tests {
     use crate::eval::ece;
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn softmax_is_total_on_overflowed_logits() {
+        let inf = f32::INFINITY;
+        let cases: [(&[f32], f64, &[f64]); 5] = [
+            (&[f32::NAN, 0.0], 1.0, &[0.0, 1.0]),
+            (&[inf, inf, 0.0], 1.0, &[0.5, 0.5, 0.0]),
+            (&[-inf, f32::NAN], 1.0, &[0.5, 0.5]),
+            (&[0.0, 0.0], 0.0, &[0.5, 0.5]),
+            (&[1e30, -1e30], f64::NAN, &[1.0, 0.0]),
+        ];
+        for (z, t, want) in cases {
+            assert_eq!(softmax_t(z, t), want, "{z:?} at t = {t}");
+        }
+    }
 
     #[test]
     fn threshold_is_the_lowest_that_reaches_the_target() {

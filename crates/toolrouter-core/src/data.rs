@@ -65,19 +65,30 @@ impl Example {
     }
 }
 
+/// The UTF-8 byte order mark some editors write at the start of a file; skipped.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Reads and validates a tools file.
 pub fn load_tools(path: &Path) -> Result<Vec<ToolSpec>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    parse_tools(&text, path)
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    parse_tools_bytes(&bytes, path)
 }
 
 /// Parses a tools JSON document; `path` is only used in error messages.
 pub fn parse_tools(text: &str, path: &Path) -> Result<Vec<ToolSpec>> {
+    parse_tools_bytes(text.as_bytes(), path)
+}
+
+/// Parses a tools JSON document from raw bytes (what [`load_tools`] reads): bytes that are not
+/// UTF-8 JSON give `TOOLS_INVALID`; `path` is only used in error messages.
+pub fn parse_tools_bytes(bytes: &[u8], path: &Path) -> Result<Vec<ToolSpec>> {
     let bad = |reason: String| Error::ToolsInvalid {
         path: path.to_path_buf(),
         reason,
     };
-    let root: Value = serde_json::from_str(text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
+    let root: Value =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("invalid JSON: {e}")))?;
     let items = match root {
         Value::Array(items) => items,
         // `{ "tools": [...] }`, as some agent configs store them.
@@ -175,7 +186,10 @@ pub fn parse_examples(text: &str, path: &Path, tools: Option<&[ToolSpec]>) -> Re
     read_examples(text.as_bytes(), path, tools)
 }
 
-fn read_examples(
+/// Reads JSONL examples from any reader, one line at a time (memory: the examples, not the
+/// file); `path` is only used in error messages. [`load_examples`] and [`parse_examples`] are
+/// this over a file and over a string.
+pub fn read_examples(
     reader: impl BufRead,
     path: &Path,
     tools: Option<&[ToolSpec]>,
@@ -190,7 +204,11 @@ fn read_examples(
             reason,
         };
         let line = line.map_err(|e| Error::io(path, e))?;
-        let line = std::str::from_utf8(&line).map_err(|e| bad(format!("not valid UTF-8: {e}")))?;
+        let line = match line.strip_prefix(BOM) {
+            Some(rest) if i == 0 => rest,
+            _ => &line[..],
+        };
+        let line = std::str::from_utf8(line).map_err(|e| bad(format!("not valid UTF-8: {e}")))?;
         let line = line.trim();
         if line.is_empty() {
             continue;
@@ -358,6 +376,19 @@ mod tests {
         }
         let e = parse_examples("\n\n", p, None).unwrap_err();
         assert!(e.to_string().contains("empty"), "{e}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_and_bad_utf8_is_the_file_s_fault() {
+        let p = Path::new("x");
+        let ex = parse_examples("\u{feff}{\"text\":\"hi\",\"tool\":null}\r\n", p, None).unwrap();
+        assert_eq!(ex[0].text, "hi");
+        let t = parse_tools_bytes(b"\xEF\xBB\xBF[{\"name\":\"a\"}]", p).unwrap();
+        assert_eq!(t[0].name, "a");
+        let e = parse_tools_bytes(b"[{\"name\":\"\xff\"}]", p).unwrap_err();
+        assert_eq!(e.code(), "TOOLS_INVALID");
+        let e = read_examples(&b"{\"text\":\"\xff\",\"tool\":null}"[..], p, None).unwrap_err();
+        assert_eq!(e.code(), "DATASET_INVALID");
     }
 
     #[test]

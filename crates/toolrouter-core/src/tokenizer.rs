@@ -129,13 +129,39 @@ pub fn to_json(tok: &Tokenizer) -> Result<String> {
         .map_err(|e| Error::Internal(format!("tokenizer: {e}")))
 }
 
-/// Parses a tokenizer JSON; the caller maps the error to `MODEL_INVALID`.
+/// Parses a tokenizer JSON; the caller maps the error to `MODEL_INVALID`. Checks what routing
+/// relies on, so a file that loads never fails later on some request: a WordPiece model whose
+/// unknown token is in the vocabulary, token ids `0..n` (the caller compares `n` with the
+/// embedding table), and probe texts that encode.
 pub fn from_json(json: &str) -> std::result::Result<Tokenizer, String> {
     let tok: Tokenizer = json.parse().map_err(|e| format!("tokenizer: {e}"))?;
     for (i, s) in SPECIALS.iter().enumerate() {
         if tok.token_to_id(s) != Some(i as u32) {
             return Err(format!("tokenizer: special token {s} is not id {i}"));
         }
+    }
+    // Found by fuzzing the model file: an edited unknown token loaded, then every request with
+    // an unseen character failed with INTERNAL.
+    let ModelWrapper::WordPiece(wp) = tok.get_model() else {
+        return Err("tokenizer: not a WordPiece model".into());
+    };
+    if tok.token_to_id(&wp.unk_token).is_none() {
+        return Err(format!(
+            "tokenizer: the unknown token `{}` is not in the vocabulary",
+            wp.unk_token
+        ));
+    }
+    let n = tok.get_vocab_size(true);
+    let mut seen = vec![false; n];
+    for id in tok.get_vocab(true).values() {
+        match seen.get_mut(*id as usize) {
+            Some(s) if !*s => *s = true,
+            _ => return Err(format!("tokenizer: token ids are not 0..{n} (id {id})")),
+        }
+    }
+    for probe in ["", "weather in oslo", "Zürich 🌧\u{fe0f} مرحبا \0 x\u{301}"] {
+        tok.encode_char_offsets(probe, false)
+            .map_err(|e| format!("tokenizer: {e}"))?;
     }
     Ok(tok)
 }

@@ -8,5 +8,6 @@
 mod error;
 mod router;
 mod tasks;
+mod testing;
 mod trainer;
 mod types;
