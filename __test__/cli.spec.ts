@@ -109,6 +109,21 @@ test('train --json prints progress events and a done event and writes the model'
   t.true(existsSync(model))
 })
 
+test('train --init continues from a model file and writes a new one', async (t) => {
+  const dir = tempDir(t)
+  const base = await trainQuick(t, dir)
+  const next = join(dir, 'next.trm')
+  const r = await cli(['train', '--init', base, '--train', TEST, '--tools', TOOLS, '--out', next, '--json', ...QUICK])
+  t.is(r.code, 0, r.stderr)
+  t.is(jsonLines(r.stdout).at(-1)?.event, 'done')
+  const routed = await cli(['route', '--model', next, '--json', 'will it rain in Oslo tomorrow?'])
+  t.is(routed.code, 0, routed.stderr)
+  t.is(jsonLines(routed.stdout)[0].tool, 'get_weather')
+  const missing = await cli(['train', '--init', join(dir, 'nope.trm'), '--train', TEST, '--tools', TOOLS, '--out', next])
+  t.is(missing.code, 2)
+  t.regex(missing.stderr, /MODEL_NOT_FOUND/)
+})
+
 test('train prints one line per epoch on stderr and a summary on stdout when not on a terminal', async (t) => {
   const dir = tempDir(t)
   const model = join(dir, 'model.trm')

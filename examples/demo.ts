@@ -1,7 +1,8 @@
 // The README's first command: trains on the bundled demo data, prints test accuracy, a few
 // routed requests and the time per route. Run with `npm run demo`.
 import * as path from 'node:path'
-import { loadExamples, loadTools, Trainer } from '../index'
+import { Cascade, loadExamples, loadTools, Trainer, type ToolExecutors } from '../index'
+import { labelledLlm } from './labelled-llm'
 
 async function main(): Promise<void> {
   const dir = path.join(__dirname, '..', 'data', 'demo')
@@ -67,6 +68,26 @@ async function main(): Promise<void> {
   times.sort((a, b) => a - b)
   const us = (q: number) => (1000 * times[Math.floor(q * (times.length - 1))]).toFixed(0)
   console.log(`\nroute(): p50 ${us(0.5)} µs, p99 ${us(0.99)} µs per request (${times.length} calls, one thread)`)
+
+  // In front of the LLM: the test requests through a cascade, against a plain LLM tool loop that
+  // sends all the tools in every call. The LLM is a stand-in answering from the labels.
+  const execute: ToolExecutors = Object.fromEntries(tools.map((t) => [t.name, () => ({ ok: true })]))
+  const labels = new Map(test.map((e) => [e.text, e]))
+  const cascade = new Cascade({ router, tools: execute, llm: labelledLlm(labels), shortlist: 5 })
+  for (const e of test) await cascade.run([{ role: 'user' as const, content: e.text }])
+  const s = cascade.stats()
+  const baselineCalls = s.llmCalls + s.llmCallsAvoided
+  console.log(`\nIn front of the LLM (${s.runs} test requests, prompt tokens counted with o200k_base):`)
+  console.log(
+    `  plain LLM tool loop  ${s.baselinePromptTokens} prompt tokens in ${baselineCalls} LLM calls (all ${tools.length} tools each call)`,
+  )
+  console.log(
+    `  cascade              ${s.promptTokens} prompt tokens in ${s.llmCalls} LLM calls ` +
+      `(${pct(s.localShare)} run locally, a shortlist of 5 tools otherwise)`,
+  )
+  console.log(
+    `  saved                ${pct(s.tokensSaved / s.baselinePromptTokens)} of the prompt tokens, ${s.llmCallsAvoided} LLM calls`,
+  )
 }
 
 main().catch((e: unknown) => {

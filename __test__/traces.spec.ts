@@ -1,0 +1,198 @@
+/**
+ * Learning from logs: recorded requests and responses (OpenAI, Anthropic, AI SDK) become training
+ * examples with the last user message as text, the LLM's first tool call as the label and spans
+ * located in the text.
+ */
+import { generateText, jsonSchema, tool, type ModelMessage } from 'ai'
+import { MockLanguageModelV2 } from 'ai/test'
+import test from 'ava'
+import { examplesFromTraces, readTraces, Trainer } from '../index.js'
+import { assertToolrouterError, fixtureData, SMALL } from './helpers.ts'
+import { recorded } from './llm-server.ts'
+
+const openaiRecord = {
+  request: {
+    model: 'gpt-4o-mini',
+    messages: [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'put on some Miles Davis' },
+    ],
+  },
+  response: recorded('openai-chat-tool-call'),
+}
+
+test('openai: the last user message and the tool called after it, with spans in the text', (t) => {
+  const noTool = {
+    request: { messages: [{ role: 'user', content: [{ type: 'text', text: 'tell me a joke' }] }] },
+    response: recorded('openai-chat-answer'),
+  }
+  const unanswered = { request: { messages: [{ role: 'user', content: 'hello?' }] } }
+  const r = readTraces([openaiRecord, noTool, unanswered], { format: 'openai' })
+  t.deepEqual(r.examples, [
+    {
+      text: 'put on some Miles Davis',
+      tool: 'play_music',
+      args: { query: 'miles davis' },
+      spans: [{ name: 'query', start: 12, end: 23 }],
+    },
+    { text: 'tell me a joke', tool: null, args: {} },
+  ])
+  t.is(r.records, 3)
+  t.is(r.skipped, 1)
+})
+
+test('openai: a whole conversation, earlier turns ignored, tool results not taken for user turns', (t) => {
+  const messages = [
+    { role: 'user', content: 'what is the weather in Oslo' },
+    {
+      role: 'assistant',
+      content: null,
+      tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }],
+    },
+    { role: 'tool', tool_call_id: 'call_1', content: '{"temp_c":4}' },
+    { role: 'assistant', content: '4 °C.' },
+    { role: 'user', content: 'set a timer for 🍝 12 minutes' },
+    {
+      role: 'assistant',
+      content: null,
+      tool_calls: [
+        { id: 'call_2', type: 'function', function: { name: 'set_timer', arguments: '{"duration_minutes":12}' } },
+      ],
+    },
+    { role: 'tool', tool_call_id: 'call_2', content: 'ok' },
+  ]
+  t.deepEqual(examplesFromTraces([{ messages }], { format: 'openai' }), [
+    // Spans count code points: the emoji is one.
+    {
+      text: 'set a timer for 🍝 12 minutes',
+      tool: 'set_timer',
+      args: { duration_minutes: 12 },
+      spans: [{ name: 'duration_minutes', start: 18, end: 20 }],
+    },
+  ])
+})
+
+test('anthropic: tool_use blocks; a user message of tool results is not a user turn', (t) => {
+  const record = {
+    request: {
+      model: 'claude-sonnet-4-5',
+      system: 'Be brief.',
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'put on some miles davis' }] }],
+    },
+    response: recorded('anthropic-tool-use'),
+  }
+  const later = {
+    request: {
+      messages: [
+        ...record.request.messages,
+        { role: 'assistant', content: recorded('anthropic-tool-use').content },
+        {
+          role: 'user',
+          content: [{ type: 'tool_result', tool_use_id: 'toolu_01A09q90qw90lq917835lq9a', content: 'Playing' }],
+        },
+      ],
+    },
+    response: recorded('anthropic-answer'),
+  }
+  const r = readTraces([record, later], { format: 'anthropic' })
+  t.deepEqual(r.examples, [
+    {
+      text: 'put on some miles davis',
+      tool: 'play_music',
+      args: { query: 'miles davis' },
+      spans: [{ name: 'query', start: 12, end: 23 }],
+    },
+  ])
+  t.is(r.duplicates, 1, 'the second step of the same loop teaches the same decision')
+})
+
+test('ai-sdk: a generateText result from the mock model, logged as JSON', async (t) => {
+  const model = new MockLanguageModelV2({
+    doGenerate: {
+      content: [
+        {
+          type: 'tool-call',
+          toolCallId: 'call_m1',
+          toolName: 'get_weather',
+          input: '{"city":"Lisbon","date":"Friday"}',
+        },
+      ],
+      finishReason: 'tool-calls',
+      usage: { inputTokens: 50, outputTokens: 9, totalTokens: 59 },
+      warnings: [],
+    },
+  })
+  const messages: ModelMessage[] = [{ role: 'user', content: 'Weather in Lisbon on Friday?' }]
+  const tools = {
+    get_weather: tool({
+      inputSchema: jsonSchema<{ city: string; date?: string }>({
+        type: 'object',
+        properties: { city: { type: 'string' }, date: { type: 'string' } },
+      }),
+    }),
+  }
+  const result = await generateText({ model, messages, tools })
+  const log =
+    JSON.stringify({ messages, response: result.response }) +
+    '\n' +
+    JSON.stringify({ messages, toolCalls: result.toolCalls })
+  const r = readTraces(log, { format: 'ai-sdk' })
+  t.deepEqual(r.examples, [
+    {
+      text: 'Weather in Lisbon on Friday?',
+      tool: 'get_weather',
+      args: { city: 'Lisbon', date: 'Friday' },
+      spans: [
+        { name: 'city', start: 11, end: 17 },
+        { name: 'date', start: 21, end: 27 },
+      ],
+    },
+  ])
+  t.is(r.duplicates, 1)
+})
+
+test('an argument the LLM reworded leaves the example without spans (tool choice only)', (t) => {
+  const record = {
+    messages: [
+      { role: 'user', content: 'timer for half an hour' },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          { id: 'c', type: 'function', function: { name: 'set_timer', arguments: '{"duration_minutes":30}' } },
+        ],
+      },
+    ],
+  }
+  t.deepEqual(examplesFromTraces([record], { format: 'openai' }), [
+    { text: 'timer for half an hour', tool: 'set_timer', args: { duration_minutes: 30 } },
+  ])
+})
+
+test('distilled examples train a router', async (t) => {
+  const { tools, train } = await fixtureData()
+  const more = examplesFromTraces([openaiRecord], { format: 'openai' })
+  const router = await new Trainer({ tools, ...SMALL }).fit([...train, ...more])
+  t.is(router.route('put on some miles davis').tool, 'play_music')
+})
+
+test('bad records: DATASET_INVALID with the line; a bad format is INVALID_ARGUMENT', (t) => {
+  const e = t.throws(() => readTraces('{"messages":[]}\n{not json\n', { format: 'openai', source: 'log.jsonl' }))
+  assertToolrouterError(t, e, 'DATASET_INVALID')
+  t.regex((e as Error).message, /^log\.jsonl:2: invalid JSON/)
+  assertToolrouterError(
+    t,
+    t.throws(() => readTraces('[1]', { format: 'openai' })),
+    'DATASET_INVALID',
+  )
+  assertToolrouterError(
+    t,
+    t.throws(() => readTraces('', { format: 'openai' })),
+    'DATASET_INVALID',
+  )
+  assertToolrouterError(
+    t,
+    t.throws(() => readTraces([], { format: 'gemini' as 'openai' })),
+    'INVALID_ARGUMENT',
+  )
+})
