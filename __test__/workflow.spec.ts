@@ -1,0 +1,282 @@
+/**
+ * Multi-step workflows: the rendering of a state, arguments copied from earlier results, a rule on a
+ * value in a result learned from examples, `finish`, the JSONL loader's errors, workflows from
+ * multi-call traces, and the chain runner (local steps, then a handover with synthetic history).
+ */
+import test from 'ava'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import {
+  examplesFromWorkflows,
+  FINISH,
+  loadWorkflows,
+  numberFacts,
+  renderState,
+  runChain,
+  Trainer,
+  workflowsFromTraces,
+  workflowTools,
+  type Router,
+  type ToolSpec,
+  type Workflow,
+} from '../index.js'
+import { assertToolrouterError, tempDir } from './helpers.ts'
+
+const TOOLS: ToolSpec[] = [
+  {
+    name: 'lookup_order',
+    parameters: { type: 'object', properties: { order_id: { type: 'string' } }, required: ['order_id'] },
+  },
+  {
+    name: 'refund_order',
+    parameters: {
+      type: 'object',
+      properties: { order_id: { type: 'string' }, amount: { type: 'number' } },
+      required: ['order_id', 'amount'],
+    },
+  },
+  {
+    name: 'request_approval',
+    parameters: {
+      type: 'object',
+      properties: { reference: { type: 'string' }, amount: { type: 'number' } },
+      required: ['reference', 'amount'],
+    },
+  },
+]
+
+const PHRASES = ['refund order {id}', 'please refund {id} now', 'I want my money back for order {id}', 'refund {id} for me']
+
+/** Deterministic pseudo-random values (no Math.random in tests). */
+function lcg(seed: number): () => number {
+  let x = seed >>> 0
+  return () => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0
+    return x / 4294967296
+  }
+}
+
+/** Refunds: look up the order; from 500 on, ask for approval, else refund; then finish. */
+function refunds(n: number, seed: number): Workflow[] {
+  const r = lcg(seed)
+  return Array.from({ length: n }, (_, i) => {
+    const id = `A${1000 + Math.floor(r() * 9000)}`
+    const amount = Math.round(Math.exp(Math.log(20) + r() * (Math.log(3000) - Math.log(20))))
+    const lookup = { tool: 'lookup_order', args: { order_id: id }, result: { order_id: id, status: 'delivered', amount } }
+    const next =
+      amount >= 500
+        ? { tool: 'request_approval', args: { reference: id, amount }, result: { approved: true } }
+        : { tool: 'refund_order', args: { order_id: id, amount }, result: { refunded: amount } }
+    return { request: PHRASES[i % PHRASES.length].replace('{id}', id), steps: [lookup, next] }
+  })
+}
+
+const FAST = { dModel: 32, layers: 1, heads: 2, maxTokens: 64, epochs: 40, patience: 40, argWeight: 2, seed: 3 }
+
+let shared: Promise<{ router: Router; train: Workflow[] }> | undefined
+function sharedRouter(): Promise<{ router: Router; train: Workflow[] }> {
+  shared ??= (async () => {
+    const train = refunds(160, 1)
+    const router = await new Trainer({ tools: workflowTools(TOOLS, train), ...FAST }).fit(examplesFromWorkflows(train))
+    return { router, train }
+  })()
+  return shared
+}
+
+test('a state renders deterministically, whatever the order of the arguments', (t) => {
+  const steps = [{ tool: 'lookup_order', args: { order_id: 'A123', verbose: true }, result: { status: 'delivered', amount: 730 } }]
+  const a = renderState('refund order A123', steps)
+  const b = renderState('refund order A123', [{ ...steps[0], args: { verbose: true, order_id: 'A123' } }])
+  t.is(a, b)
+  t.is(a, renderState('refund order A123', JSON.parse(JSON.stringify(steps))))
+  t.true(a.startsWith('refund order A123 | lookuporder order_id=A123 verbose=true → status=delivered amount=730 | facts '), a)
+  t.true(a.includes(' amountge500'))
+  t.false(a.includes('amountge1000'))
+  t.is(renderState('hi', []), 'hi')
+})
+
+test('numbers become threshold facts on a fixed grid, negative ones too', (t) => {
+  t.deepEqual(numberFacts('amount', 4), ['amountge1', 'amountge2', 'amountge3'])
+  t.true(numberFacts('amount', 500).includes('amountge500'))
+  t.false(numberFacts('amount', 499.99).includes('amountge500'))
+  t.deepEqual(numberFacts('change_pct', -6.2), ['changepctneg', 'changepctlem1', 'changepctlem2', 'changepctlem3', 'changepctlem5'])
+  t.deepEqual(numberFacts('x', 0.5), ['xlt1'])
+})
+
+test('each workflow state is an example; spans point into the request; finish ends a finished workflow', (t) => {
+  const [w] = refunds(1, 9)
+  const ex = examplesFromWorkflows([w])
+  t.deepEqual(
+    ex.map((e) => e.tool),
+    ['lookup_order', w.steps[1].tool, '__finish__'],
+  )
+  const id = w.steps[0].args.order_id as string
+  t.deepEqual(ex[0].spans, [{ name: 'order_id', start: ex[0].text.indexOf(id), end: ex[0].text.indexOf(id) + id.length }])
+  t.is(examplesFromWorkflows([{ ...w, finished: false }]).length, 2)
+})
+
+test('an argument is taken from an earlier result, and finish comes at the end', async (t) => {
+  const { router } = await sharedRouter()
+  const request = 'please refund A4242 now'
+  const lookup = { tool: 'lookup_order', args: { order_id: 'A4242' }, result: { order_id: 'A4242', status: 'delivered', amount: 137 } }
+  const first = router.next(request, [], { threshold: 0 })
+  t.is(first.tool, 'lookup_order')
+  t.deepEqual(first.args, { order_id: 'A4242' })
+  const second = router.next(request, [lookup], { threshold: 0 })
+  t.is(second.tool, 'refund_order')
+  t.is(second.args.amount, 137, 'the amount comes from the lookup result')
+  t.is(second.args.order_id, 'A4242')
+  const text = renderState(request, [lookup])
+  const amountSpan = second.spans.find((s) => s.name === 'amount')
+  t.truthy(amountSpan)
+  t.true((amountSpan?.start ?? 0) > request.length, 'the span points into the rendered history')
+  t.is(text.slice(amountSpan?.start, amountSpan?.end), '137')
+  const done = router.next(request, [lookup, { tool: 'refund_order', args: second.args, result: { refunded: 137 } }], { threshold: 0 })
+  t.is(done.tool, FINISH)
+  t.true(done.complete)
+})
+
+test('a rule on a value in a result (from 500 on, approval) is learned: ≥ 95% right on held-out values', async (t) => {
+  const { router, train } = await sharedRouter()
+  const seen = new Set(train.map((w) => w.steps[0].result))
+  const test_ = refunds(120, 77).filter((w) => !seen.has(w.steps[0].result))
+  let right = 0
+  for (const w of test_) {
+    const r = router.next(w.request, w.steps.slice(0, 1), { threshold: 0 })
+    const best = r.tool ?? r.alternatives[0]?.tool
+    if (best === w.steps[1].tool) right++
+  }
+  const acc = right / test_.length
+  t.true(acc >= 0.95, `branch accuracy ${(100 * acc).toFixed(1)}% on ${test_.length} held-out amounts`)
+})
+
+test('runChain runs confident steps locally and stops at finish', async (t) => {
+  const { router } = await sharedRouter()
+  const calls: string[] = []
+  const run = await runChain({
+    router,
+    request: 'refund order A5150',
+    minConfidence: 0,
+    tools: {
+      lookup_order: (args) => {
+        calls.push('lookup_order')
+        return { order_id: args.order_id, status: 'delivered', amount: 88 }
+      },
+      refund_order: (args) => {
+        calls.push('refund_order')
+        return { refunded: args.amount }
+      },
+      request_approval: () => ({ approved: true }),
+    },
+  })
+  t.is(run.status, 'done')
+  t.deepEqual(calls, ['lookup_order', 'refund_order'])
+  t.deepEqual(run.steps[1].args, { order_id: 'A5150', amount: 88 })
+  t.is(run.history.length, 4, 'a call and a result per step')
+  t.is(run.routes.at(-1)?.tool, FINISH)
+})
+
+test('runChain hands the rest to the LLM with the synthetic history of the steps it ran', async (t) => {
+  const { router } = await sharedRouter()
+  const seen: unknown[] = []
+  const run = await runChain({
+    router,
+    request: 'refund order A5150',
+    format: 'anthropic',
+    minConfidence: 0,
+    // No executor for refunds: the second step goes to the LLM.
+    tools: { lookup_order: (args) => ({ order_id: args.order_id, status: 'delivered', amount: 88 }) },
+    llm: (h) => {
+      seen.push(h)
+      return 'the LLM took it from here'
+    },
+  })
+  t.is(run.status, 'handover')
+  t.is(run.llm, 'the LLM took it from here')
+  t.is(seen.length, 1)
+  const h = run.handover
+  t.is(h?.reason, 'no_executor')
+  t.is(h?.route.tool, 'refund_order')
+  t.is(h?.steps.length, 1)
+  t.like(h?.history[0], { role: 'assistant', content: [{ type: 'tool_use', name: 'lookup_order', input: { order_id: 'A5150' } }] })
+  t.like(h?.history[1], { role: 'user', content: [{ type: 'tool_result', content: '{"order_id":"A5150","status":"delivered","amount":88}' }] })
+  // At a threshold of 1 nothing is confident enough: the first step already goes to the LLM.
+  const unsure = await runChain({ router, request: 'refund order A5150', minConfidence: 1, tools: {} })
+  t.is(unsure.status, 'handover')
+  t.is(unsure.handover?.reason, 'low_confidence')
+  t.deepEqual(unsure.history, [])
+})
+
+test('loadWorkflows names the file, the line and the field of a bad record', async (t) => {
+  const dir = tempDir(t)
+  const file = path.join(dir, 'wf.jsonl')
+  const good = JSON.stringify({ request: 'refund A1', steps: [{ tool: 'lookup_order', args: { order_id: 'A1' }, result: {} }] })
+  fs.writeFileSync(file, `${good}\n\n${JSON.stringify({ request: 'x', steps: [{ tool: 'lookup_order', args: [] }] })}\n`)
+  const e1 = await t.throwsAsync(loadWorkflows(file))
+  assertToolrouterError(t, e1, 'DATASET_INVALID')
+  t.true(e1?.message.startsWith(`${file}:3: field \`steps[0].args\``), e1?.message)
+  fs.writeFileSync(file, `${good}\n{"request": 3, "steps": []}\n`)
+  const e2 = await t.throwsAsync(loadWorkflows(file))
+  t.true(e2?.message.includes(':2: field `request`'), e2?.message)
+  fs.writeFileSync(file, `${good}\nnot json\n`)
+  const e3 = await t.throwsAsync(loadWorkflows(file))
+  t.true(e3?.message.includes(':2: invalid JSON'), e3?.message)
+  fs.writeFileSync(file, JSON.stringify({ request: 'x', steps: [{ tool: 'a', args: {} }] }) + '\n')
+  const e4 = await t.throwsAsync(loadWorkflows(file))
+  t.true(e4?.message.includes(':1: field `steps[0].result`'), e4?.message)
+  fs.writeFileSync(file, `${good}\n`)
+  const e5 = await t.throwsAsync(loadWorkflows(file, { tools: [{ name: 'other' }] }))
+  t.true(e5?.message.includes(':1: field `steps[0].tool`: unknown tool `lookup_order`'), e5?.message)
+  t.is((await loadWorkflows(path.join(dir, '..', path.basename(dir), 'wf.jsonl'))).length, 1)
+  await t.throwsAsync(loadWorkflows(path.join(dir, 'missing.jsonl')), { code: 'IO' })
+})
+
+test('workflowsFromTraces reads a multi-call OpenAI loop; prefixes logged per call are dropped', (t) => {
+  const user = { role: 'user', content: 'refund order A77' }
+  const call1 = {
+    role: 'assistant',
+    content: null,
+    tool_calls: [{ id: 'c1', type: 'function', function: { name: 'lookup_order', arguments: '{"order_id":"A77"}' } }],
+  }
+  const res1 = { role: 'tool', tool_call_id: 'c1', content: '{"order_id":"A77","amount":40}' }
+  const call2 = {
+    role: 'assistant',
+    content: null,
+    tool_calls: [{ id: 'c2', type: 'function', function: { name: 'refund_order', arguments: '{"order_id":"A77","amount":40}' } }],
+  }
+  const res2 = { role: 'tool', tool_call_id: 'c2', content: '{"refunded":40}' }
+  const answer = { role: 'assistant', content: 'Refunded 40.' }
+  const records = [
+    { request: { messages: [user] }, response: { choices: [{ message: call1 }] } },
+    { request: { messages: [user, call1, res1] }, response: { choices: [{ message: call2 }] } },
+    { request: { messages: [user, call1, res1, call2, res2] }, response: { choices: [{ message: answer }] } },
+  ]
+  const wfs = workflowsFromTraces(records.map((r) => JSON.stringify(r)).join('\n'), { format: 'openai' })
+  t.deepEqual(wfs, [
+    {
+      request: 'refund order A77',
+      steps: [
+        { tool: 'lookup_order', args: { order_id: 'A77' }, result: { order_id: 'A77', amount: 40 } },
+        { tool: 'refund_order', args: { order_id: 'A77', amount: 40 }, result: { refunded: 40 } },
+      ],
+      finished: true,
+    },
+  ])
+  const ex = examplesFromWorkflows(wfs)
+  t.deepEqual(
+    ex.map((e) => e.tool),
+    ['lookup_order', 'refund_order', '__finish__'],
+  )
+  const e = t.throws(() => workflowsFromTraces('{"request":1}\nnope', { format: 'openai', source: 'log.jsonl' }))
+  assertToolrouterError(t, e, 'DATASET_INVALID')
+  t.true(e?.message.startsWith('log.jsonl:2: invalid JSON'), e?.message)
+  t.throws(() => workflowsFromTraces([], { format: 'bogus' as 'openai' }), { code: 'INVALID_ARGUMENT' })
+})
+
+test('misuse throws INVALID_ARGUMENT', async (t) => {
+  const { router } = await sharedRouter()
+  t.throws(() => renderState(3 as unknown as string, []), { code: 'INVALID_ARGUMENT' })
+  t.throws(() => router.next('x', [{ tool: '', args: {} }]), { code: 'INVALID_ARGUMENT' })
+  await t.throwsAsync(runChain({ router, request: 'x', tools: {}, maxSteps: 0 }), { code: 'INVALID_ARGUMENT' })
+  await t.throwsAsync(runChain({ router, request: 'x', tools: { a: 3 as unknown as () => unknown } }), { code: 'INVALID_ARGUMENT' })
+})

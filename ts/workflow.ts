@@ -1,0 +1,1094 @@
+/**
+ * Multi-step workflows: the router picks the next tool from the request and the steps so far (each
+ * step's call and a compact rendering of its result), or `finish` when the work is done, so a whole
+ * chain of calls can run locally and the LLM only sees the outcome.
+ *
+ * One workflow state is one ordinary example: its `text` is a deterministic rendering of the request
+ * and the steps ({@link renderState}), its `tool` the next step's tool (or `finish`), and its spans
+ * point at the argument values wherever they occur in that text, in the request or inside an earlier
+ * result, so the existing argument tagger points into the rendered history. Numbers in results are
+ * followed (at the end of the text, where the n-gram features see them) by threshold facts on a fixed
+ * log-spaced grid, `amountge500` for "amount ≥ 500", so rules such as "over 500 needs an approval"
+ * are single features a router can learn from examples.
+ *
+ * @example
+ * ```ts
+ * import { examplesFromWorkflows, loadWorkflows, runChain, Trainer, workflowTools, WORKFLOW_TRAINER_OPTIONS } from 'toolrouter'
+ * const workflows = await loadWorkflows('workflows.jsonl')
+ * const router = await new Trainer({ tools: workflowTools(tools), ...WORKFLOW_TRAINER_OPTIONS }).fit(examplesFromWorkflows(workflows))
+ * router.next('refund order A123, it arrived broken', []) // { tool: 'lookup_order', args: { order_id: 'A123' }, ... }
+ * const run = await runChain({ router, tools: executors, request: 'refund order A123, it arrived broken' })
+ * ```
+ */
+import { readFile } from 'node:fs/promises'
+
+import Ajv, { type ValidateFunction } from 'ajv'
+
+import type { Example, Route, RouteOptions, Router, Span, ToolSpec } from '../index.js'
+import { ToolrouterError } from './errors'
+import { checkFormat, toSyntheticHistory, type HistoryFormat, type SyntheticHistoryMap } from './history'
+import { argsObject, conversation, type TraceFormat } from './traces'
+
+// ---------------------------------------------------------------------------------------------
+// Types
+// ---------------------------------------------------------------------------------------------
+
+/** One step of a workflow: the call and what it returned. */
+export interface WorkflowStep {
+  tool: string
+  args: Record<string, unknown>
+  /**
+   * What the tool returned (any JSON value; an `Error` renders as `error <message>`). Only the last
+   * step of an unfinished workflow may lack it (a call whose result was never recorded).
+   */
+  result?: unknown
+}
+
+/** A whole workflow: the request, the calls made for it in order, and whether the work was done. */
+export interface Workflow {
+  request: string
+  steps: WorkflowStep[]
+  /**
+   * The work was done after the last step: the workflow teaches `finish` there too.
+   * @default true
+   */
+  finished?: boolean
+}
+
+/** What {@link Router.next} returns as `tool` when the work is done. No tool may be named so (tools files reserve it). */
+export const FINISH = 'finish'
+
+/**
+ * The label the router is trained on for {@link FINISH} (`finish` itself is reserved in tools files):
+ * the name of {@link FINISH_TOOL}. `router.route()` returns it; `router.next()` maps it to `'finish'`.
+ */
+export const FINISH_LABEL = '__finish__'
+
+/** The pseudo-tool that ends a workflow: no arguments. Add it to the tools of a workflow router ({@link workflowTools}). */
+export const FINISH_TOOL: ToolSpec = {
+  name: FINISH_LABEL,
+  description: 'The workflow is done: no further tool call is needed.',
+  parameters: { type: 'object', properties: {} },
+}
+
+/**
+ * Training options for workflow routers, compared on a validation split of generated workflows
+ * (bench/workflows.ts, never its test set): a window of 64 tokens (the request and the first steps;
+ * the n-gram features still see the whole state, threshold facts included), a small transformer (as
+ * accurate on validation as the default 64 × 2 layers, 2.7× faster to train on states this long),
+ * and a heavier argument loss with no early stop before 60 epochs (the tagger learns more slowly
+ * than the tool head).
+ */
+export const WORKFLOW_TRAINER_OPTIONS = {
+  maxTokens: 64,
+  dModel: 32,
+  layers: 1,
+  heads: 2,
+  epochs: 60,
+  patience: 60,
+  argWeight: 2,
+} as const
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+function invalid(name: string, reason: string): ToolrouterError {
+  return new ToolrouterError('INVALID_ARGUMENT', `invalid argument \`${name}\`: ${reason}`)
+}
+
+type Obj = Record<string, unknown>
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/** One line, no separators the renderer uses, at most `max` characters. */
+function clean(s: string, max: number): string {
+  const one = s.replace(/\s+/g, ' ').replace(/\|/g, '/').trim()
+  return one.length > max ? `${one.slice(0, max)}…` : one
+}
+
+/** Numbers as plain decimals (no exponent for the magnitudes tools return). */
+function num(n: number): string {
+  if (Number.isInteger(n) && Math.abs(n) < 1e21) return n.toFixed(0)
+  return String(n)
+}
+
+function valueText(v: unknown, max: number): string {
+  if (typeof v === 'string') return clean(v, max)
+  if (typeof v === 'number') return num(v)
+  if (typeof v === 'boolean' || v === null) return String(v)
+  if (v === undefined) return 'none'
+  if (Array.isArray(v) && v.every((x) => x === null || ['string', 'number', 'boolean'].includes(typeof x))) {
+    return v.map((x) => valueText(x, max)).join(',')
+  }
+  try {
+    return clean(JSON.stringify(v), max)
+  } catch {
+    return clean(String(v), max)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+// ---------------------------------------------------------------------------------------------
+
+/** Longest string value kept in a rendered result or argument. */
+const MAX_VALUE = 60
+/** Most fields rendered per result. */
+const MAX_FIELDS = 12
+/** Most items of an array rendered. */
+const MAX_ITEMS = 3
+
+/** The threshold grid: 1, 2, 3, 5 × 10^k from 1 to 5·10^9 (ratio ≤ 2 between neighbours). */
+const GRID: readonly number[] = (() => {
+  const out: number[] = []
+  for (let k = 0; k <= 9; k++) for (const m of [1, 2, 3, 5]) out.push(m * 10 ** k)
+  return out
+})()
+
+/** `customer.tier` → `customertier`: the key as one lower-case alphanumeric word. */
+function factKey(key: string): string {
+  const k = key.toLowerCase().replace(/[^a-z0-9]/g, '')
+  return k === '' ? 'value' : k
+}
+
+/**
+ * The threshold facts of one number: `<key>ge<g>` for every grid point `g ≤ value` (a thermometer:
+ * "value ≥ 500" is the single feature `amountge500`, present for every larger value too), `<key>lt1`
+ * under 1, and for negative values `<key>neg` and `<key>lem<g>` for every `g ≤ -value` ("≤ -5" is
+ * `changelem5`). Thresholds between grid points are learned to the grid's resolution.
+ * @example
+ * ```ts
+ * numberFacts('amount', 730) // ['amountge1', 'amountge2', 'amountge3', 'amountge5', 'amountge10', …, 'amountge500']
+ * ```
+ */
+export function numberFacts(key: string, value: number): string[] {
+  if (typeof key !== 'string') throw invalid('key', 'expected a string')
+  if (typeof value !== 'number' || !Number.isFinite(value)) return []
+  const k = factKey(key)
+  if (value >= 1) return GRID.filter((g) => g <= value).map((g) => `${k}ge${g}`)
+  if (value >= 0) return [`${k}lt1`]
+  return [`${k}neg`, ...GRID.filter((g) => g <= -value).map((g) => `${k}lem${g}`)]
+}
+
+/** A string that is a plain decimal number, as results often carry amounts. */
+const NUMERIC = /^-?\d+(\.\d+)?$/
+
+/** Flattens a result to `[key, value]` fields: nested keys joined with `.`, arrays as their first items and `key.n`. */
+function fields(v: unknown, prefix: string, out: [string, unknown][]): void {
+  if (out.length >= MAX_FIELDS) return
+  if (isObj(v)) {
+    for (const [k, x] of Object.entries(v)) fields(x, prefix === '' ? k : `${prefix}.${k}`, out)
+    return
+  }
+  if (Array.isArray(v) && !v.every((x) => x === null || typeof x !== 'object')) {
+    out.push([`${prefix === '' ? 'items' : prefix}.n`, v.length])
+    v.slice(0, MAX_ITEMS).forEach((x, i) => fields(x, `${prefix === '' ? 'items' : prefix}.${i}`, out))
+    return
+  }
+  if (Array.isArray(v) && v.length > MAX_ITEMS) {
+    out.push([`${prefix === '' ? 'items' : prefix}.n`, v.length])
+    out.push([prefix === '' ? 'items' : prefix, v.slice(0, MAX_ITEMS)])
+    return
+  }
+  out.push([prefix === '' ? 'result' : prefix, v])
+}
+
+/** A result parsed: strings holding JSON objects or arrays (as traces record them) are read as JSON. */
+function parsed(result: unknown): unknown {
+  if (typeof result === 'string') {
+    const s = result.trim()
+    if (s.startsWith('{') || s.startsWith('[')) {
+      try {
+        return JSON.parse(s) as unknown
+      } catch {
+        return result
+      }
+    }
+  }
+  return result
+}
+
+/** The fields of a result, for rendering and facts. */
+function resultFields(result: unknown): [string, unknown][] {
+  const r = parsed(result)
+  if (r instanceof Error) return [['error', r.message]]
+  const out: [string, unknown][] = []
+  fields(r, '', out)
+  return out.slice(0, MAX_FIELDS)
+}
+
+/**
+ * A tool result as the router reads it: `key=value` fields (nested keys joined with `.`, arrays as
+ * their first items, long strings cut), or the text itself. Deterministic: the same result always
+ * renders the same way.
+ * @example
+ * ```ts
+ * renderResult({ status: 'delivered', amount: 730 }) // 'status=delivered amount=730'
+ * ```
+ */
+export function renderResult(result: unknown): string {
+  const fs = resultFields(result)
+  if (fs.length === 1 && fs[0][0] === 'result') return valueText(fs[0][1], MAX_VALUE)
+  return fs.map(([k, v]) => `${k}=${valueText(v, MAX_VALUE)}`).join(' ')
+}
+
+/** Arguments as `key=value`, keys sorted (the order an LLM wrote them in does not matter). */
+function renderArgs(args: Record<string, unknown>): string {
+  return Object.keys(args)
+    .sort()
+    .map((k) => `${k}=${valueText(args[k], MAX_VALUE)}`)
+    .join(' ')
+}
+
+function checkSteps(steps: unknown, name: string): asserts steps is WorkflowStep[] {
+  if (!Array.isArray(steps)) throw invalid(name, 'expected an array of { tool, args, result }')
+  steps.forEach((s: unknown, i) => {
+    if (!isObj(s)) throw invalid(`${name}[${i}]`, 'expected { tool, args, result }')
+    if (typeof s.tool !== 'string' || s.tool === '') throw invalid(`${name}[${i}].tool`, 'expected a non-empty string')
+    if (s.args !== undefined && !isObj(s.args)) throw invalid(`${name}[${i}].args`, 'expected an object')
+  })
+}
+
+/**
+ * A tool's name as one word (`lookup_order` → `lookuporder`), so the words of the steps taken do not
+ * mix with the words of the request ("refund order A1" against the step `refund_order`).
+ */
+function toolWord(tool: string): string {
+  const w = tool.toLowerCase().replace(/[^\p{L}\p{N}]/gu, '')
+  return w === '' ? tool : w
+}
+
+/**
+ * The text the router reads for a workflow state: the request, each step as
+ * `| <tool as one word> <args> → <result>`, then `| facts …` with the threshold facts of the numbers in the
+ * results ({@link numberFacts}). Deterministic; the spans of {@link Router.next}'s route refer to it.
+ * @example
+ * ```ts
+ * renderState('refund order A123', [{ tool: 'lookup_order', args: { order_id: 'A123' }, result: { status: 'delivered', amount: 730 } }])
+ * // 'refund order A123 | lookuporder order_id=A123 → status=delivered amount=730 | facts amountge1 … amountge500'
+ * ```
+ */
+export function renderState(request: string, steps: readonly WorkflowStep[]): string {
+  if (typeof request !== 'string') throw invalid('request', 'expected a string')
+  checkSteps(steps, 'steps')
+  const parts = [clean(request, 10_000)]
+  const facts: string[] = []
+  steps.forEach((s) => {
+    const args = renderArgs(s.args ?? {})
+    parts.push(`${toolWord(s.tool)}${args === '' ? '' : ` ${args}`} → ${renderResult(s.result)}`)
+    for (const [k, v] of resultFields(s.result)) {
+      if (typeof v === 'number') facts.push(...numberFacts(k, v))
+      else if (typeof v === 'string' && NUMERIC.test(v.trim())) facts.push(...numberFacts(k, Number(v)))
+    }
+  })
+  if (facts.length > 0) parts.push(`facts ${facts.join(' ')}`)
+  return parts.join(' | ')
+}
+
+// ---------------------------------------------------------------------------------------------
+// Examples
+// ---------------------------------------------------------------------------------------------
+
+/** UTF-16 index → Unicode code points (spans count code points). */
+function codePoints(s: string, end: number): number {
+  let n = 0
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0xdc00 || c > 0xdfff) n++
+  }
+  return n
+}
+
+const ALNUM = /[\p{L}\p{N}]/u
+
+/** Where `needle` occurs in `text` as whole words (not inside a longer word or number), avoiding `taken`. */
+function findWord(text: string, needle: string, taken: [number, number][]): number {
+  const hay = text.toLowerCase()
+  const n = needle.toLowerCase()
+  const sameLength = hay.length === text.length && n.length === needle.length
+  const h = sameLength ? hay : text
+  const x = sameLength ? n : needle
+  for (let at = h.indexOf(x); at >= 0; at = h.indexOf(x, at + 1)) {
+    const before = at === 0 ? '' : text[at - 1]
+    const after = text[at + x.length] ?? ''
+    if ((before !== '' && ALNUM.test(before) && ALNUM.test(x[0])) || (after !== '' && ALNUM.test(after) && ALNUM.test(x[x.length - 1]))) {
+      continue
+    }
+    if (taken.some(([a, b]) => at < b && at + x.length > a)) continue
+    return at
+  }
+  return -1
+}
+
+/**
+ * The spans of `args` in a rendered state: each string or number value where it first occurs as
+ * whole words (the request, then the steps in order). Undefined when a value is not found.
+ */
+function spansIn(text: string, args: Record<string, unknown>): Span[] | undefined {
+  const taken: [number, number][] = []
+  const spans: Span[] = []
+  for (const [name, value] of Object.entries(args)) {
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (typeof v !== 'string' && typeof v !== 'number') continue
+      const needle = typeof v === 'number' ? num(v) : clean(v, MAX_VALUE)
+      if (needle === '') return undefined
+      const at = findWord(text, needle, taken)
+      if (at < 0) return undefined
+      taken.push([at, at + needle.length])
+      spans.push({ name, start: codePoints(text, at), end: codePoints(text, at + needle.length) })
+    }
+  }
+  return spans.sort((a, b) => a.start - b.start)
+}
+
+function checkWorkflow(w: unknown, name: string): asserts w is Workflow {
+  if (!isObj(w)) throw invalid(name, 'expected { request, steps, finished? }')
+  if (typeof w.request !== 'string') throw invalid(`${name}.request`, 'expected a string')
+  checkSteps(w.steps, `${name}.steps`)
+  if (w.finished !== undefined && typeof w.finished !== 'boolean') throw invalid(`${name}.finished`, 'expected a boolean')
+}
+
+/**
+ * Training examples from whole workflows: one per step (the state before it, labelled with its tool
+ * and arguments, spans located in the rendered state) and, for a finished workflow, one labelled
+ * {@link FINISH} after the last step. Train with `new Trainer({ tools: workflowTools(tools),
+ * ...WORKFLOW_TRAINER_OPTIONS })`.
+ * @example
+ * ```ts
+ * const examples = examplesFromWorkflows([{ request: 'refund order A123', steps: [{ tool: 'lookup_order', args: { order_id: 'A123' }, result: { amount: 40 } }] }])
+ * // [{ text: 'refund order A123', tool: 'lookup_order', args: { order_id: 'A123' }, spans: [...] },
+ * //  { text: 'refund order A123 | lookuporder order_id=A123 → amount=40 | facts …', tool: '__finish__', args: {}, spans: [] }]
+ * ```
+ */
+export function examplesFromWorkflows(workflows: readonly Workflow[]): Example[] {
+  if (!Array.isArray(workflows)) throw invalid('workflows', 'expected an array of workflows')
+  const out: Example[] = []
+  workflows.forEach((w, i) => {
+    checkWorkflow(w, `workflows[${i}]`)
+    const n = w.steps.length
+    for (let k = 0; k <= n; k++) {
+      if (k === n && w.finished === false) break
+      const text = renderState(w.request, w.steps.slice(0, k))
+      if (k === n) {
+        out.push({ text, tool: FINISH_LABEL, args: {}, spans: [] })
+        continue
+      }
+      const args = { ...(w.steps[k].args ?? {}) }
+      // The tagger learns the values the request gives; values found only in earlier steps are
+      // copied from there by their learned source ({@link workflowTools}) and tagged O.
+      const requestEnd = clean(w.request, 10_000).length
+      const inRequest = Object.fromEntries(
+        Object.entries(args).filter(([, v]) => {
+          const at = findWord(text, valueText(v, MAX_VALUE), [])
+          return at >= 0 && at < requestEnd
+        }),
+      )
+      const spans = spansIn(text, inRequest) ?? []
+      out.push({ text, tool: w.steps[k].tool, args: spans.length > 0 ? args : {}, spans })
+    }
+  })
+  return out
+}
+
+/** Where the arguments of each tool came from in the training workflows (kept in {@link FINISH_TOOL}'s schema). */
+interface Provenance {
+  version: 1
+  /**
+   * tool → argument → sources (`request`, or `<tool>.result.<key>` / `<tool>.args.<key>` of an earlier
+   * step) as `[source, times it held the value, times the history had it]`, best first.
+   */
+  sources: Record<string, Record<string, [string, number, number][]>>
+}
+
+/** The schema key under which {@link workflowTools} stores the argument sources. */
+const PROVENANCE_KEY = 'x-toolrouter-workflow'
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (typeof a === 'number' || typeof b === 'number') return String(a).trim() === String(b).trim() && String(a).trim() !== ''
+  return typeof a === 'string' && typeof b === 'string' && a.trim() !== '' && a.trim().toLowerCase() === b.trim().toLowerCase()
+}
+
+/** The sources in `steps` (and the request) that hold `value`. */
+function sourcesOf(request: string, steps: readonly WorkflowStep[], value: unknown): string[] {
+  const out = new Set<string>()
+  if ((typeof value === 'string' || typeof value === 'number') && findWord(clean(request, 10_000), valueText(value, MAX_VALUE), []) >= 0) {
+    out.add('request')
+  }
+  for (const s of steps) {
+    for (const [k, v] of resultFields(s.result)) if (sameValue(v, value)) out.add(`${s.tool}.result.${k}`)
+    for (const [k, v] of Object.entries(s.args ?? {})) if (sameValue(v, value)) out.add(`${s.tool}.args.${k}`)
+  }
+  return [...out]
+}
+
+/** Every source an earlier step offers. */
+function availableSources(steps: readonly WorkflowStep[]): Set<string> {
+  const out = new Set<string>(['request'])
+  for (const s of steps) {
+    for (const [k] of resultFields(s.result)) out.add(`${s.tool}.result.${k}`)
+    for (const k of Object.keys(s.args ?? {})) out.add(`${s.tool}.args.${k}`)
+  }
+  return out
+}
+
+/**
+ * Where each argument of each tool came from in `workflows`: per source, how often it held the value
+ * when the history had it. Sources are ranked by that rate, then the history before the request (a
+ * value copied from a result is exact; the tagger's is read from words), then by count.
+ */
+function learnProvenance(workflows: readonly Workflow[]): Provenance {
+  const counts: Record<string, Record<string, Map<string, [number, number]>>> = {}
+  workflows.forEach((w, i) => {
+    checkWorkflow(w, `workflows[${i}]`)
+    w.steps.forEach((s, k) => {
+      const prior = w.steps.slice(0, k)
+      const available = availableSources(prior)
+      for (const [a, v] of Object.entries(s.args ?? {})) {
+        const m = ((counts[s.tool] ??= {})[a] ??= new Map())
+        const held = new Set(sourcesOf(w.request, prior, v))
+        for (const src of available) {
+          const c = m.get(src) ?? [0, 0]
+          m.set(src, [c[0] + (held.has(src) ? 1 : 0), c[1] + 1])
+        }
+      }
+    })
+  })
+  const sources: Provenance['sources'] = {}
+  for (const [tool, byArg] of Object.entries(counts)) {
+    sources[tool] = {}
+    for (const [a, m] of Object.entries(byArg)) {
+      const rate = ([, [h, n]]: [string, [number, number]]): number => h / n
+      sources[tool][a] = [...m.entries()]
+        .filter(([, [h]]) => h > 0)
+        .sort((x, y) => rate(y) - rate(x) || Number(x[0] === 'request') - Number(y[0] === 'request') || y[1][0] - x[1][0] || (x[0] < y[0] ? -1 : 1))
+        .map(([src, [h, n]]) => [src, h, n])
+    }
+  }
+  return { version: 1, sources }
+}
+
+/**
+ * `tools` with {@link FINISH_TOOL} added (once): the tools of a workflow router. With `workflows`,
+ * the finish tool's schema also keeps where each tool's arguments came from in them (the request,
+ * or a field of an earlier step's result or arguments), so {@link Router.next} can copy a value
+ * from the history exactly where the training workflows took it from; the model file keeps it.
+ * @example
+ * ```ts
+ * new Trainer({ tools: workflowTools(await loadTools('tools.json'), workflows), ...WORKFLOW_TRAINER_OPTIONS })
+ * ```
+ */
+export function workflowTools(tools: readonly ToolSpec[], workflows?: readonly Workflow[]): ToolSpec[] {
+  if (!Array.isArray(tools)) throw invalid('tools', 'expected an array of tool specs')
+  if (workflows !== undefined && !Array.isArray(workflows)) throw invalid('workflows', 'expected an array of workflows')
+  const rest = tools.filter((t) => t.name !== FINISH_LABEL)
+  const finish: ToolSpec =
+    workflows === undefined
+      ? (tools.find((t) => t.name === FINISH_LABEL) ?? FINISH_TOOL)
+      : { ...FINISH_TOOL, parameters: { ...FINISH_TOOL.parameters, [PROVENANCE_KEY]: learnProvenance(workflows) } }
+  return [...rest, finish]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------------------------
+
+function dataError(source: string, line: number | undefined, message: string): ToolrouterError {
+  return new ToolrouterError('DATASET_INVALID', `${source}${line === undefined ? '' : `:${line}`}: ${message}`)
+}
+
+/** Validates one parsed JSONL record, naming the field that is wrong. */
+function workflowOf(rec: unknown, source: string, line: number, tools: Set<string> | undefined): Workflow {
+  const err = (m: string): ToolrouterError => dataError(source, line, m)
+  if (!isObj(rec)) throw err('expected a JSON object { request, steps, finished? }')
+  if (typeof rec.request !== 'string' || rec.request.trim() === '') {
+    throw err(`field \`request\`: expected a non-empty string`)
+  }
+  if (!Array.isArray(rec.steps)) throw err('field `steps`: expected an array of { tool, args, result }')
+  if (rec.finished !== undefined && typeof rec.finished !== 'boolean') throw err('field `finished`: expected a boolean')
+  const steps: WorkflowStep[] = rec.steps.map((s: unknown, i): WorkflowStep => {
+    const f = `steps[${i}]`
+    if (!isObj(s)) throw err(`field \`${f}\`: expected an object { tool, args, result }`)
+    if (typeof s.tool !== 'string' || s.tool === '') throw err(`field \`${f}.tool\`: expected a non-empty string`)
+    if (s.tool === FINISH || s.tool === FINISH_LABEL) throw err(`field \`${f}.tool\`: \`${s.tool}\` is not a step (use \`finished\`)`)
+    if (tools !== undefined && !tools.has(s.tool)) throw err(`field \`${f}.tool\`: unknown tool \`${s.tool}\``)
+    if (s.args !== undefined && !isObj(s.args)) throw err(`field \`${f}.args\`: expected an object`)
+    const last = i === (rec.steps as unknown[]).length - 1
+    if (!('result' in s) && !(last && rec.finished === false)) {
+      throw err(`field \`${f}.result\`: missing (only the last step of an unfinished workflow may lack it)`)
+    }
+    return { tool: s.tool, args: (s.args ?? {}) as Record<string, unknown>, ...('result' in s ? { result: s.result } : {}) }
+  })
+  return { request: rec.request, steps, ...(rec.finished === undefined ? {} : { finished: rec.finished }) }
+}
+
+/**
+ * Workflows from JSONL text, one `{ "request", "steps": [{ "tool", "args", "result" }], "finished"? }`
+ * a line. Errors (`DATASET_INVALID`) name the source, the line and the field.
+ * @example
+ * ```ts
+ * parseWorkflows('{"request":"refund A1","steps":[{"tool":"lookup_order","args":{"order_id":"A1"},"result":{"amount":40}}]}')
+ * ```
+ */
+export function parseWorkflows(text: string, opts: { source?: string; tools?: readonly ToolSpec[] } = {}): Workflow[] {
+  if (typeof text !== 'string') throw invalid('text', 'expected a string')
+  const source = opts.source ?? 'workflows'
+  const tools = opts.tools === undefined ? undefined : new Set(opts.tools.map((t) => t.name))
+  const out: Workflow[] = []
+  text.split('\n').forEach((l, i) => {
+    if (l.trim() === '') return
+    let rec: unknown
+    try {
+      rec = JSON.parse(l) as unknown
+    } catch (e) {
+      throw dataError(source, i + 1, `invalid JSON: ${e instanceof Error ? e.message : String(e)}`)
+    }
+    out.push(workflowOf(rec, source, i + 1, tools))
+  })
+  if (out.length === 0) throw dataError(source, undefined, 'no workflows')
+  return out
+}
+
+/**
+ * Reads a JSONL file of workflows ({@link parseWorkflows}); with `tools`, every step's tool must be
+ * one of them. Errors name the file, the line and the field (`DATASET_INVALID`), or `IO`.
+ * @example
+ * ```ts
+ * const workflows = await loadWorkflows('data/workflows/example.jsonl')
+ * const examples = examplesFromWorkflows(workflows)
+ * ```
+ */
+export async function loadWorkflows(path: string, opts: { tools?: readonly ToolSpec[] } = {}): Promise<Workflow[]> {
+  if (typeof path !== 'string') throw invalid('path', 'expected a string')
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (e) {
+    throw new ToolrouterError('IO', `${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
+  }
+  return parseWorkflows(text, { source: path, tools: opts.tools })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Traces
+// ---------------------------------------------------------------------------------------------
+
+/** The formats {@link workflowsFromTraces} reads (those of `examplesFromTraces`). */
+export type WorkflowTraceFormat = TraceFormat
+
+const WORKFLOW_TRACE_FORMATS: readonly WorkflowTraceFormat[] = ['openai', 'anthropic', 'ai-sdk']
+
+function arr(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : []
+}
+
+function textOf(content: unknown): string | undefined {
+  if (typeof content === 'string') return content
+  const texts = arr(content)
+    .filter((p): p is { text: string } => isObj(p) && (p.type === 'text' || p.type === 'input_text') && typeof p.text === 'string')
+    .map((p) => p.text)
+  return texts.length > 0 ? texts.join('\n') : undefined
+}
+
+interface Call {
+  id: string | undefined
+  tool: string
+  args: Record<string, unknown>
+}
+
+/** Calls in an assistant message (undefined: not an assistant message). */
+function callsOf(m: Obj, format: WorkflowTraceFormat): Call[] | undefined {
+  if (m.role !== 'assistant') return undefined
+  const calls: (Call | undefined)[] =
+    format === 'openai'
+      ? arr(m.tool_calls)
+          .filter(isObj)
+          .map((c) => {
+            const f = isObj(c.function) ? c.function : undefined
+            const args = argsObject(f?.arguments)
+            return f && args ? { id: typeof c.id === 'string' ? c.id : undefined, tool: String(f.name), args } : undefined
+          })
+      : arr(m.content)
+          .filter(isObj)
+          .filter((p) => p.type === (format === 'anthropic' ? 'tool_use' : 'tool-call'))
+          .map((p) => {
+            const args = argsObject(format === 'anthropic' ? p.input : (p.input ?? p.args))
+            const id = format === 'anthropic' ? p.id : p.toolCallId
+            const tool = String(format === 'anthropic' ? p.name : p.toolName)
+            return args ? { id: typeof id === 'string' ? id : undefined, tool, args } : undefined
+          })
+  return calls.filter((c): c is Call => c !== undefined && c.tool !== '')
+}
+
+/** Tool results carried by a message: call id → result. */
+function resultsOf(m: Obj, format: WorkflowTraceFormat): [string | undefined, unknown][] {
+  if (format === 'openai') {
+    if (m.role !== 'tool') return []
+    const id = typeof m.tool_call_id === 'string' ? m.tool_call_id : undefined
+    return [[id, parsed(textOf(m.content) ?? m.content)]]
+  }
+  if (format === 'anthropic') {
+    if (m.role !== 'user') return []
+    return arr(m.content)
+      .filter(isObj)
+      .filter((p) => p.type === 'tool_result')
+      .map((p) => [typeof p.tool_use_id === 'string' ? p.tool_use_id : undefined, parsed(textOf(p.content) ?? p.content)])
+  }
+  if (m.role !== 'tool') return []
+  return arr(m.content)
+    .filter(isObj)
+    .filter((p) => p.type === 'tool-result')
+    .map((p) => {
+      const o = p.output
+      const value = isObj(o) && 'value' in o ? o.value : 'result' in p ? p.result : o
+      return [typeof p.toolCallId === 'string' ? p.toolCallId : undefined, parsed(value)]
+    })
+}
+
+/** The workflow of one record: the last user text, the calls after it with their results, finished when the LLM answered without a call. */
+function workflowOfRecord(rec: Obj, format: WorkflowTraceFormat): Workflow | undefined {
+  const msgs = conversation(rec, format).filter(isObj)
+  let at = -1
+  for (let i = msgs.length - 1; i >= 0; i--) {
+    if (msgs[i].role === 'user' && textOf(msgs[i].content) !== undefined && resultsOf(msgs[i], format).length === 0) {
+      at = i
+      break
+    }
+  }
+  if (at < 0) return undefined
+  const request = textOf(msgs[at].content) as string
+  const steps: (WorkflowStep & { id?: string })[] = []
+  let finished = false
+  for (const m of msgs.slice(at + 1)) {
+    const calls = callsOf(m, format)
+    if (calls !== undefined) {
+      if (calls.length === 0) {
+        finished = true
+        break
+      }
+      for (const c of calls) steps.push({ tool: c.tool, args: c.args, ...(c.id ? { id: c.id } : {}) })
+      continue
+    }
+    for (const [id, result] of resultsOf(m, format)) {
+      const step = steps.find((s) => !('result' in s) && (id === undefined || s.id === undefined || s.id === id))
+      if (step) step.result = result
+    }
+  }
+  if (steps.length === 0 && !finished) return undefined
+  // A call without a result can only be the last step (the response of this record).
+  const cut = steps.findIndex((s) => !('result' in s))
+  const kept = cut < 0 ? steps : steps.slice(0, cut + 1)
+  return {
+    request,
+    steps: kept.map(({ id: _id, ...s }) => s),
+    finished: finished && cut < 0,
+  }
+}
+
+function sameStep(a: WorkflowStep, b: WorkflowStep): boolean {
+  return a.tool === b.tool && JSON.stringify(a.args, Object.keys(a.args).sort()) === JSON.stringify(b.args, Object.keys(b.args).sort())
+}
+
+/** `a` says nothing `b` does not: same request, its steps a prefix of b's, and not finished where b is not. */
+function covered(a: Workflow, b: Workflow): boolean {
+  if (a.request !== b.request || a.steps.length > b.steps.length) return false
+  if (a.finished !== false && (b.finished === false || a.steps.length < b.steps.length)) return false
+  return a.steps.every((s, i) => sameStep(s, b.steps[i]))
+}
+
+/**
+ * Workflows from recorded multi-call LLM traces (the records `examplesFromTraces` reads, in the same
+ * formats): for each record, the last user message is the request, the LLM's tool calls after it
+ * with their results are the steps, and the workflow is finished when the LLM then answered without
+ * a call. A loop logs one record per LLM call, each a prefix of the next: workflows that another one
+ * contains are dropped. Feed the result to {@link examplesFromWorkflows}.
+ * @example
+ * ```ts
+ * const workflows = workflowsFromTraces(readFileSync('traces.jsonl', 'utf8'), { format: 'openai' })
+ * const examples = examplesFromWorkflows(workflows)
+ * ```
+ */
+export function workflowsFromTraces(
+  records: unknown[] | string,
+  options: { format: WorkflowTraceFormat; source?: string },
+): Workflow[] {
+  if (!isObj(options) || !WORKFLOW_TRACE_FORMATS.includes(options.format)) {
+    throw invalid('format', `expected one of ${WORKFLOW_TRACE_FORMATS.map((f) => `'${f}'`).join(', ')}, got ${String(options?.format)}`)
+  }
+  const source = options.source ?? 'traces'
+  let items: { record: unknown; line: number }[]
+  if (typeof records === 'string') {
+    const trimmed = records.trim()
+    if (trimmed === '') throw dataError(source, undefined, 'no records')
+    let whole: unknown
+    try {
+      whole = JSON.parse(trimmed) as unknown
+    } catch {
+      whole = undefined
+    }
+    if (whole !== undefined) {
+      items = (Array.isArray(whole) ? whole : [whole]).map((record, i) => ({ record, line: i + 1 }))
+    } else {
+      items = []
+      records.split('\n').forEach((l, i) => {
+        if (l.trim() === '') return
+        try {
+          items.push({ record: JSON.parse(l) as unknown, line: i + 1 })
+        } catch (e) {
+          throw dataError(source, i + 1, `invalid JSON: ${e instanceof Error ? e.message : String(e)}`)
+        }
+      })
+    }
+  } else if (Array.isArray(records)) {
+    items = records.map((record, i) => ({ record, line: i + 1 }))
+  } else {
+    throw invalid('records', 'expected an array or JSON/JSONL text')
+  }
+  const all: Workflow[] = []
+  for (const { record, line } of items) {
+    if (!isObj(record)) throw dataError(source, line, 'expected a JSON object')
+    const w = workflowOfRecord(record, options.format)
+    if (w !== undefined) all.push(w)
+  }
+  return all.filter((w, i) => !all.some((o, j) => j !== i && covered(w, o) && !(covered(o, w) && j > i)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The next step
+// ---------------------------------------------------------------------------------------------
+
+const validators = new WeakMap<Router, Map<string, ValidateFunction | null>>()
+const ajv = new Ajv({ allErrors: true, strict: false })
+
+function validatorOf(router: Router, tool: string): ValidateFunction | null {
+  let byTool = validators.get(router)
+  if (byTool === undefined) validators.set(router, (byTool = new Map()))
+  let v = byTool.get(tool)
+  if (v === undefined) {
+    const schema = router.tools.find((t) => t.name === tool)?.parameters
+    try {
+      v = schema && Object.keys(schema).length > 0 ? ajv.compile(schema) : null
+    } catch {
+      v = null
+    }
+    byTool.set(tool, v)
+  }
+  return v
+}
+
+function isArraySchema(router: Router, tool: string, name: string): boolean {
+  const props = router.tools.find((t) => t.name === tool)?.parameters?.properties
+  const p = isObj(props) ? props[name] : undefined
+  return isObj(p) && p.type === 'array'
+}
+
+/**
+ * A value pointed at twice (in the request and again in a result) comes back as an array: one value
+ * when the copies agree and the schema does not want an array; the call is then checked again.
+ */
+function collapseRepeats(router: Router, r: Route): Route {
+  if (r.tool === null) return r
+  const tool = r.tool
+  const collapsed: string[] = []
+  const args: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(r.args)) {
+    if (Array.isArray(v) && v.length > 1 && !isArraySchema(router, tool, k)) {
+      const first = JSON.stringify(v[0])
+      if (v.every((x) => JSON.stringify(x) === first)) {
+        args[k] = v[0]
+        collapsed.push(k)
+        continue
+      }
+    }
+    args[k] = v
+  }
+  if (collapsed.length === 0) return r
+  const validate = validatorOf(router, tool)
+  const bad = new Set(r.invalid.filter((n) => !collapsed.includes(n)))
+  if (validate !== null && !validate(args)) {
+    for (const e of validate.errors ?? []) if (e.keyword !== 'required') bad.add(e.instancePath.split('/')[1] ?? e.instancePath)
+  }
+  const invalidArgs = [...bad]
+  return { ...r, args, invalid: invalidArgs, complete: r.missing.length === 0 && invalidArgs.length === 0 }
+}
+
+/**
+ * A tagged span that covers part of a word of the request ("1932" of "88-1932") grows to the whole
+ * word (without trailing punctuation): values are whole words. Its value is read again from the text.
+ */
+function snapToWords(router: Router, text: string, requestEnd: number, r: Route): Route {
+  if (r.tool === null || r.spans.length === 0) return r
+  const chars = Array.from(text)
+  const isSpace = (c: string | undefined): boolean => c === undefined || /\s/.test(c)
+  const props = router.tools.find((t) => t.name === r.tool)?.parameters?.properties
+  const args = { ...r.args }
+  let changed = false
+  const spans = r.spans.map((sp) => {
+    if (sp.end > Array.from(text.slice(0, requestEnd)).length || Array.isArray(args[sp.name])) return sp
+    let start = sp.start
+    let end = sp.end
+    while (start > 0 && !isSpace(chars[start - 1])) start--
+    while (end < chars.length && !isSpace(chars[end])) end++
+    while (end > start + 1 && /[?!.,;:)"']/.test(chars[end - 1])) end--
+    while (start < end - 1 && /[("']/.test(chars[start])) start++
+    if (start === sp.start && end === sp.end) return sp
+    changed = true
+    const schema: unknown = isObj(props) ? props[sp.name] : undefined
+    args[sp.name] = typed(chars.slice(start, end).join(''), isObj(schema) ? schema : {})
+    return { ...sp, start, end }
+  })
+  if (!changed) return r
+  const validate = validatorOf(router, r.tool)
+  const bad = new Set<string>()
+  if (validate !== null && !validate(args)) {
+    for (const e of validate.errors ?? []) if (e.keyword !== 'required') bad.add(e.instancePath.split('/')[1] ?? e.instancePath)
+  }
+  const invalidArgs = [...bad]
+  return { ...r, args, spans, invalid: invalidArgs, complete: r.missing.length === 0 && invalidArgs.length === 0 }
+}
+
+function provenanceOf(router: Router): Provenance | undefined {
+  const p = router.tools.find((t) => t.name === FINISH_LABEL)?.parameters?.[PROVENANCE_KEY]
+  return isObj(p) && p.version === 1 && isObj(p.sources) ? (p as unknown as Provenance) : undefined
+}
+
+/** The value of `source` in the latest step that has it, with where it is in the rendered state. */
+function lookup(source: string, steps: readonly WorkflowStep[], text: string): { value: unknown; start: number } | undefined {
+  const m = /^(.*)\.(result|args)\.(.*)$/.exec(source)
+  if (m === null) return undefined
+  const [, tool, kind, key] = m
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const s = steps[i]
+    if (s.tool !== tool) continue
+    const field = kind === 'result' ? resultFields(s.result).find(([k]) => k === key) : Object.entries(s.args ?? {}).find(([k]) => k === key)
+    if (field === undefined) continue
+    // The step's segment in the rendered state: the (i + 1)-th ` | ` separator.
+    let at = 0
+    for (let n = 0; n <= i && at >= 0; n++) at = text.indexOf(' | ', at + (n === 0 ? 0 : 1))
+    return { value: field[1], start: at < 0 ? 0 : at }
+  }
+  return undefined
+}
+
+/**
+ * Arguments copied from the history: for each argument of the chosen tool whose most frequent
+ * source in the training workflows is an earlier step's field (and the history has that step), its
+ * value there, typed as the schema says, with its span in the rendered state; arguments the request
+ * gives stay the tagger's.
+ */
+function fromHistory(router: Router, steps: readonly WorkflowStep[], text: string, r: Route): Route {
+  const prov = provenanceOf(router)
+  if (r.tool === null || prov === undefined || steps.length === 0) return r
+  const tool = r.tool
+  const byArg = prov.sources[tool]
+  if (byArg === undefined) return r
+  const props = router.tools.find((t) => t.name === tool)?.parameters?.properties
+  const args = { ...r.args }
+  const spans = [...r.spans]
+  let changed = false
+  for (const [name, sources] of Object.entries(byArg)) {
+    for (const [source, held, seen] of sources) {
+      if (source === 'request' || held < seen / 2) break
+      const hit = lookup(source, steps, text)
+      if (hit === undefined) continue
+      const schema: unknown = isObj(props) ? props[name] : undefined
+      args[name] = typed(hit.value, isObj(schema) ? schema : {})
+      const needle = valueText(hit.value, MAX_VALUE)
+      const at = findWord(text, needle, [[0, hit.start]])
+      const others = spans.filter((sp) => sp.name !== name)
+      spans.length = 0
+      spans.push(...others)
+      if (at >= 0) spans.push({ name, start: codePoints(text, at), end: codePoints(text, at + needle.length) })
+      changed = true
+      break
+    }
+  }
+  if (!changed) return r
+  spans.sort((a, b) => a.start - b.start)
+  const required = router.tools.find((t) => t.name === tool)?.parameters?.required
+  const missing = (Array.isArray(required) ? required : []).filter((n): n is string => typeof n === 'string' && !(n in args))
+  const validate = validatorOf(router, tool)
+  const bad = new Set<string>()
+  if (validate !== null && !validate(args)) {
+    for (const e of validate.errors ?? []) if (e.keyword !== 'required') bad.add(e.instancePath.split('/')[1] ?? e.instancePath)
+  }
+  const invalidArgs = [...bad]
+  return { ...r, args, spans, missing, invalid: invalidArgs, complete: missing.length === 0 && invalidArgs.length === 0 }
+}
+
+/** A value copied from a result, converted to the schema's type where that is lossless. */
+function typed(v: unknown, schema: Obj): unknown {
+  const t = schema.type
+  if ((t === 'number' || t === 'integer') && typeof v === 'string' && NUMERIC.test(v.trim())) return Number(v)
+  if (t === 'string' && (typeof v === 'number' || typeof v === 'boolean')) return String(v)
+  if (t === 'string' && typeof v === 'string' && Array.isArray(schema.enum)) {
+    const hit = schema.enum.find((e) => typeof e === 'string' && e.toLowerCase() === v.toLowerCase())
+    return hit ?? v
+  }
+  return v
+}
+
+/**
+ * The next step of a workflow: the router's route for the rendered state ({@link renderState}) of
+ * `request` and `steps`. `tool` is the next tool, {@link FINISH} when the work is done, or null when
+ * the router is unsure (the LLM's turn). Arguments come from the request or from earlier results;
+ * their `spans` refer to `renderState(request, steps)`. Also {@link Router.next}.
+ * @example
+ * ```ts
+ * nextStep(router, 'refund order A123', [{ tool: 'lookup_order', args: { order_id: 'A123' }, result: { status: 'delivered', amount: 40 } }])
+ * // { tool: 'refund_order', args: { order_id: 'A123', amount: 40 }, complete: true, ... }
+ * ```
+ */
+export function nextStep(router: Router, request: string, steps: readonly WorkflowStep[], opts?: RouteOptions): Route {
+  if (typeof router !== 'object' || router === null || typeof router.route !== 'function') {
+    throw invalid('router', 'expected a Router')
+  }
+  const text = renderState(request, steps)
+  const routed = snapToWords(router, text, clean(request, 10_000).length, collapseRepeats(router, router.route(text, opts)))
+  const r = fromHistory(router, steps, text, routed)
+  const name = (t: string): string => (t === FINISH_LABEL ? FINISH : t)
+  return {
+    ...r,
+    tool: r.tool === null ? null : name(r.tool),
+    alternatives: r.alternatives.map((a) => ({ ...a, tool: name(a.tool) })),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running a chain
+// ---------------------------------------------------------------------------------------------
+
+/** Runs one tool of a chain. A throw (or a rejected promise) hands the chain over to the LLM. */
+export type ChainTool = (args: Record<string, unknown>, context: { signal?: AbortSignal }) => unknown
+
+/** What the LLM receives when a chain is handed over. */
+export interface Handover<F extends HistoryFormat> {
+  request: string
+  /** The steps that ran locally, with their results. */
+  steps: WorkflowStep[]
+  /**
+   * The steps as the LLM itself would have made and received them ({@link toSyntheticHistory}), one
+   * call and one result each, to append to the conversation after the user's request.
+   */
+  history: Array<SyntheticHistoryMap[F][number]>
+  /** The router's answer for the step it would not take (low confidence, incomplete, unknown tool, a tool error, or `maxSteps` reached). */
+  route: Route
+  reason: ChainHandoverReason
+  /** The error of the local tool that failed, when that is the reason. */
+  error?: string
+}
+
+/** Why a chain went to the LLM. */
+export type ChainHandoverReason = 'low_confidence' | 'out_of_scope' | 'incomplete' | 'no_executor' | 'tool_error' | 'max_steps'
+
+/** Options of {@link runChain}. */
+export interface RunChainOptions<F extends HistoryFormat> {
+  /** A router trained on workflows (its tools include {@link FINISH}). */
+  router: Router
+  /** The functions that run the tools, by name. A step whose tool has none goes to the LLM. */
+  tools: Record<string, ChainTool>
+  /** The user's request. */
+  request: string
+  /** Steps that already ran (to continue a chain). @default [] */
+  steps?: readonly WorkflowStep[]
+  /**
+   * Takes over when the router is unsure: it gets the request, the steps run and their synthetic
+   * history in `format`; its return value (awaited) is the result's `llm`. Without it, a handed-over
+   * chain returns with `status: 'handover'` and the history for the caller to send.
+   */
+  llm?: (handover: Handover<F>) => unknown
+  /** The message format of the synthetic history. @default 'openai' */
+  format?: F
+  /** Most tool calls run locally. @default 8 */
+  maxSteps?: number
+  /** Confidence under which a step goes to the LLM. @default the router's threshold */
+  minConfidence?: number
+  signal?: AbortSignal
+}
+
+/** What {@link runChain} returns. */
+export interface ChainResult<F extends HistoryFormat> {
+  /** `done`: the router said `finish`; `handover`: the LLM has (or is to have) the rest. */
+  status: 'done' | 'handover'
+  /** The steps run locally, with their results, in order. */
+  steps: WorkflowStep[]
+  /** Each step's route, and the last one (the `finish` or the one handed over). */
+  routes: Route[]
+  /** The synthetic history of the local steps in `format` (also the handover's). */
+  history: Array<SyntheticHistoryMap[F][number]>
+  /** Present when handed over. */
+  handover?: Handover<F>
+  /** What `llm` returned, when it was called. */
+  llm?: unknown
+}
+
+/**
+ * Runs a workflow locally while each step is confident and complete: routes the state
+ * ({@link nextStep}), runs `tools[route.tool](route.args)`, appends the step, and stops at
+ * {@link FINISH}. A step the router is unsure of (or whose call is incomplete, has no executor or
+ * throws) hands the rest to `llm` with the synthetic history of the steps already run, so the LLM
+ * picks up as if it had made those calls itself.
+ * @example
+ * ```ts
+ * const r = await runChain({ router, request: 'refund order A123', tools: { lookup_order, refund_order }, format: 'openai',
+ *   llm: ({ history }) => openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'refund order A123' }, ...history], tools }) })
+ * r.status // 'done'
+ * r.steps.map((s) => s.tool) // ['lookup_order', 'refund_order']
+ * ```
+ */
+export async function runChain<F extends HistoryFormat = 'openai'>(options: RunChainOptions<F>): Promise<ChainResult<F>> {
+  if (!isObj(options)) throw invalid('options', 'expected an object')
+  const { router, tools, request, llm, signal } = options
+  const format = (options.format ?? 'openai') as F
+  checkFormat(format)
+  const maxSteps = options.maxSteps ?? 8
+  if (!(Number.isInteger(maxSteps) && maxSteps >= 1)) throw invalid('maxSteps', `expected a positive integer, got ${String(maxSteps)}`)
+  if (typeof request !== 'string') throw invalid('request', 'expected a string')
+  if (!isObj(tools)) throw invalid('tools', 'expected an object of functions')
+  for (const [name, fn] of Object.entries(tools)) if (typeof fn !== 'function') throw invalid(`tools.${name}`, 'expected a function')
+  if (llm !== undefined && typeof llm !== 'function') throw invalid('llm', 'expected a function')
+  const { minConfidence } = options
+  if (minConfidence !== undefined && !(typeof minConfidence === 'number' && minConfidence >= 0 && minConfidence <= 1)) {
+    throw invalid('minConfidence', `expected a number in [0, 1], got ${String(minConfidence)}`)
+  }
+  const prior = options.steps ?? []
+  checkSteps(prior, 'steps')
+  const steps: WorkflowStep[] = prior.map((s) => ({ ...s, args: { ...(s.args ?? {}) } }))
+  const history: Array<SyntheticHistoryMap[F][number]> = []
+  const record = (s: WorkflowStep): void => {
+    history.push(...toSyntheticHistory({ tool: s.tool, args: s.args }, s.result, format))
+  }
+  steps.forEach(record)
+  const routes: Route[] = []
+  const opts = minConfidence === undefined ? undefined : { threshold: minConfidence }
+
+  const handover = async (route: Route, reason: ChainHandoverReason, error?: string): Promise<ChainResult<F>> => {
+    const h: Handover<F> = { request, steps: [...steps], history: [...history], route, reason, ...(error ? { error } : {}) }
+    const out: ChainResult<F> = { status: 'handover', steps, routes, history, handover: h }
+    if (llm !== undefined) out.llm = await llm(h)
+    return out
+  }
+
+  for (let ran = 0; ; ran++) {
+    if (signal?.aborted) throw new ToolrouterError('ABORTED', 'aborted')
+    const route = nextStep(router, request, steps, opts)
+    routes.push(route)
+    if (route.tool === null) return handover(route, route.reason === 'out_of_scope' ? 'out_of_scope' : 'low_confidence')
+    if (route.tool === FINISH) return { status: 'done', steps, routes, history }
+    if (ran >= maxSteps) return handover(route, 'max_steps')
+    if (!route.complete) return handover(route, 'incomplete')
+    const fn = Object.hasOwn(tools, route.tool) ? tools[route.tool] : undefined
+    if (fn === undefined) return handover(route, 'no_executor')
+    let result: unknown
+    try {
+      result = await fn(route.args, { signal })
+    } catch (e) {
+      return handover(route, 'tool_error', e instanceof Error ? e.message : String(e))
+    }
+    const step = { tool: route.tool, args: route.args, result }
+    steps.push(step)
+    record(step)
+  }
+}
