@@ -7,9 +7,10 @@
  * toolrouter train --train data/demo/train.jsonl --tools data/demo/tools.json --out demo.trm
  * toolrouter eval --model demo.trm --data data/demo/test.jsonl
  * echo 'will it rain in Oslo tomorrow?' | toolrouter route --model demo.trm
+ * toolrouter distill --traces chat-log.jsonl --format openai --out distilled.jsonl
  * ```
  */
-import { readFileSync, statSync } from 'node:fs'
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 
@@ -17,6 +18,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander'
 
 import { Router, Trainer, ToolrouterError, loadExamples, loadTools } from './index'
 import type { Metrics, Progress, Route, ToolrouterErrorCode } from './index'
+import { readTraces, TRACE_FORMATS, type TraceFormat } from './ts/traces'
 
 // ---------------------------------------------------------------------------------------------
 // Exit codes
@@ -114,6 +116,7 @@ interface TrainCliOptions {
   train: string
   tools: string
   valid?: string
+  init?: string
   out: string
   seed?: number
   epochs?: number
@@ -195,6 +198,7 @@ async function trainCommand(opts: TrainCliOptions): Promise<void> {
   const tools = await loadTools(opts.tools)
   const train = await loadExamples(opts.train, { tools })
   const valid = opts.valid === undefined ? undefined : await loadExamples(opts.valid, { tools })
+  const init = opts.init === undefined ? undefined : await Router.load(opts.init)
 
   const json = opts.json === true
   const view = json ? undefined : new ProgressView(process.stderr.isTTY === true)
@@ -225,7 +229,7 @@ async function trainCommand(opts: TrainCliOptions): Promise<void> {
   }
   let router: Router
   try {
-    router = await trainer.fit(train, { valid, onProgress, signal: controller.signal })
+    router = await trainer.fit(train, { valid, onProgress, signal: controller.signal, init })
   } catch (e) {
     if (e instanceof ToolrouterError && e.code === 'ABORTED' && controller.signal.aborted) throw interrupted()
     throw e
@@ -359,6 +363,65 @@ async function routeCommand(texts: string[], opts: RouteCliOptions): Promise<voi
 }
 
 // ---------------------------------------------------------------------------------------------
+// distill
+// ---------------------------------------------------------------------------------------------
+
+interface DistillCliOptions {
+  traces: string
+  format: TraceFormat
+  out: string
+  json?: boolean
+}
+
+function traceFormat(value: string): TraceFormat {
+  if (!TRACE_FORMATS.includes(value as TraceFormat)) {
+    throw new InvalidArgumentError(`expected one of ${TRACE_FORMATS.join(', ')}`)
+  }
+  return value as TraceFormat
+}
+
+async function distillCommand(opts: DistillCliOptions): Promise<void> {
+  checkOutDir(opts.out)
+  let text: string
+  try {
+    text = readFileSync(opts.traces, 'utf8')
+  } catch (e) {
+    throw new ToolrouterError('IO', `cannot read ${opts.traces}: ${e instanceof Error ? e.message : String(e)}`)
+  }
+  const r = readTraces(text, { format: opts.format, source: opts.traces })
+  const lines = r.examples.map((e) => JSON.stringify(e))
+  try {
+    writeFileSync(opts.out, lines.length > 0 ? `${lines.join('\n')}\n` : '')
+  } catch (e) {
+    throw new ToolrouterError('IO', `cannot write ${opts.out}: ${e instanceof Error ? e.message : String(e)}`)
+  }
+  const tools: Record<string, number> = {}
+  for (const e of r.examples) tools[toolName(e.tool)] = (tools[toolName(e.tool)] ?? 0) + 1
+  const withTool = r.examples.filter((e) => e.tool !== null).length
+  if (opts.json === true) {
+    writeJson({
+      out: resolve(opts.out),
+      records: r.records,
+      examples: r.examples.length,
+      with_tool: withTool,
+      no_tool: r.examples.length - withTool,
+      skipped: r.skipped,
+      duplicates: r.duplicates,
+      tools,
+    })
+    return
+  }
+  const out = [
+    `examples        ${r.examples.length} written to ${opts.out} (${withTool} with a tool, ${r.examples.length - withTool} without)`,
+    `records         ${r.records} read, ${r.skipped} without an LLM answer, ${r.duplicates} repeated`,
+    ...Object.entries(tools)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, n]) => `  ${String(n).padStart(5)}  ${name}`),
+  ]
+  process.stdout.write(`${out.join('\n')}\n`)
+}
+
+// ---------------------------------------------------------------------------------------------
 // Program
 // ---------------------------------------------------------------------------------------------
 
@@ -382,9 +445,10 @@ function buildProgram(): Command {
     .requiredOption('--train <file>', 'training examples (JSONL, one {"text","tool","args"?,"spans"?} a line)')
     .requiredOption('--tools <file>', 'tool definitions (JSON array of {"name","description","parameters"})')
     .option('--valid <file>', 'validation examples for early stopping (default: a held-out share of --train)')
+    .option('--init <model>', 'continue from this model: keep its tools and weights, add the new ones, replay its kept examples')
     .requiredOption('--out <model>', 'where to write the model file')
     .option('--seed <n>', 'random seed, for reproducible runs (default 42)', integer(0))
-    .option('--epochs <n>', 'upper bound on epochs; early stopping usually ends sooner (default 30)', integer(1))
+    .option('--epochs <n>', 'upper bound on epochs; early stopping usually ends sooner (default: auto, about 3000 steps)', integer(1))
     .option('--layers <n>', 'transformer layers; 0 keeps only the n-gram features (default 2)', integer(0))
     .option('--d-model <n>', 'width of the transformer (default 64)', integer(1))
     .option('--json', 'print one JSON object a line on stdout: progress events, then a "done" event')
@@ -393,7 +457,8 @@ function buildProgram(): Command {
       `
 Example:
   $ toolrouter train --train data/demo/train.jsonl --tools data/demo/tools.json --out demo.trm
-  $ toolrouter train --train train.jsonl --valid valid.jsonl --tools tools.json --out m.trm --epochs 10 --json`,
+  $ toolrouter train --train train.jsonl --valid valid.jsonl --tools tools.json --out m.trm --epochs 10 --json
+  $ toolrouter train --init m.trm --train distilled.jsonl --tools tools.json --out m2.trm`,
     )
     .action((opts: TrainCliOptions) => trainCommand(opts))
 
@@ -428,6 +493,26 @@ Example:
   $ cat requests.txt | toolrouter route --model demo.trm --json`,
     )
     .action((texts: string[], opts: RouteCliOptions) => routeCommand(texts, opts))
+
+  program
+    .command('distill')
+    .description('turn recorded LLM traffic (requests and responses with tool calls) into training examples')
+    .requiredOption('--traces <file>', 'recorded requests and responses: a JSON array or JSONL, one record a line')
+    .requiredOption('--format <format>', `the API the records come from: ${TRACE_FORMATS.join(', ')}`, traceFormat)
+    .requiredOption('--out <file>', 'where to write the examples (JSONL, one {"text","tool","args","spans"?} a line)')
+    .option('--json', 'print a summary as one JSON object on stdout')
+    .addHelpText(
+      'after',
+      `
+Each record gives one example: the last user message as text, the tool the LLM called first after
+it (with its arguments, spans located in the text), or "tool": null when it called none.
+Records: {"request": {...}, "response": {...}} as sent and received, or {"messages": [...]}.
+
+Example:
+  $ toolrouter distill --traces chat-log.jsonl --format openai --out distilled.jsonl
+  $ toolrouter distill --traces steps.json --format ai-sdk --out distilled.jsonl --json | jq .examples`,
+    )
+    .action((opts: DistillCliOptions) => distillCommand(opts))
 
   return program
 }

@@ -12,24 +12,20 @@
  * ```
  */
 import Ajv, { type ValidateFunction } from 'ajv'
-import * as native from './native.js'
+import type * as native from './native.js'
+import { loadBinding } from './ts/binding'
+import { ToolrouterError, type ToolrouterErrorCode } from './ts/errors'
+import { nextStep, type WorkflowStep } from './ts/workflow'
+
+export { ToolrouterError, type ToolrouterErrorCode } from './ts/errors'
+export { SUPPORTED_PLATFORMS, currentPlatform } from './ts/binding'
+
+/** The native addon (see `ts/binding.ts`): loaded once, with a clear error when no binary fits. */
+const binding = loadBinding()
 
 // ---------------------------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------------------------
-
-/** Stable error codes; never renamed. */
-export type ToolrouterErrorCode =
-  | 'INVALID_ARGUMENT'
-  | 'DATASET_INVALID'
-  | 'TOOLS_INVALID'
-  | 'MODEL_NOT_FOUND'
-  | 'MODEL_INVALID'
-  | 'MODEL_VERSION'
-  | 'IO'
-  | 'ABORTED'
-  | 'DEVICE_UNAVAILABLE'
-  | 'INTERNAL'
 
 const CODES: ReadonlySet<string> = new Set<ToolrouterErrorCode>([
   'INVALID_ARGUMENT',
@@ -43,16 +39,6 @@ const CODES: ReadonlySet<string> = new Set<ToolrouterErrorCode>([
   'DEVICE_UNAVAILABLE',
   'INTERNAL',
 ])
-
-/** Every error toolrouter throws. `code` is stable; `message` names the file, line and field. */
-export class ToolrouterError extends Error {
-  readonly code: ToolrouterErrorCode
-  constructor(code: ToolrouterErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'ToolrouterError'
-    this.code = code
-  }
-}
 
 /** Native errors arrive as `"CODE: message"`; split the code off. */
 function toError(e: unknown, signal?: AbortSignal): ToolrouterError {
@@ -196,6 +182,18 @@ export interface FitOptions {
   onProgress?: (p: Progress) => void
   /** Stops training between batches; the promise rejects with code `ABORTED`. */
   signal?: AbortSignal
+  /**
+   * Continue from this router instead of starting from zero: its tools, tokenizer, model shape
+   * and weights are the starting point, tools new in `train` (or in the trainer's `tools`) grow
+   * the output head, and the examples its model file keeps (a few per tool) are replayed beside
+   * `train` so the old tools are not forgotten. Pass more old examples in `train` to replay more.
+   * Shape options (`dModel`, `layers`, ...) are ignored: the model keeps `init`'s.
+   * @example
+   * ```ts
+   * const next = await new Trainer().fit(newExamples, { init: router })
+   * ```
+   */
+  init?: Router
 }
 
 export interface ToolMetrics {
@@ -288,6 +286,8 @@ export interface TrainingInfo {
   valid_loss: number | null
   train_seconds: number
   warnings: string[]
+  /** Examples replayed from the router training continued from ({@link FitOptions.init}); 0 for a fresh fit. */
+  replayed: number
   calibration: Calibration
 }
 
@@ -423,7 +423,7 @@ function checkExamples(examples: unknown, name: string): asserts examples is Exa
 /** Reads a tools JSON file: an array of `{ name, description, parameters }` (or OpenAI's function wrapper). */
 export async function loadTools(path: string): Promise<ToolSpec[]> {
   if (typeof path !== 'string') throw invalid('path', 'expected a string')
-  const tools = await callAsync(() => native.loadTools(path))
+  const tools = await callAsync(() => binding.loadTools(path))
   return tools.map(fromNativeTool)
 }
 
@@ -434,7 +434,7 @@ export async function loadTools(path: string): Promise<ToolSpec[]> {
 export async function loadExamples(path: string, opts: { tools?: ToolSpec[] } = {}): Promise<Example[]> {
   if (typeof path !== 'string') throw invalid('path', 'expected a string')
   const tools = opts.tools?.map(toNativeTool)
-  const ex = await callAsync(() => native.loadExamples(path, tools))
+  const ex = await callAsync(() => binding.loadExamples(path, tools))
   return ex.map(fromNativeExample)
 }
 
@@ -443,6 +443,7 @@ export async function loadExamples(path: string, opts: { tools?: ToolSpec[] } = 
 // ---------------------------------------------------------------------------------------------
 
 let wrapNative: (n: native.NativeRouter) => Router
+let nativeOf: (r: Router) => native.NativeRouter
 
 /** A trained router. Immutable; safe to share. */
 export class Router {
@@ -453,6 +454,7 @@ export class Router {
 
   static {
     wrapNative = (n) => new Router(n)
+    nativeOf = (r) => r.#native
   }
 
   private constructor(handle: native.NativeRouter) {
@@ -462,7 +464,7 @@ export class Router {
   /** Loads a model file written by {@link Router.save}. */
   static async load(path: string, opts: { device?: Device } = {}): Promise<Router> {
     if (typeof path !== 'string') throw invalid('path', 'expected a string')
-    const n = await callAsync(() => native.loadRouter(path, opts.device))
+    const n = await callAsync(() => binding.loadRouter(path, opts.device))
     return wrapNative(n)
   }
 
@@ -478,6 +480,20 @@ export class Router {
     const t = opts?.threshold ?? this.#threshold
     if (opts?.threshold !== undefined) checkThreshold(opts.threshold)
     return this.#args.check(fromNativeRoute(call(() => this.#native.route(text, t))))
+  }
+
+  /**
+   * The next step of a multi-step workflow (a router trained on {@link examplesFromWorkflows}): the
+   * next tool with its arguments, taken from the request or from earlier results, `tool: 'finish'`
+   * when the work is done, or null when unsure. Spans refer to `renderState(request, steps)`.
+   * @example
+   * ```ts
+   * router.next('refund order A123', [{ tool: 'lookup_order', args: { order_id: 'A123' }, result: { amount: 40 } }])
+   * // { tool: 'refund_order', args: { order_id: 'A123', amount: 40 }, complete: true, ... }
+   * ```
+   */
+  next(request: string, steps: readonly WorkflowStep[] = [], opts?: RouteOptions): Route {
+    return nextStep(this, request, steps, opts)
   }
 
   /**
@@ -572,8 +588,10 @@ export class Trainer {
     checkOptions(this.options)
     checkExamples(train, 'train')
     if (opts.valid !== undefined) checkExamples(opts.valid, 'valid')
+    const { init } = opts
+    if (init !== undefined && !(init instanceof Router)) throw invalid('init', 'expected a Router')
     const { tools: given, ...rest } = this.options
-    const tools = given ?? inferTools(train)
+    const tools = given ?? inferTools(train, init)
     const { onProgress, signal } = opts
     const cb = onProgress
       ? (p: Progress) => {
@@ -587,13 +605,14 @@ export class Trainer {
     try {
       const n = await callAsync(
         () =>
-          native.train(
+          binding.train(
             tools.map(toNativeTool),
             train.map(toNativeExample),
             opts.valid?.map(toNativeExample),
             rest,
             cb,
             signal,
+            init === undefined ? undefined : nativeOf(init),
           ),
         signal,
       )
@@ -650,8 +669,116 @@ function checkOptions(o: TrainerOptions): void {
   }
 }
 
-function inferTools(train: Example[]): ToolSpec[] {
-  const names = [...new Set(train.map((e) => e.tool).filter((t): t is string => t !== null))]
-  if (names.length === 0) throw invalid('train', 'no example names a tool')
+/** The tools `train` names (without schemas); with `init`, only those it does not know. */
+function inferTools(train: Example[], init?: Router): ToolSpec[] {
+  const known = new Set(init?.tools.map((t) => t.name) ?? [])
+  const names = [...new Set(train.map((e) => e.tool).filter((t): t is string => t !== null && !known.has(t)))]
+  if (names.length === 0 && init === undefined) throw invalid('train', 'no example names a tool')
   return names.map((name) => ({ name, description: '', parameters: { type: 'object', properties: {} } }))
 }
+
+// ---------------------------------------------------------------------------------------------
+// In front of the LLM: synthetic history, the cascade, adapters, traces, MCP, token counts
+// ---------------------------------------------------------------------------------------------
+
+export {
+  newToolCallId,
+  toSyntheticHistory,
+  type AiSdkAssistantMessage,
+  type AiSdkTextPart,
+  type AiSdkToolCallPart,
+  type AiSdkToolMessage,
+  type AiSdkToolResultOutput,
+  type AiSdkToolResultPart,
+  type AnthropicAssistantMessage,
+  type AnthropicTextBlock,
+  type AnthropicToolResultBlock,
+  type AnthropicToolResultMessage,
+  type AnthropicToolUseBlock,
+  type CascadeMessage,
+  type CascadeMessageMap,
+  type HistoryFormat,
+  type JsonValue,
+  type OpenAIAssistantMessage,
+  type OpenAIFunctionToolCall,
+  type OpenAIResponsesAssistantMessage,
+  type OpenAIResponsesFunctionCall,
+  type OpenAIResponsesFunctionCallOutput,
+  type OpenAIToolMessage,
+  type SyntheticHistoryMap,
+  type ToolCall,
+} from './ts/history'
+export {
+  Cascade,
+  lastUserText,
+  type CascadeLlm,
+  type CascadeOptions,
+  type CascadeRecord,
+  type CascadeResult,
+  type CascadeStats,
+  type CascadeUsage,
+  type LlmRequest,
+  type LlmToolCall,
+  type LlmTurn,
+  type RunOptions,
+  type ToolContext,
+  type ToolExecute,
+  type ToolExecutors,
+} from './ts/cascade'
+export {
+  aiSdk,
+  aiSdkTools,
+  anthropicMessages,
+  openaiChat,
+  type AiSdkOptions,
+  type AiSdkTool,
+  type AnthropicClient,
+  type AnthropicOptions,
+  type OpenAIChatClient,
+  type OpenAIChatOptions,
+} from './ts/adapters'
+export {
+  examplesFromTraces,
+  locateSpans,
+  readTraces,
+  type TraceFormat,
+  type TracesOptions,
+  type TracesResult,
+} from './ts/traces'
+export { mcpTools, toolsFromMcp, type McpClient } from './ts/mcp'
+export {
+  countTokens,
+  messageTokens,
+  promptTokens,
+  toolDefinitions,
+  toolTokens,
+  type AnthropicTool,
+  type OpenAIChatTool,
+  type OpenAIResponsesTool,
+  type TokenCounter,
+  type ToolDefinitionMap,
+} from './ts/tokens'
+export {
+  examplesFromWorkflows,
+  FINISH,
+  FINISH_LABEL,
+  FINISH_TOOL,
+  loadWorkflows,
+  nextStep,
+  numberFacts,
+  parseWorkflows,
+  renderResult,
+  renderState,
+  runChain,
+  workflowsFromTraces,
+  workflowTools,
+  WORKFLOW_TRAINER_OPTIONS,
+  type ChainHandoverReason,
+  type ChainResult,
+  type ChainTool,
+  type Handover,
+  type RunChainOptions,
+  type Workflow,
+  type WorkflowStep,
+  type WorkflowTraceFormat,
+} from './ts/workflow'
