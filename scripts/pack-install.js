@@ -80,13 +80,29 @@ try {
   for (const need of ['index.js', 'index.d.ts', 'cli.js', 'native.js', 'data/demo/train.jsonl', 'data/demo/tools.json']) {
     check(files.includes(need), `the tarball has ${need}`)
   }
-  const optional = pkg.optionalDependencies || {}
-  check(optional[`toolrouter-${plat}`] === pkg.version, `toolrouter-${plat}@${pkg.version} is an optional dependency`)
+  const platPkg = JSON.parse(fs.readFileSync(path.join(platDir, 'package.json'), 'utf8'))
+  check(platPkg.version === pkg.version, `npm/${plat} has the main package's version ${pkg.version}`)
 
-  // 2. Pack the main package and this platform's package (the addon copied in, as `napi artifacts` does).
+  // 2. Pack the main package as `napi prepublish` publishes it: the files above, and a manifest
+  // that lists every platform package as an optional dependency (the repository's own
+  // package.json does not, as in the napi-rs template: `npm ci` would look for them in the
+  // registry before they are published). Then this platform's package, the addon copied in
+  // as `napi artifacts` does.
   const packs = path.join(tmp, 'packs')
   fs.mkdirSync(packs)
-  run(npm, ['pack', '--pack-destination', packs], root, { env: process.env })
+  const mainStage = path.join(tmp, 'stage', 'toolrouter')
+  for (const f of files) {
+    fs.mkdirSync(path.dirname(path.join(mainStage, f)), { recursive: true })
+    fs.copyFileSync(path.join(root, f), path.join(mainStage, f))
+  }
+  const published = { ...pkg, optionalDependencies: {} }
+  for (const dir of fs.readdirSync(path.join(root, 'npm'))) {
+    const p = JSON.parse(fs.readFileSync(path.join(root, 'npm', dir, 'package.json'), 'utf8'))
+    published.optionalDependencies[p.name] = p.version
+  }
+  check(Object.keys(published.optionalDependencies).length === pkg.napi.targets.length, `one optional dependency per napi target (${pkg.napi.targets.length})`)
+  fs.writeFileSync(path.join(mainStage, 'package.json'), JSON.stringify(published, null, 2))
+  run(npm, ['pack', '--pack-destination', packs], mainStage)
   const stage = path.join(tmp, 'stage', plat)
   fs.mkdirSync(stage, { recursive: true })
   for (const f of fs.readdirSync(platDir)) fs.copyFileSync(path.join(platDir, f), path.join(stage, f))
