@@ -7,9 +7,10 @@
 //!
 //! ```
 //! use toolrouter_core::data::{parse_examples, parse_tools};
-//! let tools = parse_tools(r#"[{"name":"get_weather","description":"Weather","parameters":{"type":"object"}}]"#, "tools.json".as_ref()).unwrap();
-//! let ex = parse_examples("{\"text\":\"rain in Oslo?\",\"tool\":\"get_weather\"}\n", "t.jsonl".as_ref(), Some(&tools)).unwrap();
+//! let tools = parse_tools(r#"[{"name":"get_weather","description":"Weather","parameters":{"type":"object"}}]"#, "tools.json".as_ref())?;
+//! let ex = parse_examples("{\"text\":\"rain in Oslo?\",\"tool\":\"get_weather\"}\n", "t.jsonl".as_ref(), Some(&tools))?;
 //! assert_eq!(ex[0].tool.as_deref(), Some("get_weather"));
+//! # Ok::<(), toolrouter_core::Error>(())
 //! ```
 
 use crate::error::{Error, Result};
@@ -379,22 +380,23 @@ mod tests {
     }
 
     #[test]
-    fn a_byte_order_mark_is_skipped_and_bad_utf8_is_the_file_s_fault() {
+    fn a_byte_order_mark_is_skipped_and_bad_utf8_is_the_file_s_fault() -> Result<()> {
         let p = Path::new("x");
-        let ex = parse_examples("\u{feff}{\"text\":\"hi\",\"tool\":null}\r\n", p, None).unwrap();
+        let ex = parse_examples("\u{feff}{\"text\":\"hi\",\"tool\":null}\r\n", p, None)?;
         assert_eq!(ex[0].text, "hi");
-        let t = parse_tools_bytes(b"\xEF\xBB\xBF[{\"name\":\"a\"}]", p).unwrap();
+        let t = parse_tools_bytes(b"\xEF\xBB\xBF[{\"name\":\"a\"}]", p)?;
         assert_eq!(t[0].name, "a");
         let e = parse_tools_bytes(b"[{\"name\":\"\xff\"}]", p).unwrap_err();
         assert_eq!(e.code(), "TOOLS_INVALID");
         let e = read_examples(&b"{\"text\":\"\xff\",\"tool\":null}"[..], p, None).unwrap_err();
         assert_eq!(e.code(), "DATASET_INVALID");
+        Ok(())
     }
 
     #[test]
-    fn null_tool_is_out_of_scope() {
-        let ex =
-            parse_examples("{\"text\":\"hello\",\"tool\":null}", Path::new("x"), None).unwrap();
+    fn null_tool_is_out_of_scope() -> Result<()> {
+        let ex = parse_examples("{\"text\":\"hello\",\"tool\":null}", Path::new("x"), None)?;
         assert_eq!(ex[0].tool, None);
+        Ok(())
     }
 }
