@@ -165,7 +165,7 @@ function exampleOf(rec: unknown, format: TraceFormat): Example | undefined {
 }
 
 /** UTF-16 index to Unicode code points (spans count code points). */
-function codePoints(s: string, end: number): number {
+export function codePoints(s: string, end: number): number {
   let n = 0
   for (let i = 0; i < end; i++) {
     const c = s.charCodeAt(i)

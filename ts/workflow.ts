@@ -27,7 +27,7 @@ import Ajv, { type ValidateFunction } from 'ajv'
 import type { Example, Route, RouteOptions, Router, Span, ToolSpec } from '../index.js'
 import { ToolrouterError } from './errors'
 import { checkFormat, toSyntheticHistory, type HistoryFormat, type SyntheticHistoryMap } from './history'
-import { argsObject, conversation, type TraceFormat } from './traces'
+import { argsObject, codePoints, conversation, type TraceFormat } from './traces'
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -291,16 +291,6 @@ export function renderState(request: string, steps: readonly WorkflowStep[]): st
 // ---------------------------------------------------------------------------------------------
 // Examples
 // ---------------------------------------------------------------------------------------------
-
-/** UTF-16 index → Unicode code points (spans count code points). */
-function codePoints(s: string, end: number): number {
-  let n = 0
-  for (let i = 0; i < end; i++) {
-    const c = s.charCodeAt(i)
-    if (c < 0xdc00 || c > 0xdfff) n++
-  }
-  return n
-}
 
 const ALNUM = /[\p{L}\p{N}]/u
 
