@@ -7,6 +7,7 @@ import test from 'ava'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import {
+  Cascade,
   examplesFromWorkflows,
   FINISH,
   loadWorkflows,
@@ -16,6 +17,8 @@ import {
   Trainer,
   workflowsFromTraces,
   workflowTools,
+  type CascadeLlm,
+  type LlmRequest,
   type Router,
   type ToolSpec,
   type Workflow,
@@ -205,6 +208,36 @@ test('runChain hands the rest to the LLM with the synthetic history of the steps
   t.is(unsure.status, 'handover')
   t.is(unsure.handover?.reason, 'low_confidence')
   t.deepEqual(unsure.history, [])
+})
+
+test('Cascade.runChain runs the local steps, then hands over to the cascade LLM with the request and the history', async (t) => {
+  const { router } = await sharedRouter()
+  const requests: LlmRequest<unknown>[] = []
+  const llm: CascadeLlm<'openai'> = {
+    format: 'openai',
+    call: async (req) => {
+      requests.push(req)
+      return { messages: [{ role: 'assistant', content: 'refunded' }], toolCalls: [], text: 'refunded' }
+    },
+  }
+  // No executor for refunds: the second step goes to the LLM.
+  const cascade = new Cascade({
+    router,
+    llm,
+    minConfidence: 0,
+    tools: { lookup_order: (args) => ({ order_id: args.order_id, status: 'delivered', amount: 88 }) },
+  })
+  const run = await cascade.runChain('refund order A5150')
+  t.is(run.status, 'handover')
+  t.is(run.handover?.reason, 'no_executor')
+  t.is(requests.length, 1)
+  const msgs = requests[0].messages as Array<{ role: string; content?: unknown; tool_calls?: unknown }>
+  t.deepEqual(msgs[0], { role: 'user', content: 'refund order A5150' })
+  t.like(msgs[1], { role: 'assistant', tool_calls: [{ type: 'function', function: { name: 'lookup_order' } }] })
+  t.is(msgs[2].role, 'tool')
+  t.is(requests[0].toolChoice, 'auto')
+  t.true(requests[0].tools.some((x) => x.name === 'refund_order'), 'every tool offered')
+  t.like(run.llm, { text: 'refunded' })
 })
 
 test('loadWorkflows names the file, the line and the field of a bad record', async (t) => {

@@ -14,6 +14,7 @@ import type { Example, Route, Router, ToolSpec } from '../index.js'
 import { ToolrouterError } from './errors'
 import {
   checkFormat,
+  newToolCallId,
   settleCall,
   toolCallMessages,
   toolResultMessages,
@@ -22,6 +23,7 @@ import {
 } from './history'
 import { messageTokens, toolTokens, countTokens, type TokenCounter } from './tokens'
 import { locateSpans } from './traces'
+import { runChain, type ChainResult, type WorkflowStep } from './workflow'
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -453,6 +455,46 @@ export class Cascade<F extends HistoryFormat = HistoryFormat> {
     }
     this.#finish(usage, 'llm')
     return { decision: 'llm', route, messages: conversation, text: finalText, calls, usage }
+  }
+
+  /**
+   * Runs a multi-step workflow for `request` with {@link runChain}: this cascade's router (trained on
+   * workflows), tools and threshold run the steps locally while each is confident and complete; the
+   * rest goes to this cascade's LLM, once, with the request and the synthetic history of the steps
+   * already run, and all tools offered. The LLM's turn is the result's `llm`.
+   * @example
+   * ```ts
+   * const r = await cascade.runChain('refund order A123')
+   * if (r.status === 'handover') console.log((r.llm as LlmTurn<'openai'>).text)
+   * ```
+   */
+  async runChain(
+    request: string,
+    options: { steps?: readonly WorkflowStep[]; maxSteps?: number; signal?: AbortSignal } = {},
+  ): Promise<ChainResult<F>> {
+    const tools = Object.fromEntries(
+      Object.entries(this.#tools).map(([name, run]) => [
+        name,
+        (args: Record<string, unknown>, ctx: { signal?: AbortSignal }) => run(args, { id: newToolCallId(this.#format), ...ctx }),
+      ]),
+    )
+    return runChain<F>({
+      router: this.#router,
+      tools,
+      request,
+      steps: options.steps,
+      maxSteps: options.maxSteps,
+      signal: options.signal,
+      format: this.#format,
+      minConfidence: this.#minConfidence,
+      llm: ({ history }) =>
+        this.#llm.call({
+          messages: [{ role: 'user', content: request }, ...history],
+          tools: this.#allSpecs(),
+          toolChoice: 'auto',
+          signal: options.signal,
+        }),
+    })
   }
 
   /** The LLM's decisions so far, oldest first: the request, the tool it called (or null) and its arguments. */
