@@ -6,6 +6,7 @@
 // the foundation's accuracy bar (98%). Usage:
 //   npm run bench [-- --json] [--data DIR] [--calls 10000] [--quick]
 // --quick: demo model only, 2000 calls (a smoke run, not for the README).
+import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -179,6 +180,7 @@ async function main(): Promise<void> {
       data: { type: 'string', default: DEFAULT_DATA_DIR },
       calls: { type: 'string', default: '10000' },
       quick: { type: 'boolean', default: false },
+      peers: { type: 'boolean', default: false },
     },
   })
   const quick = values.quick === true
@@ -230,6 +232,7 @@ async function main(): Promise<void> {
       }
     }
   }
+  const peers = values.peers ? runPeers(dir, log) : null
   const d = models.demo
   const result = {
     machine,
@@ -246,6 +249,7 @@ async function main(): Promise<void> {
     peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
     snips,
     models,
+    peers,
   }
   if (values.json) {
     console.log(JSON.stringify(result))
@@ -259,7 +263,52 @@ async function main(): Promise<void> {
         `test accuracy ${(100 * snips.accuracy).toFixed(2)}% (bar ${100 * snips.bar}%)`,
     )
   }
+  if (peers) {
+    const ours = models.clinc150
+    console.log(
+      `\npeer on CLINC150 in-scope test (${peers.peer}): accuracy ${(100 * peers.in_scope_accuracy).toFixed(2)}%, ` +
+        `batch-1 route p50 ${peers.route_p50_us.toFixed(0)} µs, p99 ${peers.route_p99_us.toFixed(0)} µs` +
+        (ours ? `; toolrouter: ${(100 * ours.accuracy).toFixed(2)}%, p50 ${ours.route_p50_us.toFixed(0)} µs` : ''),
+    )
+  }
   console.log(`peak RSS: ${(result.peak_rss_bytes / 1e6).toFixed(0)} MB`)
+}
+
+interface PeerResult {
+  peer: string
+  dataset: string
+  in_scope_accuracy: number
+  test_in_scope: number
+  index_utterances: number
+  index_seconds: number
+  route_p50_us: number
+  route_p99_us: number
+}
+
+/**
+ * The embedding nearest-neighbour peer (all-MiniLM-L6-v2, semantic-router style) on CLINC150:
+ * crates/toolrouter-core/examples/minilm_peer.rs, built and run through cargo. Skipped, with the
+ * reason, when the weights (scripts/fetch-minilm.sh) or the dataset are absent.
+ */
+function runPeers(dir: string, log: (s: string) => void): PeerResult | null {
+  const root = path.join(__dirname, '..')
+  const model = path.join(root, '.cache', 'minilm')
+  if (!fs.existsSync(path.join(model, 'model.safetensors'))) {
+    log(`skipped --peers: no MiniLM weights in ${model} (run scripts/fetch-minilm.sh)`)
+    return null
+  }
+  const data = path.join(dir, 'clinc150')
+  if (!fs.existsSync(data)) {
+    log(`skipped --peers: no CLINC150 at ${data}`)
+    return null
+  }
+  log('peers: all-MiniLM-L6-v2 nearest neighbour on CLINC150 (a few minutes)…')
+  const out = execFileSync(
+    'cargo',
+    ['run', '--quiet', '--release', '-p', 'toolrouter-core', '--example', 'minilm_peer', '--', model, data],
+    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 << 20 },
+  )
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as PeerResult
 }
 
 main().catch((e: unknown) => {
