@@ -7,7 +7,8 @@
 // what a user needs, and that a missing binary gives the BINARY_NOT_FOUND error naming the
 // platform. Prints one JSON summary line last; exits non-zero on the first failed check.
 //
-// Usage: node scripts/pack-install.js [--keep]   (run `node scripts/ensure-built.js` first)
+// Usage: node scripts/pack-install.js [--keep]   (run `node scripts/ensure-built.js` first: it
+// needs the addon and the compiled TypeScript)
 'use strict'
 const { execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -27,14 +28,6 @@ function fail(message) {
 function check(ok, message) {
   if (!ok) fail(message)
   console.error(`pack-install: ok: ${message}`)
-}
-
-/** This platform in the packages' naming, as ts/binding.ts computes it. */
-function platform() {
-  const base = `${process.platform}-${process.arch}`
-  if (process.platform === 'win32') return `${base}-msvc`
-  if (process.platform !== 'linux') return base
-  return `${base}-${process.report.getReport().header.glibcVersionRuntime ? 'gnu' : 'musl'}`
 }
 
 /** PATH without any folder that holds cargo or rustc: the install and use must not need them. */
@@ -57,7 +50,9 @@ function run(cmd, args, cwd, opts = {}) {
 }
 
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
-const plat = platform()
+// The package's own loader code (compiled by ensure-built) names the platform and the supported list.
+const { currentPlatform, SUPPORTED_PLATFORMS } = require('../ts/binding.js')
+const plat = currentPlatform()
 const addon = path.join(root, `${pkg.napi.binaryName}.${plat}.node`)
 if (!fs.existsSync(addon)) fail(`${addon} is missing: run \`node scripts/ensure-built.js\` first`)
 const platDir = path.join(root, 'npm', plat)
@@ -198,7 +193,7 @@ export { tool, conf }
   const err = JSON.parse(missing.stdout.trim() || '{}')
   check(err.code === 'BINARY_NOT_FOUND', `a missing binary throws BINARY_NOT_FOUND`)
   check(
-    typeof err.message === 'string' && err.message.includes(plat) && err.message.includes('darwin-arm64, win32-x64-msvc'),
+    typeof err.message === 'string' && err.message.includes(plat) && err.message.includes(SUPPORTED_PLATFORMS.join(', ')),
     `its message names ${plat} and the supported platforms`,
   )
 

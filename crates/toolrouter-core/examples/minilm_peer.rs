@@ -13,6 +13,7 @@ use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::{embedding, layer_norm, linear, Embedding, LayerNorm, Linear, VarBuilder};
 use std::path::Path;
 use std::time::Instant;
+use toolrouter_core::model::Batch;
 use toolrouter_core::{load_examples, load_tools};
 
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -127,26 +128,11 @@ impl MiniLm {
     }
 }
 
+/// Token ids and mask, padded as the router pads its own batches (BERT's `[PAD]` is id 0 too).
 fn batch(tok: &tokenizers::Tokenizer, texts: &[&str], dev: &Device) -> Res<(Tensor, Tensor)> {
     let enc = tok.encode_batch(texts.to_vec(), true)?;
-    let t = enc
-        .iter()
-        .map(|e| e.get_ids().len())
-        .max()
-        .unwrap_or(1)
-        .max(1);
-    let mut ids = vec![0u32; texts.len() * t];
-    let mut mask = vec![0f32; texts.len() * t];
-    for (i, e) in enc.iter().enumerate() {
-        for (j, &id) in e.get_ids().iter().enumerate() {
-            ids[i * t + j] = id;
-            mask[i * t + j] = 1.0;
-        }
-    }
-    Ok((
-        Tensor::from_vec(ids, (texts.len(), t), dev)?,
-        Tensor::from_vec(mask, (texts.len(), t), dev)?,
-    ))
+    let ids: Vec<&[u32]> = enc.iter().map(|e| e.get_ids()).collect();
+    Ok(Batch::tokens(&ids, dev)?)
 }
 
 fn main() -> Res<()> {
