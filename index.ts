@@ -166,9 +166,15 @@ export type Device = 'cpu' | 'cuda' | 'metal' | 'auto'
  * `native.d.ts`, generated from the Rust side) plus the tools. Defaults were picked on validation
  * splits and work without tuning.
  */
-export interface TrainerOptions extends Omit<native.TrainOptions, 'device' | 'architecture'> {
+export interface TrainerOptions extends Omit<native.TrainOptions, 'device' | 'architecture' | 'pretrained'> {
   /** `attention`: the ToolController; `gru`: the original prototype's encoder, kept as a baseline. @default 'attention' */
   architecture?: 'attention' | 'gru'
+  /**
+   * `minilm`: start from the static word table built from all-MiniLM-L6-v2 (compiled into the
+   * addon, Apache-2.0) and its tokenizer, so words the examples never use still mean something;
+   * `none`: learn the tokenizer and embeddings from the examples alone.
+   */
+  pretrained?: 'minilm' | 'none'
   /** The tools to route to. @default the distinct tools named by the training examples, without schemas */
   tools?: ToolSpec[]
   /** @default 'cpu' */
@@ -272,6 +278,8 @@ export interface ModelConfig {
   arg_names: string[]
   /** Per tool (output order), indices into `arg_names`. */
   tool_args: number[][]
+  /** The pretrained word table the token embeddings started from (`minilm`), or `''`. */
+  pretrained: string
 }
 
 /** How a model was trained. */
@@ -651,12 +659,15 @@ function checkOptions(o: TrainerOptions): void {
       throw invalid(k, `expected a finite number, got ${String(v)}`)
     }
   }
-  for (const k of ['ngrams', 'average'] as const) {
+  for (const k of ['ngrams', 'average', 'freezePretrained'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw invalid(k, 'expected a boolean')
   }
   if (o.device !== undefined && typeof o.device !== 'string') throw invalid('device', 'expected a string')
   if (o.architecture !== undefined && o.architecture !== 'attention' && o.architecture !== 'gru') {
     throw invalid('architecture', `expected 'attention' or 'gru', got ${String(o.architecture)}`)
+  }
+  if (o.pretrained !== undefined && o.pretrained !== 'minilm' && o.pretrained !== 'none') {
+    throw invalid('pretrained', `expected 'minilm' or 'none', got ${String(o.pretrained)}`)
   }
   if (o.gumbel !== undefined) {
     const g: unknown = o.gumbel

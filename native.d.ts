@@ -155,8 +155,12 @@ export interface TrainOptions {
   maxTokens?: number
   /** @default 0.1 */
   dropout?: number
-  /** Sub-word vocabulary size. @default 4000 */
+  /** Sub-word vocabulary size of the tokenizer learned from the texts (unused with `pretrained`). @default 4000 */
   vocabSize?: number
+  /** `minilm`: start from the static word table built from all-MiniLM-L6-v2 (compiled into the addon) and its tokenizer, so words the examples never use still mean something; `none`: learn the tokenizer and embeddings from the examples alone. @default 'none' */
+  pretrained?: string
+  /** Keep the pretrained word vectors fixed during training. @default true */
+  freezePretrained?: boolean
   /** TF-IDF n-gram features beside the tokens. @default true */
   ngrams?: boolean
   /** Maximum epochs (early stopping may end sooner); 0 = auto (about 3000 steps, 8 to 60 epochs). @default 0 */

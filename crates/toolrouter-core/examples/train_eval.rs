@@ -60,7 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "selective_accuracy_at": m.selective_accuracy_at, "aurc": m.aurc,
             "calibration": router.calibration(),
             "slot_f1": m.slot_f1, "frame_accuracy": m.frame_accuracy, "args_exact": m.args_exact,
-            "train_s": router.training().train_seconds, "best_epoch": router.training().best_epoch,
+            "valid_accuracy": router.training().valid_accuracy, "train_s": router.training().train_seconds, "best_epoch": router.training().best_epoch,
             "epochs_run": router.training().epochs_run, "n_features": router.config().n_features,
             "vocab": router.config().vocab_size,
         })

@@ -166,10 +166,114 @@ pub fn merge_adjacent(spans: Vec<(u32, usize, usize)>, chars: &[char]) -> Vec<(u
     out
 }
 
+/// The best tag sequence for one request (BIO, constrained decoding): `scores` holds `n_tags`
+/// logits per token, `allowed` the argument indices of the chosen tool. Per token only `O` and
+/// that tool's `B-`/`I-` tags compete (log-softmax among them); an `I-x` must follow `B-x` or
+/// `I-x`; a piece that continues a word (`continues[i]`) takes its word's argument (`I-` of it,
+/// or `O`); token 0 (`[CLS]`) is `O`. Viterbi over those rules maximises the summed
+/// log-probabilities, so a value's boundaries are decided over the whole request, not token by
+/// token.
+pub fn viterbi(scores: &[f32], n_tags: usize, allowed: &[u32], continues: &[bool]) -> Vec<u32> {
+    let t = scores.len().checked_div(n_tags).unwrap_or(0);
+    if t == 0 {
+        return Vec::new();
+    }
+    let mut cand: Vec<u32> = vec![0];
+    for &k in allowed {
+        cand.extend([1 + 2 * k, 2 + 2 * k]);
+    }
+    cand.retain(|&c| (c as usize) < n_tags);
+    let c = cand.len();
+    // The argument of tag `x` (None for O) and whether it begins a value.
+    let arg = |x: u32| (x > 0).then(|| (x - 1) / 2);
+    let begins = |x: u32| x > 0 && (x - 1).is_multiple_of(2);
+    let allowed_after = |prev: u32, next: u32, cont: bool| -> bool {
+        if cont {
+            // A word's later pieces: O after O, I-x after B-x / I-x.
+            return match arg(prev) {
+                None => next == 0,
+                Some(k) => next == 2 + 2 * k,
+            };
+        }
+        begins(next) || next == 0 || arg(prev) == arg(next)
+    };
+    let mut best = vec![f32::NEG_INFINITY; t * c];
+    let mut from = vec![0usize; t * c];
+    best[0] = 0.0; // [CLS] is O (candidate 0)
+    let mut logp = vec![0f32; c];
+    for i in 1..t {
+        let row = &scores[i * n_tags..(i + 1) * n_tags];
+        let max = cand
+            .iter()
+            .map(|&x| row[x as usize])
+            .fold(f32::NEG_INFINITY, f32::max);
+        let z: f32 = cand.iter().map(|&x| (row[x as usize] - max).exp()).sum();
+        for (j, &x) in cand.iter().enumerate() {
+            logp[j] = row[x as usize] - max - z.ln();
+        }
+        let cont = continues.get(i).copied().unwrap_or(false);
+        for (j, &x) in cand.iter().enumerate() {
+            for (q, &prev) in cand.iter().enumerate() {
+                let s = best[(i - 1) * c + q];
+                if s == f32::NEG_INFINITY || !allowed_after(prev, x, cont) {
+                    continue;
+                }
+                if s + logp[j] > best[i * c + j] {
+                    best[i * c + j] = s + logp[j];
+                    from[i * c + j] = q;
+                }
+            }
+        }
+    }
+    let mut j = (0..c)
+        .max_by(|&a, &b| best[(t - 1) * c + a].total_cmp(&best[(t - 1) * c + b]))
+        .unwrap_or(0);
+    let mut tags = vec![0u32; t];
+    for i in (0..t).rev() {
+        tags[i] = cand[j];
+        if i > 0 {
+            j = from[i * c + j];
+        }
+    }
+    tags
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::path::Path;
+
+    #[test]
+    fn constrained_decoding_keeps_bio_valid_and_words_whole() {
+        // Tags: O, B-city, I-city, B-date, I-date. Token 0 is [CLS].
+        let n = 5;
+        let row = |o: f32, bc: f32, ic: f32, bd: f32, id: f32| [o, bc, ic, bd, id];
+        // Greedy would give O I-city I-city (an I- with no B-); the best valid path begins it.
+        let scores: Vec<f32> = [
+            row(0., 0., 0., 0., 0.),
+            row(2., 0., 0., -5., -5.),
+            row(0., 1.5, 2., -5., -5.),
+            row(0., 0., 3., -5., -5.),
+        ]
+        .concat();
+        let tags = viterbi(&scores, n, &[0, 1], &[false; 4]);
+        assert_eq!(tags, vec![0, 0, 1, 2]);
+        // Arguments the tool does not take never appear, whatever their scores.
+        let tags = viterbi(&scores, n, &[1], &[false; 4]);
+        assert!(tags.iter().all(|&t| t == 0 || t >= 3), "{tags:?}");
+        // A continuing piece follows its word: B-city then "##s" must be I-city.
+        let scores: Vec<f32> = [
+            row(0., 0., 0., 0., 0.),
+            row(0., 3., 0., 0., 0.),
+            row(3., 0., 0., 0., 0.),
+        ]
+        .concat();
+        assert_eq!(
+            viterbi(&scores, n, &[0, 1], &[false, false, true]),
+            vec![0, 1, 2]
+        );
+        assert!(viterbi(&[], n, &[0], &[]).is_empty());
+    }
 
     #[test]
     fn values_are_located_case_insensitively_or_reported_missing() {

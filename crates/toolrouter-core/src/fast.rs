@@ -733,7 +733,7 @@ fn gelu(xs: &mut [f32]) {
 /// tanh as a rational function (Eigen's `ptanh_float`): branch-free, so it vectorises;
 /// within a few ulp of `f32::tanh`.
 #[inline(always)]
-fn tanh(x: f32) -> f32 {
+pub(crate) fn tanh(x: f32) -> f32 {
     let x = x.clamp(-7.905_311, 7.905_311);
     let x2 = x * x;
     let mut p = x2 * -2.760_768_5e-16 + 2.000_188e-13;
@@ -753,7 +753,7 @@ fn tanh(x: f32) -> f32 {
 /// 2^n built in the exponent bits, e^r by its degree-6 Taylor polynomial (truncation error
 /// ~1e-7); branch-free, so it vectorises.
 #[inline(always)]
-fn exp(x: f32) -> f32 {
+pub(crate) fn exp(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
     let x = x.max(-87.0);

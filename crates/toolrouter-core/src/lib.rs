@@ -17,8 +17,10 @@ pub mod features;
 pub mod format;
 pub mod grow;
 pub mod model;
+pub mod pretrained;
 pub mod router;
 pub mod tokenizer;
+pub mod toolspace;
 pub mod train;
 pub mod typed;
 

@@ -241,6 +241,8 @@ pub struct Router {
     /// A sample of the training examples (a few per label), kept in the model file so training
     /// continued from this router (`train::fit_from`) can replay them and not forget old tools.
     pub(crate) replay: Vec<Example>,
+    /// The maps `add_tool` predicts a new tool's row with, fitted on first use.
+    pub(crate) imprinter: Option<crate::toolspace::Imprinter>,
     device: Device,
 }
 
@@ -288,8 +290,23 @@ impl Router {
             fast,
             info,
             replay: Vec::new(),
+            imprinter: None,
             device,
         })
+    }
+
+    /// Rebuilds the network and the fast path from `cfg` and `weights` after they changed.
+    pub(crate) fn rebuild(&mut self) -> Result<()> {
+        let use_fast = self.use_fast;
+        let vb = VarBuilder::from_tensors(self.weights.clone(), DType::F32, &self.device);
+        self.model = ToolController::new(&self.cfg, vb)?;
+        self.fast = if self.device.is_cpu() {
+            FastModel::new(&self.cfg, &self.weights)?
+        } else {
+            None
+        };
+        self.use_fast = use_fast && self.fast.is_some();
+        Ok(())
     }
 
     pub fn config(&self) -> &Config {
@@ -507,6 +524,36 @@ impl Router {
         })
     }
 
+    /// The padded candle batch of `inputs`.
+    fn batch(&self, inputs: &[Inputs]) -> Result<Batch> {
+        let ids: Vec<&[u32]> = inputs.iter().map(|i| i.ids.as_slice()).collect();
+        let (ids, mask) = Batch::tokens(&ids, &self.device)?;
+        let bag = match &self.bag {
+            Some(table) => {
+                let f: Vec<&[u32]> = inputs.iter().map(|i| i.feat_ids.as_slice()).collect();
+                let w: Vec<&[f32]> = inputs.iter().map(|i| i.feat_w.as_slice()).collect();
+                Some(bag_vectors(table, &f, &w)?)
+            }
+            None => None,
+        };
+        Ok(Batch { ids, mask, bag })
+    }
+
+    /// The vector the output head reads for each text (`head_in` wide): the request as the
+    /// model sees it, before any tool is scored.
+    pub fn features<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(64) {
+            let inputs: Vec<Inputs> = chunk
+                .iter()
+                .map(|t| self.encoder.encode(t.as_ref()))
+                .collect::<Result<_>>()?;
+            let h = self.model.head_input(&self.batch(&inputs)?)?;
+            out.extend(h.to_vec2::<f32>()?);
+        }
+        Ok(out)
+    }
+
     /// Many requests through candle's forward, 64 at a time.
     fn predict_candle(&self, texts: &[&str]) -> Result<Vec<Prediction>> {
         let mut out = Vec::with_capacity(texts.len());
@@ -515,17 +562,7 @@ impl Router {
                 .iter()
                 .map(|t| self.encoder.encode(t))
                 .collect::<Result<_>>()?;
-            let ids: Vec<&[u32]> = inputs.iter().map(|i| i.ids.as_slice()).collect();
-            let (ids, mask) = Batch::tokens(&ids, &self.device)?;
-            let bag = match &self.bag {
-                Some(table) => {
-                    let f: Vec<&[u32]> = inputs.iter().map(|i| i.feat_ids.as_slice()).collect();
-                    let w: Vec<&[f32]> = inputs.iter().map(|i| i.feat_w.as_slice()).collect();
-                    Some(bag_vectors(table, &f, &w)?)
-                }
-                None => None,
-            };
-            let o = self.model.forward_t(&Batch { ids, mask, bag }, false)?;
+            let o = self.model.forward_t(&self.batch(&inputs)?, false)?;
             let logits = o.logits.to_vec2::<f32>()?;
             let t = self.info.calibration.temperature;
             let tags: Option<Vec<Vec<Vec<f32>>>> = match &o.tags {
@@ -567,28 +604,7 @@ impl Router {
         if allowed.is_empty() {
             return (args, spans);
         }
-        let mut candidates = vec![0u32];
-        for &k in allowed {
-            candidates.extend([1 + 2 * k, 2 + 2 * k]);
-        }
-        // A word's first piece decides its tag; the pieces after it follow (`I-` of the same
-        // argument, or `O`), so a value is never cut inside a word.
-        let mut tags: Vec<u32> = Vec::with_capacity(scores.len() / n_tags);
-        for (i, row) in scores.chunks_exact(*n_tags).enumerate() {
-            let tag = if i > 0 && p.continues.get(i).copied().unwrap_or(false) {
-                match tags[i - 1] {
-                    0 => 0,
-                    t => 2 + 2 * ((t - 1) / 2),
-                }
-            } else {
-                candidates
-                    .iter()
-                    .copied()
-                    .max_by(|&a, &b| row[a as usize].total_cmp(&row[b as usize]))
-                    .unwrap_or(0)
-            };
-            tags.push(tag);
-        }
+        let tags = crate::args::viterbi(scores, *n_tags, allowed, &p.continues);
         let chars: Vec<char> = text.chars().collect();
         let spans_k =
             crate::args::merge_adjacent(crate::args::decode_spans(&tags, &p.offsets), &chars);

@@ -99,6 +99,12 @@ pub fn train_tokenizer(texts: &[String], vocab_size: usize) -> Result<Tokenizer>
             vocab.push(w);
         }
     }
+    wordpiece(vocab)
+}
+
+/// A WordPiece tokenizer over `vocab` (ids in order; the special tokens first), with this
+/// module's normaliser and pre-tokeniser.
+pub(crate) fn wordpiece(vocab: Vec<String>) -> Result<Tokenizer> {
     let map: HashMap<String, u32> = vocab
         .into_iter()
         .enumerate()
@@ -114,7 +120,7 @@ pub fn train_tokenizer(texts: &[String], vocab_size: usize) -> Result<Tokenizer>
     }))
     .map_err(|e| Error::Internal(format!("tokenizer: {e}")))?;
     let mut tok = Tokenizer::new(model);
-    tok.with_normalizer(Some(norm));
+    tok.with_normalizer(Some(normalizer()));
     tok.with_pre_tokenizer(Some(BertPreTokenizer));
     Ok(tok)
 }

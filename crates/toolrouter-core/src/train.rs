@@ -14,6 +14,7 @@ use crate::features::NgramVocab;
 use crate::model::{Batch, Config, ToolController};
 use crate::router::{Encoder, Router, TrainingInfo};
 use crate::tokenizer::train_tokenizer;
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{ops, AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use rand::rngs::StdRng;
@@ -43,8 +44,16 @@ pub struct TrainOptions {
     pub ff_mult: usize,
     pub max_tokens: usize,
     pub dropout: f32,
-    /// Sub-word vocabulary size (upper bound).
+    /// Sub-word vocabulary size (upper bound) of the tokenizer trained on the texts; unused with
+    /// a pretrained table, which brings its own.
     pub vocab_size: usize,
+    /// Start the token embeddings from a pretrained static word table (`"minilm"`: the
+    /// all-MiniLM-L6-v2 table compiled into the library, see [`crate::pretrained`]) with its
+    /// tokenizer, or `"none"`: a tokenizer and embeddings learned from the training texts alone.
+    pub pretrained: String,
+    /// Keep the pretrained embeddings fixed, so words the training texts never use stay where
+    /// the teacher put them, beside the words they did use.
+    pub freeze_pretrained: bool,
     /// Use the TF-IDF n-gram bag beside the transformer.
     pub ngrams: bool,
     pub d_bag: usize,
@@ -100,6 +109,8 @@ impl Default for TrainOptions {
             max_tokens: 48,
             dropout: 0.1,
             vocab_size: 4000,
+            pretrained: "none".into(),
+            freeze_pretrained: true,
             ngrams: true,
             d_bag: 96,
             max_features: 200_000,
@@ -396,6 +407,12 @@ pub fn fit_from(
     });
 
     let texts: Vec<String> = train_set.iter().map(|e| e.text.clone()).collect();
+    // A continued model keeps its own tokenizer and embeddings, pretrained or not.
+    let pretrained = match opts.pretrained.as_str() {
+        _ if init.is_some() => None,
+        "none" | "" => None,
+        name => Some(crate::pretrained::table(name)?),
+    };
     let (tokenizer, vocab) = match init {
         // The old tokenizer stays: its token embeddings are what the old model learned. The
         // n-gram vocabulary grows, so words only the new texts use get rows of their own.
@@ -409,7 +426,10 @@ pub fn fit_from(
             },
         ),
         None => (
-            train_tokenizer(&texts, opts.vocab_size)?,
+            match pretrained {
+                Some(p) => p.tokenizer.clone(),
+                None => train_tokenizer(&texts, opts.vocab_size)?,
+            },
             if opts.ngrams {
                 NgramVocab::fit(&texts, opts.min_df, opts.max_features)
             } else {
@@ -437,6 +457,7 @@ pub fn fit_from(
             max_tokens: opts.max_tokens,
             dropout: opts.dropout,
             d_bag: opts.d_bag,
+            pretrained: pretrained.map_or(String::new(), |_| opts.pretrained.clone()),
             ..Config::default()
         },
     };
@@ -453,7 +474,8 @@ pub fn fit_from(
     cfg.validate().map_err(|r| Error::invalid("options", r))?;
     let encoder = Encoder::new(tokenizer, vocab, cfg.max_tokens);
     let encode_all = |set: &[&Example]| -> Result<Vec<Encoded>> {
-        set.iter()
+        use rayon::prelude::*;
+        set.par_iter()
             .map(|e| {
                 let inp = encoder.encode(&e.text)?;
                 let tags = if cfg.n_tags() > 1 {
@@ -473,7 +495,9 @@ pub fn fit_from(
             .collect()
     };
     let tr = encode_all(&train_set)?;
-    let va = encode_all(&valid_set)?;
+    let mut va = encode_all(&valid_set)?;
+    // Validation batches of similar length pad less; the order does not change the scores.
+    va.sort_by_key(|e| e.ids.len());
     let unlocated = train_set
         .iter()
         .zip(&tr)
@@ -514,9 +538,26 @@ pub fn fit_from(
     if let Some(r) = init {
         crate::grow::transfer(r, &cfg, tools, &varmap, &mut table)?;
     }
+    if let Some(p) = pretrained {
+        set_pretrained(&varmap, p, cfg.d_model)?;
+    }
+    let frozen = !cfg.pretrained.is_empty() && opts.freeze_pretrained;
+    let trained_vars: Vec<candle_core::Var> = {
+        let vars = varmap
+            .data()
+            .lock()
+            .map_err(|_| Error::Internal("variable map lock poisoned".into()))?;
+        let mut named: Vec<(&String, &candle_core::Var)> = vars
+            .iter()
+            .filter(|(n, _)| !(frozen && n.as_str() == "tok_emb.weight"))
+            .collect();
+        // Name order, so the optimizer's state lines up the same way in every run.
+        named.sort_by(|a, b| a.0.cmp(b.0));
+        named.into_iter().map(|(_, v)| v.clone()).collect()
+    };
     let mut sparse = SparseAdam::new(table.len(), opts.bag_lr, opts.bag_weight_decay);
     let mut opt = AdamW::new(
-        varmap.all_vars(),
+        trained_vars,
         ParamsAdamW {
             lr: opts.lr,
             weight_decay: opts.weight_decay,
@@ -566,28 +607,20 @@ pub fn fit_from(
             let items: Vec<&Encoded> = batch_idx.iter().map(|&i| &tr[i]).collect();
             let noisy: Vec<Encoded> = items.iter().map(|e| corrupt(e, opts, &mut rng)).collect();
             let noisy: Vec<&Encoded> = noisy.iter().collect();
-            let (loss, rows_var, rows) = step_loss(
-                &model,
-                &cfg,
-                &noisy,
-                &table,
-                &LossWeights {
-                    class: &cw,
-                    smoothing: opts.label_smoothing,
-                    args: opts.arg_weight,
-                    gumbel_tau: gumbel_tau(opts, g / total_steps),
-                },
-                &device,
-            )?;
-            let grads = loss.backward()?;
+            let lw = LossWeights {
+                class: &cw,
+                smoothing: opts.label_smoothing,
+                args: opts.arg_weight,
+                gumbel_tau: gumbel_tau(opts, g / total_steps),
+            };
+            let seeds: [u64; 2] = [rng.random(), rng.random()];
+            let (loss, grads, bag) =
+                batch_gradients(&model, &cfg, &noisy, &table, &lw, &device, seeds)?;
             opt.step(&grads)?;
-            if let (Some(var), Some(rows)) = (rows_var, rows) {
-                if let Some(g) = grads.get(var.as_tensor()) {
-                    let g: Vec<f32> = g.flatten_all()?.to_vec1()?;
-                    sparse.step(&mut table, &rows, &g, cfg.d_bag, scale);
-                }
+            if let Some((rows, g)) = bag {
+                sparse.step(&mut table, &rows, &g, cfg.d_bag, scale);
             }
-            loss_sum += loss.to_scalar::<f32>()? as f64;
+            loss_sum += loss;
             loss_n += 1;
             if last_report.elapsed().as_millis() >= 100 {
                 last_report = Instant::now();
@@ -604,8 +637,12 @@ pub fn fit_from(
                 });
             }
         }
-        let (v_acc, v_loss) = if va.is_empty() {
-            (0.0, loss_sum / loss_n.max(1) as f64)
+        let v = if va.is_empty() {
+            Validation {
+                accuracy: 0.0,
+                loss: loss_sum / loss_n.max(1) as f64,
+                tag_f1: None,
+            }
         } else {
             validate(&model, &cfg, &va, &table, &device)?
         };
@@ -616,21 +653,21 @@ pub fn fit_from(
             step: steps_per_epoch,
             steps_per_epoch,
             loss: loss_sum / loss_n.max(1) as f64,
-            valid_accuracy: (!va.is_empty()).then_some(v_acc),
-            valid_loss: Some(v_loss),
+            valid_accuracy: (!va.is_empty()).then_some(v.accuracy),
+            valid_loss: Some(v.loss),
             elapsed_s: started.elapsed().as_secs_f64(),
         });
-        // Ties in accuracy go to the later epoch: the learning rate has decayed further, and on
-        // a small validation set the loss of an early, under-trained epoch can look better.
+        // Ties go to the later epoch: the learning rate has decayed further, and on a small
+        // validation set the loss of an early, under-trained epoch can look better.
         let better = match &best {
             None => true,
-            Some((acc, ..)) => v_acc >= *acc - 1e-9,
+            Some((b, ..)) => v.score() >= b.score() - 1e-9,
         };
         if opts.average && epoch * 2 > epochs {
             average.add(&weights_of(&varmap)?, &table)?;
         }
         if better {
-            best = Some((v_acc, v_loss, weights_of(&varmap)?, table.clone(), epoch));
+            best = Some((v, weights_of(&varmap)?, table.clone(), epoch));
             since_best = 0;
         } else {
             since_best += 1;
@@ -642,20 +679,20 @@ pub fn fit_from(
         }
     }
 
-    let (mut v_acc, mut v_loss, mut weights, mut table, mut best_epoch) =
+    let (mut v, mut weights, mut table, mut best_epoch) =
         best.ok_or_else(|| Error::Internal("training ran no epoch".into()))?;
     // The mean of the second half's epochs (weight averaging) replaces the best epoch when it
     // scores at least as well on validation.
     let mut averaged = false;
     if let Some((avg_w, avg_t)) = average.mean()? {
         set_weights(&varmap, &avg_w)?;
-        let (a_acc, a_loss) = if va.is_empty() {
-            (v_acc, v_loss)
+        let a = if va.is_empty() {
+            v
         } else {
             validate(&model, &cfg, &va, &avg_t, &device)?
         };
-        if a_acc >= v_acc - 1e-9 {
-            (v_acc, v_loss, weights, table, best_epoch) = (a_acc, a_loss, avg_w, avg_t, epochs_run);
+        if a.score() >= v.score() - 1e-9 {
+            (v, weights, table, best_epoch) = (a, avg_w, avg_t, epochs_run);
             averaged = true;
         }
     }
@@ -671,8 +708,8 @@ pub fn fit_from(
         valid_examples: va.len(),
         epochs_run,
         best_epoch,
-        valid_accuracy: (!va.is_empty()).then_some(v_acc),
-        valid_loss: Some(v_loss),
+        valid_accuracy: (!va.is_empty()).then_some(v.accuracy),
+        valid_loss: Some(v.loss),
         train_seconds: started.elapsed().as_secs_f64(),
         warnings,
         replayed,
@@ -704,9 +741,9 @@ pub fn fit_from(
         epochs,
         step: steps_per_epoch,
         steps_per_epoch,
-        loss: v_loss,
+        loss: v.loss,
         valid_accuracy: router.training().valid_accuracy,
-        valid_loss: Some(v_loss),
+        valid_loss: Some(v.loss),
         elapsed_s: started.elapsed().as_secs_f64(),
     });
     Ok(router)
@@ -788,6 +825,30 @@ fn init_weights(varmap: &VarMap, rng: &mut StdRng) -> Result<()> {
         };
         var.set(&Tensor::from_vec(data, dims.as_slice(), var.device())?)?;
     }
+    Ok(())
+}
+
+/// Writes the pretrained table into the token embeddings: its first `d_model` columns (PCA
+/// order, so the most informative), zeros beyond its width.
+fn set_pretrained(
+    varmap: &VarMap,
+    p: &crate::pretrained::StaticTable,
+    d_model: usize,
+) -> Result<()> {
+    let vars = varmap
+        .data()
+        .lock()
+        .map_err(|_| Error::Internal("variable map lock poisoned".into()))?;
+    let var = vars
+        .get("tok_emb.weight")
+        .ok_or_else(|| Error::Internal("no token embeddings".into()))?;
+    let n = p.rows.len() / p.dim;
+    let mut data = vec![0f32; n * d_model];
+    let w = d_model.min(p.dim);
+    for (dst, src) in data.chunks_mut(d_model).zip(p.rows.chunks(p.dim)) {
+        dst[..w].copy_from_slice(&src[..w]);
+    }
+    var.set(&Tensor::from_vec(data, (n, d_model), var.device())?)?;
     Ok(())
 }
 
@@ -906,7 +967,31 @@ impl Average {
 }
 
 /// The best epoch so far: validation accuracy and loss, weights, n-gram table, epoch.
-type Checkpoint = (f64, f64, HashMap<String, Tensor>, Vec<f32>, usize);
+type Checkpoint = (Validation, HashMap<String, Tensor>, Vec<f32>, usize);
+
+/// How much one point of argument-tag F1 counts against one point of tool accuracy when
+/// epochs are compared. The tool head is usually best early, the tagger keeps learning for
+/// several epochs more; chosen on tool accuracy alone, SNIPS kept an epoch whose tagger had
+/// not learned yet (slot F1 0.67).
+const TAG_WEIGHT: f64 = 0.1;
+
+/// A model's scores on the validation set.
+#[derive(Debug, Clone, Copy)]
+struct Validation {
+    accuracy: f64,
+    /// Unweighted, unsmoothed tool cross-entropy.
+    loss: f64,
+    /// Micro F1 of the argument tags over the tokens that carry one (greedy tags), when the
+    /// model has a tagger and the set has arguments.
+    tag_f1: Option<f64>,
+}
+
+impl Validation {
+    /// What epochs are compared by: tool accuracy plus [`TAG_WEIGHT`] x tag F1.
+    fn score(&self) -> f64 {
+        self.accuracy + TAG_WEIGHT * self.tag_f1.unwrap_or(0.0)
+    }
+}
 
 /// How the loss weighs its parts: per-class weights, label smoothing, the argument loss.
 struct LossWeights<'a> {
@@ -1012,6 +1097,85 @@ fn step_loss(
     Ok((loss, var, rows))
 }
 
+/// One half-batch's share of the loss, its gradients, and the gradient of the n-gram rows it
+/// touched (row ids, `rows x d_bag` values).
+type HalfOut = (f64, GradStore, Option<BagGrad>);
+
+/// The n-gram rows a batch touched and their gradient (`rows x d_bag`).
+type BagGrad = (Vec<u32>, Vec<f32>);
+
+/// The loss and gradients of a batch, computed as two halves on two threads and summed, each
+/// half's loss weighted by its share of the examples. The split never depends on the machine
+/// (a one-core machine runs the halves in turn), and each half draws its dropout masks from its
+/// own seed, so a seeded run gives the same model on any number of cores.
+#[allow(clippy::too_many_arguments)]
+fn batch_gradients(
+    model: &ToolController,
+    cfg: &Config,
+    items: &[&Encoded],
+    table: &[f32],
+    lw: &LossWeights,
+    device: &Device,
+    seeds: [u64; 2],
+) -> Result<HalfOut> {
+    let n = items.len();
+    let half = |part: &[&Encoded], seed: u64| -> Result<HalfOut> {
+        crate::model::seed_dropout(seed);
+        let (loss, var, rows) = step_loss(model, cfg, part, table, lw, device)?;
+        let loss = (loss * (part.len() as f64 / n as f64))?;
+        let grads = loss.backward()?;
+        let bag = match (var, rows) {
+            (Some(var), Some(rows)) => match grads.get(var.as_tensor()) {
+                Some(g) => Some((rows, g.flatten_all()?.to_vec1::<f32>()?)),
+                None => None,
+            },
+            _ => None,
+        };
+        Ok((loss.to_scalar::<f32>()? as f64, grads, bag))
+    };
+    // Batches this small are not worth a second thread.
+    if n < 16 || !device.is_cpu() {
+        return half(items, seeds[0]);
+    }
+    let (a, b) = items.split_at(n / 2);
+    let (ra, rb) = rayon::join(|| half(a, seeds[0]), || half(b, seeds[1]));
+    let ((la, mut ga, bag_a), (lb, gb, bag_b)) = (ra?, rb?);
+    let ids: Vec<_> = gb.get_ids().copied().collect();
+    for id in ids {
+        if let Some(g) = gb.get_id(id) {
+            let sum = match ga.get_id(id) {
+                Some(prev) => (prev + g)?,
+                None => g.clone(),
+            };
+            ga.insert_id(id, sum);
+        }
+    }
+    let bag = match (bag_a, bag_b) {
+        (Some((mut rows, mut g)), Some((rows_b, g_b))) => {
+            let d = cfg.d_bag;
+            let mut at: HashMap<u32, usize> =
+                rows.iter().enumerate().map(|(i, &r)| (r, i)).collect();
+            for (k, r) in rows_b.iter().enumerate() {
+                let src = &g_b[k * d..(k + 1) * d];
+                match at.get(r) {
+                    Some(&i) => g[i * d..(i + 1) * d]
+                        .iter_mut()
+                        .zip(src)
+                        .for_each(|(x, y)| *x += y),
+                    None => {
+                        at.insert(*r, rows.len());
+                        rows.push(*r);
+                        g.extend_from_slice(src);
+                    }
+                }
+            }
+            Some((rows, g))
+        }
+        (a, b) => a.or(b),
+    };
+    Ok((la + lb, ga, bag))
+}
+
 /// Mean cross-entropy of the argument tags over the tokens of examples whose arguments are known
 /// (`[CLS]` and padding excluded); `None` when the batch has no such token.
 fn tag_nll(
@@ -1068,7 +1232,7 @@ fn validate(
     va: &[Encoded],
     table: &[f32],
     device: &Device,
-) -> Result<(f64, f64)> {
+) -> Result<Validation> {
     let table = if cfg.n_features > 0 {
         Some(Tensor::from_slice(
             table,
@@ -1078,9 +1242,9 @@ fn validate(
     } else {
         None
     };
-    let mut correct = 0usize;
-    let mut loss = 0.0;
-    for chunk in va.chunks(256) {
+    // Per chunk: right tools, summed loss, and tag counts (tokens tagged right and non-O,
+    // tagged non-O, gold non-O). Chunks run on the thread pool.
+    let chunk_scores = |chunk: &[Encoded]| -> Result<[f64; 5]> {
         let ids: Vec<&[u32]> = chunk.iter().map(|e| e.ids.as_slice()).collect();
         let (ids, mask) = Batch::tokens(&ids, device)?;
         let bag = match &table {
@@ -1091,15 +1255,51 @@ fn validate(
             }
             None => None,
         };
-        let logits = model.forward_t(&Batch { ids, mask, bag }, false)?.logits;
+        let out = model.forward_t(&Batch { ids, mask, bag }, false)?;
         let labels: Vec<u32> = chunk.iter().map(|e| e.label).collect();
         let ones = vec![1f32; labels.len()];
-        loss += smoothed_nll(&logits, &labels, &ones, 0.0, device)?.to_scalar::<f32>()? as f64
+        let loss = smoothed_nll(&out.logits, &labels, &ones, 0.0, device)?.to_scalar::<f32>()?
+            as f64
             * chunk.len() as f64;
-        let pred: Vec<u32> = logits.argmax(1)?.to_vec1()?;
-        correct += pred.iter().zip(&labels).filter(|(p, l)| p == l).count();
-    }
-    Ok((correct as f64 / va.len() as f64, loss / va.len() as f64))
+        let pred: Vec<u32> = out.logits.argmax(1)?.to_vec1()?;
+        let correct = pred.iter().zip(&labels).filter(|(p, l)| p == l).count();
+        let (mut tp, mut predicted, mut gold) = (0usize, 0usize, 0usize);
+        if let Some(tags) = &out.tags {
+            let best: Vec<Vec<u32>> = tags.argmax(2)?.to_vec2()?;
+            for (e, row) in chunk.iter().zip(&best) {
+                let Some(truth) = &e.tags else { continue };
+                for (&g, &p) in truth.iter().zip(row).skip(1) {
+                    predicted += usize::from(p != 0);
+                    gold += usize::from(g != 0);
+                    tp += usize::from(p != 0 && p == g);
+                }
+            }
+        }
+        Ok([
+            correct as f64,
+            loss,
+            tp as f64,
+            predicted as f64,
+            gold as f64,
+        ])
+    };
+    use rayon::prelude::*;
+    let sums = va
+        .par_chunks(128)
+        .map(chunk_scores)
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .fold([0f64; 5], |mut acc, x| {
+            acc.iter_mut().zip(x).for_each(|(a, b)| *a += b);
+            acc
+        });
+    let [correct, loss, tp, predicted, gold] = sums;
+    let tag_f1 = (gold > 0.0).then(|| 2.0 * tp / (predicted + gold).max(1.0));
+    Ok(Validation {
+        accuracy: correct / va.len() as f64,
+        loss: loss / va.len() as f64,
+        tag_f1,
+    })
 }
 
 #[cfg(test)]

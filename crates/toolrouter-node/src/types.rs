@@ -94,8 +94,12 @@ pub struct TrainOptions {
     pub max_tokens: Option<u32>,
     /// @default 0.1
     pub dropout: Option<f64>,
-    /// Sub-word vocabulary size. @default 4000
+    /// Sub-word vocabulary size of the tokenizer learned from the texts (unused with `pretrained`). @default 4000
     pub vocab_size: Option<u32>,
+    /// `minilm`: start from the static word table built from all-MiniLM-L6-v2 (compiled into the addon) and its tokenizer, so words the examples never use still mean something; `none`: learn the tokenizer and embeddings from the examples alone. @default 'none'
+    pub pretrained: Option<String>,
+    /// Keep the pretrained word vectors fixed during training. @default true
+    pub freeze_pretrained: Option<bool>,
     /// TF-IDF n-gram features beside the tokens. @default true
     pub ngrams: Option<bool>,
     /// Maximum epochs (early stopping may end sooner); 0 = auto (about 3000 steps, 8 to 60 epochs). @default 0
@@ -178,6 +182,8 @@ impl TrainOptions {
             max_tokens: u(self.max_tokens, d.max_tokens),
             dropout: self.dropout.map(|x| x as f32).unwrap_or(d.dropout),
             vocab_size: u(self.vocab_size, d.vocab_size),
+            pretrained: self.pretrained.clone().unwrap_or(d.pretrained.clone()),
+            freeze_pretrained: self.freeze_pretrained.unwrap_or(d.freeze_pretrained),
             ngrams: self.ngrams.unwrap_or(d.ngrams),
             epochs: u(self.epochs, d.epochs),
             patience: u(self.patience, d.patience),

@@ -29,6 +29,8 @@ pub struct Config {
     pub arg_names: Vec<String>,
     /// For each tool (label order), the indices into `arg_names` of the arguments it takes.
     pub tool_args: Vec<Vec<u32>>,
+    /// The pretrained static table the token embeddings started from (`""`: none).
+    pub pretrained: String,
 }
 
 impl Default for Config {
@@ -48,6 +50,7 @@ impl Default for Config {
             has_none: false,
             arg_names: Vec::new(),
             tool_args: Vec::new(),
+            pretrained: String::new(),
         }
     }
 }

@@ -2,11 +2,13 @@
 //! `vb.pp(name)` per child, so weight names mirror the struct tree
 //! (`layers.0.attn.qkv.weight`, `head.bias`, ...).
 //!
-//! Training uses `ops::layer_norm_slow` and `ops::softmax`, which record a backward pass; the
-//! fused `ops::layer_norm` and `ops::softmax_last_dim` of candle-nn 0.9 do not, so they only
-//! run at inference (`train == false`).
+//! Training on the CPU runs the fused kernels of [`super::fused`] (layer norm, attention, GELU,
+//! bias, dropout), each with its own backward pass. Training elsewhere uses
+//! `ops::layer_norm_slow` and `ops::softmax`, which record a backward pass; the fused
+//! `ops::layer_norm` and `ops::softmax_last_dim` of candle-nn 0.9 do not, so they only run at
+//! inference (`train == false`).
 
-use super::Config;
+use super::{fused, Config};
 use candle_core::{Device, IndexOp, Module, Result, Tensor, D};
 use candle_nn::rnn::{GRUConfig, GRUState, GRU, RNN};
 use candle_nn::{embedding, linear, ops, Embedding, Linear, VarBuilder};
@@ -32,7 +34,9 @@ impl Norm {
     }
 
     pub fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
-        if train {
+        if fused_training(xs, train) {
+            fused::layer_norm(xs, &self.weight, &self.bias, LN_EPS)
+        } else if train {
             ops::layer_norm_slow(xs, &self.weight, &self.bias, LN_EPS)
         } else {
             ops::layer_norm(&xs.contiguous()?, &self.weight, &self.bias, LN_EPS)
@@ -63,9 +67,22 @@ pub fn gumbel_noise(shape: (usize, usize), device: &Device) -> Result<Tensor> {
     Tensor::from_vec(g, shape, device)
 }
 
+/// Whether this step runs the fused CPU training kernels.
+fn fused_training(xs: &Tensor, train: bool) -> bool {
+    train && xs.device().is_cpu()
+}
+
+/// A seed for a fused kernel's dropout masks, from the seeded dropout generator.
+fn dropout_seed() -> u64 {
+    DROPOUT_RNG.with(|r| r.borrow_mut().random())
+}
+
 fn dropout(xs: &Tensor, p: f32, train: bool) -> Result<Tensor> {
     if !(train && p > 0.0) {
         return Ok(xs.clone());
+    }
+    if fused_training(xs, train) {
+        return fused::dropout(xs, p, dropout_seed());
     }
     let keep = 1.0 / (1.0 - p);
     let mask: Vec<f32> = DROPOUT_RNG.with(|r| {
@@ -75,6 +92,24 @@ fn dropout(xs: &Tensor, p: f32, train: bool) -> Result<Tensor> {
             .collect()
     });
     xs * Tensor::from_vec(mask, xs.shape(), xs.device())?
+}
+
+/// `xs · Wᵀ + b` over the last dimension. Training on the CPU takes the product as one 2-D
+/// matmul and the bias through [`fused::add_bias`], whose backward pass is one contiguous sum.
+fn linear_t(l: &Linear, xs: &Tensor, train: bool) -> Result<Tensor> {
+    if !fused_training(xs, train) {
+        return xs.apply(l);
+    }
+    let mut dims = xs.dims().to_vec();
+    let k = dims.pop().unwrap_or(1);
+    let n = xs.elem_count() / k.max(1);
+    let y = xs.reshape((n, k))?.matmul(&l.weight().t()?)?;
+    let y = match l.bias() {
+        Some(b) => fused::add_bias(&y, b)?,
+        None => y,
+    };
+    dims.push(y.dim(1)?);
+    y.reshape(dims)
 }
 
 /// Multi-head self-attention with a fused QKV projection.
@@ -103,9 +138,13 @@ impl Attention {
         train: bool,
     ) -> Result<Tensor> {
         let (b, t, d) = xs.dims3()?;
+        let qkv = linear_t(&self.qkv, xs, train)?;
+        if fused_training(xs, train) {
+            let ctx = fused::attention(&qkv, bias, self.heads, dropout_p, dropout_seed())?;
+            return linear_t(&self.out, &ctx, train);
+        }
         let hd = d / self.heads;
-        let qkv = xs
-            .apply(&self.qkv)?
+        let qkv = qkv
             .reshape((b, t, 3, self.heads, hd))?
             .permute((2, 0, 3, 1, 4))?;
         let q = (qkv.get(0)?.contiguous()? * (1.0 / (hd as f64).sqrt()))?;
@@ -138,11 +177,15 @@ impl Mlp {
             fc2: linear(hidden, cfg.d_model, vb.pp("fc2"))?,
         })
     }
-}
 
-impl Module for Mlp {
-    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        xs.apply(&self.fc1)?.gelu()?.apply(&self.fc2)
+    pub fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        let h = linear_t(&self.fc1, xs, train)?;
+        let h = if fused_training(&h, train) {
+            fused::gelu(&h)?
+        } else {
+            h.gelu()?
+        };
+        linear_t(&self.fc2, &h, train)
     }
 }
 
@@ -170,7 +213,9 @@ impl Block {
             .attn
             .forward_t(&self.ln1.forward_t(xs, train)?, bias, p, train)?;
         let xs = (xs + dropout(&h, p, train)?)?;
-        let h = self.mlp.forward(&self.ln2.forward_t(&xs, train)?)?;
+        let h = self
+            .mlp
+            .forward_t(&self.ln2.forward_t(&xs, train)?, train)?;
         xs + dropout(&h, p, train)?
     }
 }
@@ -360,10 +405,13 @@ impl ToolController {
         let (_b, t) = ids.dims2()?;
         let p = self.cfg.dropout;
         let pos = Tensor::arange(0u32, t as u32, ids.device())?;
-        let mut xs = self
-            .tok_emb
-            .forward(ids)?
-            .broadcast_add(&pos_emb.forward(&pos)?)?;
+        let tok = self.tok_emb.forward(ids)?;
+        let pos = pos_emb.forward(&pos)?;
+        let mut xs = if fused_training(&tok, train) {
+            fused::add_bias(&tok, &pos)?
+        } else {
+            tok.broadcast_add(&pos)?
+        };
         xs = dropout(&xs, p, train)?;
         // Additive attention bias: 0 where the key is a real token, -1e9 at padding.
         let bias = ((mask.ones_like()? - mask)? * -1e9)?
@@ -380,6 +428,15 @@ impl ToolController {
         Ok((xs, pooled))
     }
 
+    /// The vector the head reads (B, head_in): the pooled request, then the n-gram bag.
+    pub fn head_input(&self, batch: &Batch) -> Result<Tensor> {
+        let (_, pooled) = self.encode_t(&batch.ids, &batch.mask, false)?;
+        match &batch.bag {
+            Some(bag) => Tensor::cat(&[&pooled, bag], 1),
+            None => Ok(pooled),
+        }
+    }
+
     /// Tool logits (B, n_labels) and, when the model has arguments, tag logits (B, T, n_tags).
     pub fn forward_t(&self, batch: &Batch, train: bool) -> Result<Output> {
         let (states, pooled) = self.encode_t(&batch.ids, &batch.mask, train)?;
@@ -387,9 +444,13 @@ impl ToolController {
             Some(bag) => Tensor::cat(&[&pooled, bag], 1)?,
             None => pooled,
         };
-        let logits = dropout(&h, self.cfg.dropout, train)?.apply(&self.head)?;
+        let logits = linear_t(&self.head, &dropout(&h, self.cfg.dropout, train)?, train)?;
         let tags = match &self.tagger {
-            Some(t) => Some(dropout(&states, self.cfg.dropout, train)?.apply(t)?),
+            Some(t) => Some(linear_t(
+                t,
+                &dropout(&states, self.cfg.dropout, train)?,
+                train,
+            )?),
             None => None,
         };
         Ok(Output { logits, tags })

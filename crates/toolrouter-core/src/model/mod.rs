@@ -9,6 +9,7 @@
 
 mod config;
 mod controller;
+pub mod fused;
 
 pub use config::Config;
 pub use controller::{bag_vectors, gumbel_noise, seed_dropout, Batch, Output, ToolController};
