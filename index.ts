@@ -292,6 +292,8 @@ export interface TrainingInfo {
   best_epoch: number
   valid_accuracy: number | null
   valid_loss: number | null
+  /** Micro F1 of the argument tags on the validation tokens; null when the model tags no arguments. */
+  valid_tag_f1: number | null
   train_seconds: number
   warnings: string[]
   /** Examples replayed from the router training continued from ({@link FitOptions.init}); 0 for a fresh fit. */

@@ -2,6 +2,9 @@
 //! the test metrics as one JSON line. Options as `key=value` JSON fragments of TrainOptions:
 //!
 //! cargo run --release -p toolrouter-core --example train_eval -- ../shared/datasets/snips d_model=64
+//!
+//! `save=PATH` writes the model; `errors=1` prints the misrouted test requests to stderr;
+//! `per_tool=N` trains on the first N examples of each label (few-shot).
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use toolrouter_core::{fit, load_examples, load_tools, TrainOptions};
@@ -11,17 +14,44 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = Path::new(args.first().ok_or("usage: train_eval DIR [key=value...]")?);
     let mut opts = serde_json::to_value(TrainOptions::default())?;
     let mut use_valid = true;
+    let mut save: Option<String> = None;
+    let mut show_errors = false;
+    let mut per_tool: Option<usize> = None;
     for kv in &args[1..] {
         let (k, v) = kv.split_once('=').ok_or("expected key=value")?;
-        if k == "no_valid" {
-            use_valid = false;
-            continue;
+        match k {
+            "no_valid" => {
+                use_valid = false;
+                continue;
+            }
+            "save" => {
+                save = Some(v.to_string());
+                continue;
+            }
+            "errors" => {
+                show_errors = v == "1";
+                continue;
+            }
+            "per_tool" => {
+                per_tool = Some(v.parse()?);
+                continue;
+            }
+            _ => {}
         }
         opts[k] = serde_json::from_str(v).unwrap_or(serde_json::Value::String(v.into()));
     }
     let opts: TrainOptions = serde_json::from_value(opts)?;
     let tools = load_tools(&dir.join("tools.json"))?;
-    let train = load_examples(&dir.join("train.jsonl"), Some(&tools))?;
+    let mut train = load_examples(&dir.join("train.jsonl"), Some(&tools))?;
+    if let Some(n) = per_tool {
+        // A few-shot training set: the first `n` examples of each label (out of scope included).
+        let mut seen: std::collections::HashMap<Option<String>, usize> = Default::default();
+        train.retain(|e| {
+            let c = seen.entry(e.tool.clone()).or_default();
+            *c += 1;
+            *c <= n
+        });
+    }
     let valid = if use_valid && dir.join("valid.jsonl").exists() {
         Some(load_examples(&dir.join("valid.jsonl"), Some(&tools))?)
     } else {
@@ -37,11 +67,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &|p| {
             if p.valid_accuracy.is_some() {
                 eprintln!(
-                    "epoch {} loss {:.4} valid_acc {:.4} valid_loss {:.4} t={:.1}s",
+                    "epoch {} loss {:.4} valid_acc {:.4} valid_loss {:.4} tag_f1 {:.4} t={:.1}s",
                     p.epoch,
                     p.loss,
                     p.valid_accuracy.unwrap_or(0.0),
                     p.valid_loss.unwrap_or(0.0),
+                    p.valid_tag_f1.unwrap_or(0.0),
                     p.elapsed_s
                 );
             }
@@ -49,6 +80,57 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &abort,
     )?;
     let m = router.evaluate(&test)?;
+    if let Some(path) = &save {
+        toolrouter_core::format::save(&router, Path::new(path))?;
+    }
+    if show_errors {
+        // The test requests whose best tool is wrong, with the two best guesses.
+        let texts: Vec<&str> = test.iter().map(|e| e.text.as_str()).collect();
+        let probs = router.probabilities(&texts)?;
+        let names: Vec<String> = router
+            .tools()
+            .iter()
+            .map(|t| t.name.clone())
+            .chain(std::iter::once("<none>".to_string()))
+            .collect();
+        // Argument spans that differ from the gold ones (the tool right).
+        for e in &test {
+            let r = router.route(&e.text)?;
+            if r.tool != e.tool || e.spans.is_empty() {
+                continue;
+            }
+            let show = |spans: &[toolrouter_core::Span]| {
+                let chars: Vec<char> = e.text.chars().collect();
+                let mut v: Vec<String> = spans
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{}={}",
+                            s.name,
+                            chars[s.start..s.end].iter().collect::<String>()
+                        )
+                    })
+                    .collect();
+                v.sort();
+                v.join(", ")
+            };
+            let (gold, got) = (show(&e.spans), show(&r.spans));
+            if gold != got {
+                eprintln!("SLOT {} | gold [{gold}] | got [{got}]", e.text);
+            }
+        }
+        for (e, p) in test.iter().zip(&probs) {
+            let mut order: Vec<usize> = (0..p.len()).collect();
+            order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+            let gold = e.tool.clone().unwrap_or_else(|| "<none>".into());
+            if names[order[0]] != gold {
+                eprintln!(
+                    "ERR gold={gold} pred={} ({:.2}) 2nd={} ({:.2}) | {}",
+                    names[order[0]], p[order[0]], names[order[1]], p[order[1]], e.text
+                );
+            }
+        }
+    }
     println!(
         "{}",
         serde_json::json!({
@@ -60,7 +142,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "selective_accuracy_at": m.selective_accuracy_at, "aurc": m.aurc,
             "calibration": router.calibration(),
             "slot_f1": m.slot_f1, "frame_accuracy": m.frame_accuracy, "args_exact": m.args_exact,
-            "valid_accuracy": router.training().valid_accuracy, "train_s": router.training().train_seconds, "best_epoch": router.training().best_epoch,
+            "valid_accuracy": router.training().valid_accuracy, "valid_tag_f1": router.training().valid_tag_f1, "train_s": router.training().train_seconds, "best_epoch": router.training().best_epoch,
             "epochs_run": router.training().epochs_run, "n_features": router.config().n_features,
             "vocab": router.config().vocab_size,
         })

@@ -93,6 +93,8 @@ pub struct TrainingInfo {
     pub best_epoch: usize,
     pub valid_accuracy: Option<f64>,
     pub valid_loss: Option<f64>,
+    /// Micro F1 of the argument tags on the validation tokens, when the model tags arguments.
+    pub valid_tag_f1: Option<f64>,
     pub train_seconds: f64,
     pub warnings: Vec<String>,
     /// Training continued from an earlier router (`fit_from`): how many of the examples it kept

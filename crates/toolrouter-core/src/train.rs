@@ -137,6 +137,9 @@ impl Default for TrainOptions {
     }
 }
 
+/// The token embedding table's weight name.
+const TOKEN_TABLE: &str = "tok_emb.weight";
+
 /// Optimizer steps aimed at when `epochs` is 0 (auto).
 const AUTO_STEPS: usize = 3000;
 
@@ -153,6 +156,8 @@ pub struct Progress {
     pub loss: f64,
     pub valid_accuracy: Option<f64>,
     pub valid_loss: Option<f64>,
+    /// Micro F1 of the argument tags on the validation tokens, when the model tags arguments.
+    pub valid_tag_f1: Option<f64>,
     pub elapsed_s: f64,
 }
 
@@ -403,6 +408,7 @@ pub fn fit_from(
         loss: 0.0,
         valid_accuracy: None,
         valid_loss: None,
+        valid_tag_f1: None,
         elapsed_s: started.elapsed().as_secs_f64(),
     });
 
@@ -547,15 +553,25 @@ pub fn fit_from(
             .data()
             .lock()
             .map_err(|_| Error::Internal("variable map lock poisoned".into()))?;
+        // The token embeddings train row by row (below), like the n-gram table.
         let mut named: Vec<(&String, &candle_core::Var)> = vars
             .iter()
-            .filter(|(n, _)| !(frozen && n.as_str() == "tok_emb.weight"))
+            .filter(|(n, _)| n.as_str() != TOKEN_TABLE)
             .collect();
         // Name order, so the optimizer's state lines up the same way in every run.
         named.sort_by(|a, b| a.0.cmp(b.0));
         named.into_iter().map(|(_, v)| v.clone()).collect()
     };
     let mut sparse = SparseAdam::new(table.len(), opts.bag_lr, opts.bag_weight_decay);
+    let token_var = varmap
+        .data()
+        .lock()
+        .map_err(|_| Error::Internal("variable map lock poisoned".into()))?
+        .get(TOKEN_TABLE)
+        .cloned()
+        .ok_or_else(|| Error::Internal("no token embeddings".into()))?;
+    let mut emb: Vec<f32> = token_var.as_tensor().flatten_all()?.to_vec1()?;
+    let mut sparse_emb = SparseAdam::new(emb.len(), opts.lr, opts.weight_decay);
     let mut opt = AdamW::new(
         trained_vars,
         ParamsAdamW {
@@ -614,13 +630,19 @@ pub fn fit_from(
                 gumbel_tau: gumbel_tau(opts, g / total_steps),
             };
             let seeds: [u64; 2] = [rng.random(), rng.random()];
-            let (loss, grads, bag) =
-                batch_gradients(&model, &cfg, &noisy, &table, &lw, &device, seeds)?;
-            opt.step(&grads)?;
-            if let Some((rows, g)) = bag {
+            let tables = SparseTables {
+                bag: &table,
+                tokens: (!frozen).then_some(emb.as_slice()),
+            };
+            let out = batch_gradients(&model, &cfg, &noisy, tables, &lw, &device, seeds)?;
+            opt.step(&out.grads)?;
+            if let Some((rows, g)) = out.bag {
                 sparse.step(&mut table, &rows, &g, cfg.d_bag, scale);
             }
-            loss_sum += loss;
+            if let Some((rows, g)) = out.tokens {
+                sparse_emb.step(&mut emb, &rows, &g, cfg.d_model, scale);
+            }
+            loss_sum += out.loss;
             loss_n += 1;
             if last_report.elapsed().as_millis() >= 100 {
                 last_report = Instant::now();
@@ -633,9 +655,15 @@ pub fn fit_from(
                     loss: loss_sum / loss_n as f64,
                     valid_accuracy: None,
                     valid_loss: None,
+                    valid_tag_f1: None,
                     elapsed_s: started.elapsed().as_secs_f64(),
                 });
             }
+        }
+        // The epoch's token embeddings back into the model, which validation and the
+        // checkpoints read.
+        if !frozen {
+            token_var.set(&Tensor::from_slice(&emb, token_var.dims(), &device)?)?;
         }
         let v = if va.is_empty() {
             Validation {
@@ -655,6 +683,7 @@ pub fn fit_from(
             loss: loss_sum / loss_n.max(1) as f64,
             valid_accuracy: (!va.is_empty()).then_some(v.accuracy),
             valid_loss: Some(v.loss),
+            valid_tag_f1: v.tag_f1,
             elapsed_s: started.elapsed().as_secs_f64(),
         });
         // Ties go to the later epoch: the learning rate has decayed further, and on a small
@@ -710,6 +739,7 @@ pub fn fit_from(
         best_epoch,
         valid_accuracy: (!va.is_empty()).then_some(v.accuracy),
         valid_loss: Some(v.loss),
+        valid_tag_f1: v.tag_f1,
         train_seconds: started.elapsed().as_secs_f64(),
         warnings,
         replayed,
@@ -744,6 +774,7 @@ pub fn fit_from(
         loss: v.loss,
         valid_accuracy: router.training().valid_accuracy,
         valid_loss: Some(v.loss),
+        valid_tag_f1: v.tag_f1,
         elapsed_s: started.elapsed().as_secs_f64(),
     });
     Ok(router)
@@ -981,8 +1012,9 @@ struct Validation {
     accuracy: f64,
     /// Unweighted, unsmoothed tool cross-entropy.
     loss: f64,
-    /// Micro F1 of the argument tags over the tokens that carry one (greedy tags), when the
-    /// model has a tagger and the set has arguments.
+    /// Micro F1 of the argument tags over the tokens that carry one (decoded within the
+    /// predicted tool, as routing decodes them), when the model has a tagger and the set has
+    /// arguments.
     tag_f1: Option<f64>,
 }
 
@@ -1030,55 +1062,113 @@ fn straight_through_gumbel(logits: &Tensor, tau: f64, device: &Device) -> Result
     Ok(((hard - soft.detach())? + soft)?)
 }
 
-type StepOut = (Tensor, Option<Var>, Option<Vec<u32>>);
+/// The rows of a table (n-gram embeddings or token embeddings) a batch touches, copied into a
+/// small tensor, and the batch's ids renumbered into it.
+struct Touched {
+    /// Table row of each local row.
+    rows: Vec<u32>,
+    /// `rows.len() x d` values.
+    data: Tensor,
+    /// Each item's ids, as local rows.
+    local: Vec<Vec<u32>>,
+}
 
-/// Loss of one batch. The n-gram rows the batch touches become a small `Var`, so the backward
-/// pass yields their gradient without a dense gradient of the whole table.
+/// Gathers the rows of `table` (`d` wide) that `ids` use, in first-use order after `first`.
+fn touched(
+    table: &[f32],
+    d: usize,
+    ids: &[&[u32]],
+    first: &[u32],
+    device: &Device,
+) -> Result<Touched> {
+    let mut at: HashMap<u32, u32> = HashMap::new();
+    let mut rows: Vec<u32> = Vec::new();
+    let mut local_of = |r: u32| {
+        *at.entry(r).or_insert_with(|| {
+            rows.push(r);
+            (rows.len() - 1) as u32
+        })
+    };
+    for &r in first {
+        local_of(r);
+    }
+    let local: Vec<Vec<u32>> = ids
+        .iter()
+        .map(|item| item.iter().map(|&r| local_of(r)).collect())
+        .collect();
+    let mut data = Vec::with_capacity(rows.len().max(1) * d);
+    for &r in &rows {
+        data.extend_from_slice(&table[r as usize * d..(r as usize + 1) * d]);
+    }
+    if rows.is_empty() {
+        data.resize(d, 0.0);
+    }
+    let n = rows.len().max(1);
+    Ok(Touched {
+        rows,
+        data: Tensor::from_vec(data, (n, d), device)?,
+        local,
+    })
+}
+
+/// The loss of a batch, and the row variables whose gradients the sparse optimizers take.
+struct StepOut {
+    loss: Tensor,
+    bag: Option<(Var, Vec<u32>)>,
+    tokens: Option<(Var, Vec<u32>)>,
+}
+
+/// The tables trained row by row (lazy Adam), outside candle's optimizer: the n-gram table and
+/// the token embeddings (`None` when they are frozen).
+#[derive(Clone, Copy)]
+struct SparseTables<'a> {
+    bag: &'a [f32],
+    tokens: Option<&'a [f32]>,
+}
+
+/// Loss of one batch. The n-gram rows and token embeddings the batch touches become small
+/// `Var`s, so the backward pass yields their gradients without a dense gradient of either
+/// table.
 fn step_loss(
     model: &ToolController,
     cfg: &Config,
     items: &[&Encoded],
-    table: &[f32],
+    tables: SparseTables,
     lw: &LossWeights,
     device: &Device,
 ) -> Result<StepOut> {
     let ids: Vec<&[u32]> = items.iter().map(|e| e.ids.as_slice()).collect();
-    let (ids, mask) = Batch::tokens(&ids, device)?;
-    let (bag, var, rows) = if cfg.n_features > 0 {
-        let mut local: HashMap<u32, u32> = HashMap::new();
-        let mut rows: Vec<u32> = Vec::new();
-        let idx: Vec<Vec<u32>> = items
-            .iter()
-            .map(|e| {
-                e.feat_ids
-                    .iter()
-                    .map(|&f| {
-                        *local.entry(f).or_insert_with(|| {
-                            rows.push(f);
-                            (rows.len() - 1) as u32
-                        })
-                    })
-                    .collect()
-            })
-            .collect();
-        let d = cfg.d_bag;
-        let mut data = Vec::with_capacity(rows.len().max(1) * d);
-        for &r in &rows {
-            data.extend_from_slice(&table[r as usize * d..(r as usize + 1) * d]);
+    // Token rows: the batch's ids renumbered (`[PAD]` first, so padding stays row 0).
+    let (ids, mask, tokens) = match tables.tokens {
+        Some(table) => {
+            let t = touched(
+                table,
+                cfg.d_model,
+                &ids,
+                &[crate::tokenizer::PAD_ID],
+                device,
+            )?;
+            let (ids, mask) = Batch::tokens(&t.local, device)?;
+            (ids, mask, Some((Var::from_tensor(&t.data)?, t.rows)))
         }
-        if rows.is_empty() {
-            data.resize(d, 0.0);
+        None => {
+            let (ids, mask) = Batch::tokens(&ids, device)?;
+            (ids, mask, None)
         }
-        let n = rows.len().max(1);
-        let var = Var::from_tensor(&Tensor::from_vec(data, (n, d), device)?)?;
+    };
+    let (bag, bag_var) = if cfg.n_features > 0 {
+        let feats: Vec<&[u32]> = items.iter().map(|e| e.feat_ids.as_slice()).collect();
+        let t = touched(tables.bag, cfg.d_bag, &feats, &[], device)?;
+        let var = Var::from_tensor(&t.data)?;
         let w: Vec<&[f32]> = items.iter().map(|e| e.feat_w.as_slice()).collect();
-        let bag = crate::model::bag_vectors(var.as_tensor(), &idx, &w)?;
-        (Some(bag), Some(var), Some(rows))
+        let bag = crate::model::bag_vectors(var.as_tensor(), &t.local, &w)?;
+        (Some(bag), Some((var, t.rows)))
     } else {
-        (None, None, None)
+        (None, None)
     };
     let t = ids.dim(1)?;
-    let out = model.forward_t(&Batch { ids, mask, bag }, true)?;
+    let rows = tokens.as_ref().map(|(v, _)| v.as_tensor());
+    let out = model.forward_with(&Batch { ids, mask, bag }, rows, true)?;
     let labels: Vec<u32> = items.iter().map(|e| e.label).collect();
     let weights: Vec<f32> = labels
         .iter()
@@ -1090,69 +1180,44 @@ fn step_loss(
     };
     let mut loss = smoothed_nll(&logits, &labels, &weights, lw.smoothing, device)?;
     if let Some(tag_logits) = &out.tags {
-        if let Some(tag_loss) = tag_nll(tag_logits, items, t, device)? {
+        if let Some(tag_loss) = tag_nll(tag_logits, items, t, cfg, device)? {
             loss = (loss + (tag_loss * lw.args)?)?;
         }
     }
-    Ok((loss, var, rows))
+    Ok(StepOut {
+        loss,
+        bag: bag_var,
+        tokens,
+    })
 }
 
-/// One half-batch's share of the loss, its gradients, and the gradient of the n-gram rows it
-/// touched (row ids, `rows x d_bag` values).
-type HalfOut = (f64, GradStore, Option<BagGrad>);
+/// Rows of a table and their gradient (`rows x width`).
+type RowGrad = (Vec<u32>, Vec<f32>);
 
-/// The n-gram rows a batch touched and their gradient (`rows x d_bag`).
-type BagGrad = (Vec<u32>, Vec<f32>);
+/// What [`batch_gradients`] gives: the loss, candle's gradients, and the row gradients of the
+/// n-gram table and of the token embeddings.
+struct BatchGrads {
+    loss: f64,
+    grads: GradStore,
+    bag: Option<RowGrad>,
+    tokens: Option<RowGrad>,
+}
 
-/// The loss and gradients of a batch, computed as two halves on two threads and summed, each
-/// half's loss weighted by its share of the examples. The split never depends on the machine
-/// (a one-core machine runs the halves in turn), and each half draws its dropout masks from its
-/// own seed, so a seeded run gives the same model on any number of cores.
-#[allow(clippy::too_many_arguments)]
-fn batch_gradients(
-    model: &ToolController,
-    cfg: &Config,
-    items: &[&Encoded],
-    table: &[f32],
-    lw: &LossWeights,
-    device: &Device,
-    seeds: [u64; 2],
-) -> Result<HalfOut> {
-    let n = items.len();
-    let half = |part: &[&Encoded], seed: u64| -> Result<HalfOut> {
-        crate::model::seed_dropout(seed);
-        let (loss, var, rows) = step_loss(model, cfg, part, table, lw, device)?;
-        let loss = (loss * (part.len() as f64 / n as f64))?;
-        let grads = loss.backward()?;
-        let bag = match (var, rows) {
-            (Some(var), Some(rows)) => match grads.get(var.as_tensor()) {
-                Some(g) => Some((rows, g.flatten_all()?.to_vec1::<f32>()?)),
-                None => None,
-            },
-            _ => None,
-        };
-        Ok((loss.to_scalar::<f32>()? as f64, grads, bag))
+/// The gradient of a row variable, read out of `grads`.
+fn row_grad(grads: &GradStore, rows: Option<(Var, Vec<u32>)>) -> Result<Option<RowGrad>> {
+    let Some((var, rows)) = rows else {
+        return Ok(None);
     };
-    // Batches this small are not worth a second thread.
-    if n < 16 || !device.is_cpu() {
-        return half(items, seeds[0]);
+    match grads.get(var.as_tensor()) {
+        Some(g) => Ok(Some((rows, g.flatten_all()?.to_vec1::<f32>()?))),
+        None => Ok(None),
     }
-    let (a, b) = items.split_at(n / 2);
-    let (ra, rb) = rayon::join(|| half(a, seeds[0]), || half(b, seeds[1]));
-    let ((la, mut ga, bag_a), (lb, gb, bag_b)) = (ra?, rb?);
-    let ids: Vec<_> = gb.get_ids().copied().collect();
-    for id in ids {
-        if let Some(g) = gb.get_id(id) {
-            let sum = match ga.get_id(id) {
-                Some(prev) => (prev + g)?,
-                None => g.clone(),
-            };
-            ga.insert_id(id, sum);
-        }
-    }
-    let bag = match (bag_a, bag_b) {
+}
+
+/// Sums two row gradients (`d` wide) over the union of their rows.
+fn merge_rows(a: Option<RowGrad>, b: Option<RowGrad>, d: usize) -> Option<RowGrad> {
+    match (a, b) {
         (Some((mut rows, mut g)), Some((rows_b, g_b))) => {
-            let d = cfg.d_bag;
             let mut at: HashMap<u32, usize> =
                 rows.iter().enumerate().map(|(i, &r)| (r, i)).collect();
             for (k, r) in rows_b.iter().enumerate() {
@@ -1172,8 +1237,83 @@ fn batch_gradients(
             Some((rows, g))
         }
         (a, b) => a.or(b),
+    }
+}
+
+/// The loss and gradients of a batch, computed as two halves on two threads and summed, each
+/// half's loss weighted by its share of the examples. The split never depends on the machine
+/// (a one-core machine runs the halves in turn), and each half draws its dropout masks from its
+/// own seed, so a seeded run gives the same model on any number of cores.
+#[allow(clippy::too_many_arguments)]
+fn batch_gradients(
+    model: &ToolController,
+    cfg: &Config,
+    items: &[&Encoded],
+    tables: SparseTables,
+    lw: &LossWeights,
+    device: &Device,
+    seeds: [u64; 2],
+) -> Result<BatchGrads> {
+    let n = items.len();
+    let half = |part: &[&Encoded], seed: u64| -> Result<BatchGrads> {
+        crate::model::seed_dropout(seed);
+        let out = step_loss(model, cfg, part, tables, lw, device)?;
+        let loss = (out.loss * (part.len() as f64 / n as f64))?;
+        let grads = loss.backward()?;
+        Ok(BatchGrads {
+            loss: loss.to_scalar::<f32>()? as f64,
+            bag: row_grad(&grads, out.bag)?,
+            tokens: row_grad(&grads, out.tokens)?,
+            grads,
+        })
     };
-    Ok((la + lb, ga, bag))
+    // Batches this small are not worth a second thread.
+    if n < 16 || !device.is_cpu() {
+        return half(items, seeds[0]);
+    }
+    let (a, b) = items.split_at(n / 2);
+    let (ra, rb) = rayon::join(|| half(a, seeds[0]), || half(b, seeds[1]));
+    let (mut a, b) = (ra?, rb?);
+    let ids: Vec<_> = b.grads.get_ids().copied().collect();
+    for id in ids {
+        if let Some(g) = b.grads.get_id(id) {
+            let sum = match a.grads.get_id(id) {
+                Some(prev) => (prev + g)?,
+                None => g.clone(),
+            };
+            a.grads.insert_id(id, sum);
+        }
+    }
+    Ok(BatchGrads {
+        loss: a.loss + b.loss,
+        grads: a.grads,
+        bag: merge_rows(a.bag, b.bag, cfg.d_bag),
+        tokens: merge_rows(a.tokens, b.tokens, cfg.d_model),
+    })
+}
+
+/// The tags each example's sequence may take: `O`, then the `B-`/`I-` tags of its tool's
+/// arguments (none for an out-of-scope example, which is all `O`).
+fn tag_candidates(cfg: &Config, label: usize) -> Vec<u32> {
+    let mut c = vec![0u32];
+    if let Some(args) = cfg.tool_args.get(label) {
+        for &a in args {
+            c.extend([1 + 2 * a, 2 + 2 * a]);
+        }
+    }
+    c
+}
+
+/// An additive bias over the tags (`cfg.n_tags()`): 0 for `O` and the `B-`/`I-` tags of the
+/// arguments of label `label`, a large negative number for every other tag.
+fn tag_bias(cfg: &Config, label: usize) -> Vec<f32> {
+    let mut bias = vec![-1e4f32; cfg.n_tags()];
+    for c in tag_candidates(cfg, label) {
+        if let Some(b) = bias.get_mut(c as usize) {
+            *b = 0.0;
+        }
+    }
+    bias
 }
 
 /// Mean cross-entropy of the argument tags over the tokens of examples whose arguments are known
@@ -1182,9 +1322,19 @@ fn tag_nll(
     tag_logits: &Tensor,
     items: &[&Encoded],
     t: usize,
+    cfg: &Config,
     device: &Device,
 ) -> Result<Option<Tensor>> {
     let b = items.len();
+    // Each example's tags compete only with `O` and its own tool's arguments, as decoding
+    // restricts them to the chosen tool's: no capacity spent telling apart the arguments of
+    // tools the request is not for (SNIPS slot F1 0.874 -> 0.902, ATIS 0.936 -> 0.937).
+    let k = cfg.n_tags();
+    let bias: Vec<f32> = items
+        .iter()
+        .flat_map(|e| tag_bias(cfg, e.label as usize))
+        .collect();
+    let tag_logits = tag_logits.broadcast_add(&Tensor::from_vec(bias, (b, 1, k), device)?)?;
     let mut gold = vec![0u32; b * t];
     let mut mask = vec![0f32; b * t];
     for (i, e) in items.iter().enumerate() {
@@ -1199,7 +1349,7 @@ fn tag_nll(
     if n == 0.0 {
         return Ok(None);
     }
-    let logp = ops::log_softmax(tag_logits, D::Minus1)?;
+    let logp = ops::log_softmax(&tag_logits, D::Minus1)?;
     let gold = Tensor::from_vec(gold, (b, t, 1), device)?;
     let nll = logp.gather(&gold, 2)?.squeeze(2)?.neg()?;
     let mask = Tensor::from_vec(mask, (b, t), device)?;
@@ -1265,10 +1415,16 @@ fn validate(
         let correct = pred.iter().zip(&labels).filter(|(p, l)| p == l).count();
         let (mut tp, mut predicted, mut gold) = (0usize, 0usize, 0usize);
         if let Some(tags) = &out.tags {
-            let best: Vec<Vec<u32>> = tags.argmax(2)?.to_vec2()?;
-            for (e, row) in chunk.iter().zip(&best) {
+            // Tags are read as routing reads them: within the predicted tool's arguments, by
+            // constrained decoding.
+            let k = cfg.n_tags();
+            let scores: Vec<Vec<Vec<f32>>> = tags.to_vec3()?;
+            for ((e, rows), &p) in chunk.iter().zip(&scores).zip(&pred) {
                 let Some(truth) = &e.tags else { continue };
-                for (&g, &p) in truth.iter().zip(row).skip(1) {
+                let flat: Vec<f32> = rows[..e.ids.len().min(rows.len())].concat();
+                let allowed = cfg.tool_args.get(p as usize).cloned().unwrap_or_default();
+                let best = crate::args::viterbi(&flat, k, &allowed, &[]);
+                for (&g, &p) in truth.iter().zip(&best).skip(1) {
                     predicted += usize::from(p != 0);
                     gold += usize::from(g != 0);
                     tp += usize::from(p != 0 && p == g);
@@ -1380,11 +1536,15 @@ mod tests {
             },
         ];
         let refs: Vec<&Encoded> = items.iter().collect();
-        let (loss, var, _) = step_loss(
+        let emb: Vec<f32> = (0..20 * 16).map(|i| (i as f32 * 0.11).cos()).collect();
+        let out = step_loss(
             &model,
             &cfg,
             &refs,
-            &table,
+            SparseTables {
+                bag: &table,
+                tokens: Some(&emb),
+            },
             &LossWeights {
                 class: &[1.0, 1.0, 1.0],
                 smoothing: 0.1,
@@ -1393,13 +1553,14 @@ mod tests {
             },
             &dev,
         )?;
-        let grads = loss.backward()?;
+        let grads = out.loss.backward()?;
         let vars = varmap
             .data()
             .lock()
             .map_err(|_| Error::Internal("lock".into()))?;
         assert!(vars.len() > 6, "{arch}: {} variables", vars.len());
-        for (name, v) in vars.iter() {
+        // The token table trains through the rows the batch touched (checked below).
+        for (name, v) in vars.iter().filter(|(n, _)| n.as_str() != TOKEN_TABLE) {
             let g = grads.get(v.as_tensor());
             assert!(g.is_some(), "{arch} {tau:?}: no gradient for {name}");
             let norm = g.map(|g| {
@@ -1412,8 +1573,16 @@ mod tests {
                 "{arch} {tau:?}: zero gradient for {name}"
             );
         }
-        let bag_grad = var.and_then(|v| grads.get(v.as_tensor()).cloned());
-        assert!(bag_grad.is_some(), "no gradient for the n-gram rows");
+        for (what, rows) in [("n-gram", out.bag), ("token", out.tokens)] {
+            let g = rows.and_then(|(v, _)| grads.get(v.as_tensor()).cloned());
+            let norm = g
+                .map(|g| g.sqr()?.sum_all()?.to_scalar::<f32>())
+                .transpose()?;
+            assert!(
+                norm.is_some_and(|n| n > 0.0),
+                "no gradient for the {what} rows"
+            );
+        }
         Ok(())
     }
 

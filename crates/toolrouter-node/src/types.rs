@@ -152,6 +152,8 @@ pub struct Progress {
     pub loss: f64,
     pub valid_accuracy: Option<f64>,
     pub valid_loss: Option<f64>,
+    /// Micro F1 of the argument tags on the validation tokens, when the model tags arguments.
+    pub valid_tag_f1: Option<f64>,
     pub elapsed_s: f64,
 }
 
@@ -166,6 +168,7 @@ impl From<&core::Progress> for Progress {
             loss: p.loss,
             valid_accuracy: p.valid_accuracy,
             valid_loss: p.valid_loss,
+            valid_tag_f1: p.valid_tag_f1,
             elapsed_s: p.elapsed_s,
         }
     }

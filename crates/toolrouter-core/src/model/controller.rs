@@ -359,13 +359,33 @@ impl ToolController {
 
     /// Token states (B, T, d_model) and one vector per request (B, d_model).
     pub fn encode_t(&self, ids: &Tensor, mask: &Tensor, train: bool) -> Result<(Tensor, Tensor)> {
+        self.encode_with(ids, mask, None, train)
+    }
+
+    /// [`Self::encode_t`] with the token embeddings taken from `rows` when given (see
+    /// [`Self::forward_with`]).
+    fn encode_with(
+        &self,
+        ids: &Tensor,
+        mask: &Tensor,
+        rows: Option<&Tensor>,
+        train: bool,
+    ) -> Result<(Tensor, Tensor)> {
+        let tok = match rows {
+            None => self.tok_emb.forward(ids)?,
+            Some(r) => {
+                let mut shape = ids.dims().to_vec();
+                shape.push(r.dim(1)?);
+                r.index_select(&ids.flatten_all()?, 0)?.reshape(shape)?
+            }
+        };
         match &self.body {
             Body::Attention {
                 pos_emb,
                 layers,
                 ln_f,
-            } => self.encode_attention(ids, mask, train, pos_emb, layers, ln_f),
-            Body::Gru(gru) => self.encode_gru(ids, mask, train, gru),
+            } => self.encode_attention(tok, mask, train, pos_emb, layers, ln_f),
+            Body::Gru(gru) => self.encode_gru(tok, mask, train, gru),
         }
     }
 
@@ -373,13 +393,13 @@ impl ToolController {
     /// after the request's last real token.
     fn encode_gru(
         &self,
-        ids: &Tensor,
+        tok: Tensor,
         mask: &Tensor,
         train: bool,
         gru: &GRU,
     ) -> Result<(Tensor, Tensor)> {
-        let (b, t) = ids.dims2()?;
-        let xs = dropout(&self.tok_emb.forward(ids)?, self.cfg.dropout, train)?;
+        let (b, t, _) = tok.dims3()?;
+        let xs = dropout(&tok, self.cfg.dropout, train)?;
         let mut state = gru.zero_state(b)?;
         let mut hs = Vec::with_capacity(t);
         for i in 0..t {
@@ -395,17 +415,16 @@ impl ToolController {
     /// Token states after the final layer norm, and their masked mean.
     fn encode_attention(
         &self,
-        ids: &Tensor,
+        tok: Tensor,
         mask: &Tensor,
         train: bool,
         pos_emb: &Embedding,
         layers: &[Block],
         ln_f: &Norm,
     ) -> Result<(Tensor, Tensor)> {
-        let (_b, t) = ids.dims2()?;
+        let (_b, t, _) = tok.dims3()?;
         let p = self.cfg.dropout;
-        let pos = Tensor::arange(0u32, t as u32, ids.device())?;
-        let tok = self.tok_emb.forward(ids)?;
+        let pos = Tensor::arange(0u32, t as u32, tok.device())?;
         let pos = pos_emb.forward(&pos)?;
         let mut xs = if fused_training(&tok, train) {
             fused::add_bias(&tok, &pos)?
@@ -439,7 +458,19 @@ impl ToolController {
 
     /// Tool logits (B, n_labels) and, when the model has arguments, tag logits (B, T, n_tags).
     pub fn forward_t(&self, batch: &Batch, train: bool) -> Result<Output> {
-        let (states, pooled) = self.encode_t(&batch.ids, &batch.mask, train)?;
+        self.forward_with(batch, None, train)
+    }
+
+    /// [`Self::forward_t`] with the token embeddings taken from `rows` instead of the model's
+    /// table, `batch.ids` indexing `rows`: training passes the few rows a batch touches as a
+    /// small variable, so a step neither computes nor applies a gradient for the whole table.
+    pub fn forward_with(
+        &self,
+        batch: &Batch,
+        rows: Option<&Tensor>,
+        train: bool,
+    ) -> Result<Output> {
+        let (states, pooled) = self.encode_with(&batch.ids, &batch.mask, rows, train)?;
         let h = match &batch.bag {
             Some(bag) => Tensor::cat(&[&pooled, bag], 1)?,
             None => pooled,
