@@ -178,25 +178,12 @@ pub fn viterbi(scores: &[f32], n_tags: usize, allowed: &[u32], continues: &[bool
     if t == 0 {
         return Vec::new();
     }
+    // Candidates: O, then B-, I- of each argument (candidate 1 + 2m is B- of the m-th).
     let mut cand: Vec<u32> = vec![0];
-    for &k in allowed {
+    for &k in allowed.iter().filter(|&&k| ((2 + 2 * k) as usize) < n_tags) {
         cand.extend([1 + 2 * k, 2 + 2 * k]);
     }
-    cand.retain(|&c| (c as usize) < n_tags);
     let c = cand.len();
-    // The argument of tag `x` (None for O) and whether it begins a value.
-    let arg = |x: u32| (x > 0).then(|| (x - 1) / 2);
-    let begins = |x: u32| x > 0 && (x - 1).is_multiple_of(2);
-    let allowed_after = |prev: u32, next: u32, cont: bool| -> bool {
-        if cont {
-            // A word's later pieces: O after O, I-x after B-x / I-x.
-            return match arg(prev) {
-                None => next == 0,
-                Some(k) => next == 2 + 2 * k,
-            };
-        }
-        begins(next) || next == 0 || arg(prev) == arg(next)
-    };
     let mut best = vec![f32::NEG_INFINITY; t * c];
     let mut from = vec![0usize; t * c];
     best[0] = 0.0; // [CLS] is O (candidate 0)
@@ -207,22 +194,45 @@ pub fn viterbi(scores: &[f32], n_tags: usize, allowed: &[u32], continues: &[bool
             .iter()
             .map(|&x| row[x as usize])
             .fold(f32::NEG_INFINITY, f32::max);
-        let z: f32 = cand.iter().map(|&x| (row[x as usize] - max).exp()).sum();
+        let ln_z = cand
+            .iter()
+            .map(|&x| (row[x as usize] - max).exp())
+            .sum::<f32>()
+            .ln();
         for (j, &x) in cand.iter().enumerate() {
-            logp[j] = row[x as usize] - max - z.ln();
+            logp[j] = row[x as usize] - max - ln_z;
         }
+        // The rules make each step linear in the candidates: O and B- may follow anything (the
+        // best previous tag), I-x only B-x or I-x; a word's later piece (`cont`) follows its
+        // first: O after O, I-x after B-x / I-x, never B-.
+        let (prev, cur) = best.split_at_mut(i * c);
+        let prev = &prev[(i - 1) * c..];
+        let cur = &mut cur[..c];
+        let (q_best, s_best) =
+            prev.iter()
+                .copied()
+                .enumerate()
+                .fold(
+                    (0, f32::NEG_INFINITY),
+                    |a, (q, s)| if s > a.1 { (q, s) } else { a },
+                );
         let cont = continues.get(i).copied().unwrap_or(false);
-        for (j, &x) in cand.iter().enumerate() {
-            for (q, &prev) in cand.iter().enumerate() {
-                let s = best[(i - 1) * c + q];
-                if s == f32::NEG_INFINITY || !allowed_after(prev, x, cont) {
-                    continue;
-                }
-                if s + logp[j] > best[i * c + j] {
-                    best[i * c + j] = s + logp[j];
-                    from[i * c + j] = q;
-                }
+        let (q_o, s_o) = if cont { (0, prev[0]) } else { (q_best, s_best) };
+        cur[0] = s_o + logp[0];
+        from[i * c] = q_o;
+        for m in 0..(c - 1) / 2 {
+            let (jb, ji) = (1 + 2 * m, 2 + 2 * m);
+            if !cont {
+                cur[jb] = s_best + logp[jb];
+                from[i * c + jb] = q_best;
             }
+            let (q, s) = if prev[jb] >= prev[ji] {
+                (jb, prev[jb])
+            } else {
+                (ji, prev[ji])
+            };
+            cur[ji] = s + logp[ji];
+            from[i * c + ji] = q;
         }
     }
     let mut j = (0..c)
@@ -273,6 +283,68 @@ mod tests {
             vec![0, 1, 2]
         );
         assert!(viterbi(&[], n, &[0], &[]).is_empty());
+    }
+
+    #[test]
+    fn constrained_decoding_finds_the_best_valid_path() {
+        // Against every path on random scores: tags O, B-/I- of 3 arguments, the tool takes
+        // arguments 0 and 2; 5 tokens, some continuing a word.
+        let (n, t) = (7usize, 5usize);
+        let allowed = [0u32, 2];
+        let cand = [0u32, 1, 2, 5, 6];
+        let valid = |prev: u32, next: u32, cont: bool| -> bool {
+            let arg = |x: u32| (x > 0).then(|| (x - 1) / 2);
+            if cont {
+                return match arg(prev) {
+                    None => next == 0,
+                    Some(k) => next == 2 + 2 * k,
+                };
+            }
+            next == 0 || (next - 1).is_multiple_of(2) || arg(prev) == arg(next)
+        };
+        let mut seed = 7u64;
+        let mut rnd = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as f32 / (1u64 << 31) as f32) * 6.0 - 3.0
+        };
+        for round in 0..50 {
+            let scores: Vec<f32> = (0..n * t).map(|_| rnd()).collect();
+            let continues: Vec<bool> = (0..t).map(|i| i > 1 && (round + i) % 3 == 0).collect();
+            let logp = |i: usize, x: u32| {
+                let row = &scores[i * n..(i + 1) * n];
+                let z: f32 = cand.iter().map(|&c| row[c as usize].exp()).sum();
+                row[x as usize] - z.ln()
+            };
+            let mut best = (f32::NEG_INFINITY, vec![]);
+            for code in 0..cand.len().pow((t - 1) as u32) {
+                let mut path = vec![0u32];
+                let mut rest = code;
+                for _ in 1..t {
+                    path.push(cand[rest % cand.len()]);
+                    rest /= cand.len();
+                }
+                if !(1..t).all(|i| valid(path[i - 1], path[i], continues[i])) {
+                    continue;
+                }
+                let score: f32 = (1..t).map(|i| logp(i, path[i])).sum();
+                if score > best.0 {
+                    best = (score, path);
+                }
+            }
+            let got = viterbi(&scores, n, &allowed, &continues);
+            let got_score: f32 = (1..t).map(|i| logp(i, got[i])).sum();
+            assert!(
+                (got_score - best.0).abs() < 1e-4,
+                "round {round}: {got:?} vs {:?}",
+                best.1
+            );
+            assert!(
+                (1..t).all(|i| valid(got[i - 1], got[i], continues[i])),
+                "{got:?}"
+            );
+        }
     }
 
     #[test]
