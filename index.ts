@@ -172,7 +172,9 @@ export interface TrainerOptions extends Omit<native.TrainOptions, 'device' | 'ar
   /**
    * `minilm`: start from the static word table built from all-MiniLM-L6-v2 (compiled into the
    * addon, Apache-2.0) and its tokenizer, so words the examples never use still mean something;
-   * `none`: learn the tokenizer and embeddings from the examples alone.
+   * `none`: learn the tokenizer and embeddings from the examples alone. `minilm` validated better
+   * on SNIPS, ATIS and CLINC150 and much better on small training sets.
+   * @default 'minilm'
    */
   pretrained?: 'minilm' | 'none'
   /** The tools to route to. @default the distinct tools named by the training examples, without schemas */

@@ -90,6 +90,8 @@ export interface Progress {
   loss: number
   validAccuracy?: number
   validLoss?: number
+  /** Micro F1 of the argument tags on the validation tokens, when the model tags arguments. */
+  validTagF1?: number
   elapsedS: number
 }
 
@@ -157,9 +159,9 @@ export interface TrainOptions {
   dropout?: number
   /** Sub-word vocabulary size of the tokenizer learned from the texts (unused with `pretrained`). @default 4000 */
   vocabSize?: number
-  /** `minilm`: start from the static word table built from all-MiniLM-L6-v2 (compiled into the addon) and its tokenizer, so words the examples never use still mean something; `none`: learn the tokenizer and embeddings from the examples alone. @default 'none' */
+  /** `minilm`: start from the static word table built from all-MiniLM-L6-v2 (compiled into the addon) and its tokenizer, so words the examples never use still mean something; `none`: learn the tokenizer and embeddings from the examples alone. @default 'minilm' */
   pretrained?: string
-  /** Keep the pretrained word vectors fixed during training. @default true */
+  /** Keep the pretrained word vectors fixed during training. @default false */
   freezePretrained?: boolean
   /** TF-IDF n-gram features beside the tokens. @default true */
   ngrams?: boolean

@@ -97,10 +97,13 @@ test('when the router is unsure the OpenAI model gets the shortlist and a hint; 
   server.reply('/v1/chat/completions', 'openai-chat-answer')
   const calls: Array<{ tool: string; args: unknown }> = []
   const llm = openaiChat(server.openai(), { model: 'gpt-4o-mini', params: { temperature: 0 } })
-  const cascade = new Cascade({ router, tools: tools(calls), llm, shortlist: 2 })
+  // A threshold above the router's confidence on UNSURE, so the request is surely unsure.
+  const cascade = new Cascade({ router, tools: tools(calls), llm, shortlist: 2, minConfidence: 0.999 })
   const r = await cascade.run([{ role: 'user' as const, content: UNSURE }])
   t.is(r.decision, 'llm')
-  t.is(r.route.tool, 'play_music')
+  t.is(r.route.tool, null)
+  t.is(r.route.reason, 'low_confidence')
+  t.is(r.route.alternatives[0]?.tool, 'play_music')
   t.false(r.route.complete)
   t.deepEqual(calls, [{ tool: 'play_music', args: { query: 'miles davis' } }])
   t.is(server.received.length, 2)
@@ -128,7 +131,7 @@ test('when the router is unsure the OpenAI model gets the shortlist and a hint; 
       text: UNSURE,
       tool: 'play_music',
       args: { query: 'miles davis' },
-      route: { tool: 'play_music', confidence: r.route.confidence, reason: 'confident' },
+      route: { tool: null, confidence: r.route.confidence, reason: 'low_confidence' },
     },
   ])
   t.deepEqual(cascade.examples(), [

@@ -26,6 +26,8 @@ const TINY: TrainerOptions = {
   heads: 2,
   maxTokens: 16,
   vocabSize: 64,
+  // Its own 64-token vocabulary, not the 30k-token pretrained table: the file stays a few kilobytes.
+  pretrained: 'none',
   ngrams: false,
   epochs: 3,
   patience: 3,

@@ -6,7 +6,6 @@
 // the foundation's accuracy bar (98%). Usage:
 //   npm run bench [-- --json] [--data DIR] [--calls 10000] [--quick]
 // --quick: demo model only, 2000 calls (a smoke run, not for the README).
-import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -14,6 +13,7 @@ import { parseArgs } from 'node:util'
 import { loadExamples, loadTools, Trainer, type Example, type Router, type ToolSpec } from '../index'
 import * as native from '../native'
 import { DEFAULT_DATA_DIR, loadDataset } from './datasets'
+import { runTeacher, type TeacherResult } from './teacher'
 
 
 interface ModelBench {
@@ -274,41 +274,9 @@ async function main(): Promise<void> {
   console.log(`peak RSS: ${(result.peak_rss_bytes / 1e6).toFixed(0)} MB`)
 }
 
-interface PeerResult {
-  peer: string
-  dataset: string
-  in_scope_accuracy: number
-  test_in_scope: number
-  index_utterances: number
-  index_seconds: number
-  route_p50_us: number
-  route_p99_us: number
-}
-
-/**
- * The embedding nearest-neighbour peer (all-MiniLM-L6-v2, semantic-router style) on CLINC150:
- * crates/toolrouter-core/examples/minilm_peer.rs, built and run through cargo. Skipped, with the
- * reason, when the weights (scripts/fetch-minilm.sh) or the dataset are absent.
- */
-function runPeers(dir: string, log: (s: string) => void): PeerResult | null {
-  const root = path.join(__dirname, '..')
-  const model = path.join(root, '.cache', 'minilm')
-  if (!fs.existsSync(path.join(model, 'model.safetensors'))) {
-    log(`skipped --peers: no MiniLM weights in ${model} (run scripts/fetch-minilm.sh)`)
-    return null
-  }
-  const data = path.join(dir, 'clinc150')
-  if (!fs.existsSync(data)) {
-    log(`skipped --peers: no CLINC150 at ${data}`)
-    return null
-  }
-  log('peers: all-MiniLM-L6-v2 nearest neighbour on CLINC150 (a few minutes)…')
-  const out = execFileSync(
-    'cargo',
-    ['run', '--quiet', '--release', '-p', 'toolrouter-core', '--example', 'minilm_peer', '--', model, data],
-    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 << 20 },
-  )
-  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as PeerResult
+/** The embedding nearest-neighbour peer (all-MiniLM-L6-v2, semantic-router style) on CLINC150. */
+function runPeers(dir: string, log: (s: string) => void): TeacherResult | null {
+  return runTeacher(dir, 'clinc150', log)
 }
 
 main().catch((e: unknown) => {

@@ -8,7 +8,10 @@
 //! into .cache/minilm); no hub access. The BERT forward is written here on candle (a handful of
 //! layers, examples/common/minilm.rs).
 //!
-//! cargo run --release -p toolrouter-core --example minilm_peer -- .cache/minilm ../shared/datasets/clinc150
+//! cargo run --release -p toolrouter-core --example minilm_peer -- .cache/minilm ../shared/datasets/clinc150 [per_tool=10]
+//!
+//! `per_tool=N` indexes only the first N utterances of each tool (the few-shot rows of
+//! `train_eval per_tool=N`). The teacher of issue 9, as a router of its own.
 #[path = "common/minilm.rs"]
 mod minilm;
 use candle_core::{Device, Tensor, D};
@@ -27,8 +30,14 @@ fn batch(tok: &tokenizers::Tokenizer, texts: &[&str], dev: &Device) -> Res<(Tens
 
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [model, data] = args.as_slice() else {
-        return Err("usage: minilm_peer MODEL_DIR DATASET_DIR".into());
+    let (model, data, per_tool) = match args.as_slice() {
+        [m, d] => (m, d, None),
+        [m, d, n] => (
+            m,
+            d,
+            Some(n.trim_start_matches("per_tool=").parse::<usize>()?),
+        ),
+        _ => return Err("usage: minilm_peer MODEL_DIR DATASET_DIR [per_tool=N]".into()),
     };
     let (model, data) = (Path::new(model), Path::new(data));
     let dev = Device::Cpu;
@@ -42,7 +51,21 @@ fn main() -> Res<()> {
     let tools = load_tools(&data.join("tools.json"))?;
     let train = load_examples(&data.join("train.jsonl"), Some(&tools))?;
     let test = load_examples(&data.join("test.jsonl"), Some(&tools))?;
-    let index: Vec<_> = train.iter().filter(|e| e.tool.is_some()).collect();
+    // The index: every in-scope training utterance, or the first N of each tool (few-shot, the
+    // same rows as train_eval's per_tool=N).
+    let mut seen: std::collections::HashMap<&str, usize> = Default::default();
+    let index: Vec<_> = train
+        .iter()
+        .filter(|e| match (&e.tool, per_tool) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(t), Some(n)) => {
+                let c = seen.entry(t.as_str()).or_default();
+                *c += 1;
+                *c <= n
+            }
+        })
+        .collect();
     let started = Instant::now();
     let mut rows = Vec::new();
     for chunk in index.chunks(64) {
@@ -76,6 +99,7 @@ fn main() -> Res<()> {
             "in_scope_accuracy": right as f64 / in_scope.len().max(1) as f64,
             "test_in_scope": in_scope.len(),
             "index_utterances": index.len(),
+            "per_tool": per_tool,
             "index_seconds": index_s,
             "route_p50_us": q(0.5),
             "route_p99_us": q(0.99),

@@ -4,7 +4,8 @@
 //! cargo run --release -p toolrouter-core --example train_eval -- ../shared/datasets/snips d_model=64
 //!
 //! `save=PATH` writes the model; `errors=1` prints the misrouted test requests to stderr;
-//! `per_tool=N` trains on the first N examples of each label (few-shot).
+//! `per_tool=N` trains on the first N examples of each label (few-shot); `load=PATH` evaluates a
+//! saved model instead of training one.
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use toolrouter_core::{fit, load_examples, load_tools, TrainOptions};
@@ -15,6 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut opts = serde_json::to_value(TrainOptions::default())?;
     let mut use_valid = true;
     let mut save: Option<String> = None;
+    let mut load: Option<String> = None;
     let mut show_errors = false;
     let mut per_tool: Option<usize> = None;
     for kv in &args[1..] {
@@ -26,6 +28,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             "save" => {
                 save = Some(v.to_string());
+                continue;
+            }
+            "load" => {
+                load = Some(v.to_string());
                 continue;
             }
             "errors" => {
@@ -59,14 +65,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let test = load_examples(&dir.join("test.jsonl"), Some(&tools))?;
     let abort = AtomicBool::new(false);
-    let router = fit(
-        &tools,
-        &train,
-        valid.as_deref(),
-        &opts,
-        &|p| {
-            if p.valid_accuracy.is_some() {
-                eprintln!(
+    let router = match &load {
+        Some(path) => toolrouter_core::format::load(Path::new(path))?,
+        None => fit(
+            &tools,
+            &train,
+            valid.as_deref(),
+            &opts,
+            &|p| {
+                if p.valid_accuracy.is_some() {
+                    eprintln!(
                     "epoch {} loss {:.4} valid_acc {:.4} valid_loss {:.4} tag_f1 {:.4} t={:.1}s",
                     p.epoch,
                     p.loss,
@@ -75,10 +83,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     p.valid_tag_f1.unwrap_or(0.0),
                     p.elapsed_s
                 );
-            }
-        },
-        &abort,
-    )?;
+                }
+            },
+            &abort,
+        )?,
+    };
     let m = router.evaluate(&test)?;
     if let Some(path) = &save {
         toolrouter_core::format::save(&router, Path::new(path))?;

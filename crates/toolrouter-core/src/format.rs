@@ -3,6 +3,13 @@
 //! `config`, `tokenizer`, `tools` (with their schemas, in label order), `training`, and `replay`
 //! (a few training examples per label, for continued training; optional).
 //!
+//! A model that started from a pretrained table (`config.pretrained`, see [`crate::pretrained`])
+//! is stored compactly (format version 2): its tokenizer is the table's and is not written, and
+//! of its token embeddings only the rows training changed are (`tok_emb.rows`, u32 ids, and
+//! `tok_emb.delta`, their values); the rest are rebuilt from the table compiled into the
+//! library. A demo-sized model is about a megabyte instead of nine. Other models keep
+//! version 1, which older builds read.
+//!
 //! Saving writes a temporary file beside the target, fsyncs it and renames it over the target,
 //! so a crash never leaves a half-written model. Loading checks everything before use: a file
 //! that is not a toolrouter model, truncated or corrupted gives `MODEL_INVALID`; one from a newer
@@ -22,12 +29,35 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-/// The format version this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest format version this build reads (and writes, for a compact pretrained model).
+pub const FORMAT_VERSION: u32 = 2;
 const MAGIC: &str = "toolrouter";
 
 fn le_bytes_f32(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// The token embedding table a pretrained model starts from: the table's first `d` columns
+/// (zeros beyond its width), `vocab x d`, as training sets it.
+pub(crate) fn pretrained_rows(table: &crate::pretrained::StaticTable, d: usize) -> Vec<f32> {
+    let n = table.rows.len() / table.dim;
+    let w = d.min(table.dim);
+    let mut out = vec![0f32; n * d];
+    for (dst, src) in out.chunks_mut(d).zip(table.rows.chunks(table.dim)) {
+        dst[..w].copy_from_slice(&src[..w]);
+    }
+    out
+}
+
+/// The pretrained table of a compact model, when the router's tokenizer is that table's.
+fn compact_table(router: &Router) -> Result<Option<&'static crate::pretrained::StaticTable>> {
+    if router.cfg.pretrained.is_empty() {
+        return Ok(None);
+    }
+    let table = crate::pretrained::table(&router.cfg.pretrained)?;
+    let same =
+        tokenizer::to_json(&table.tokenizer)? == tokenizer::to_json(&router.encoder.tokenizer)?;
+    Ok(same.then_some(table))
 }
 
 /// Serialises a router to bytes.
@@ -35,7 +65,31 @@ pub fn to_bytes(router: &Router) -> Result<Vec<u8>> {
     let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     let mut names: Vec<&String> = router.weights.keys().collect();
     names.sort();
+    let compact = compact_table(router)?;
     for name in names {
+        if let (Some(table), "tok_emb.weight") = (compact, name.as_str()) {
+            // Only the rows training moved away from the table.
+            let t = &router.weights[name];
+            let d = t.dim(1)?;
+            let now: Vec<f32> = t.flatten_all()?.to_vec1()?;
+            let base = pretrained_rows(table, d);
+            let (mut ids, mut delta) = (Vec::new(), Vec::new());
+            for (i, (a, b)) in now.chunks(d).zip(base.chunks(d)).enumerate() {
+                if a != b {
+                    ids.extend((i as u32).to_le_bytes());
+                    delta.extend_from_slice(a);
+                }
+            }
+            let n = delta.len() / d.max(1);
+            owned.push(("tok_emb.rows".into(), Dtype::U32, vec![n], ids));
+            owned.push((
+                "tok_emb.delta".into(),
+                Dtype::F32,
+                vec![n, d],
+                le_bytes_f32(&delta),
+            ));
+            continue;
+        }
         let t = &router.weights[name];
         let data: Vec<f32> = t
             .flatten_all()?
@@ -63,15 +117,18 @@ pub fn to_bytes(router: &Router) -> Result<Vec<u8>> {
         |v: serde_json::Result<String>| v.map_err(|e| Error::Internal(format!("serialise: {e}")));
     let mut meta = HashMap::new();
     meta.insert("format".to_string(), MAGIC.to_string());
-    meta.insert("format_version".to_string(), FORMAT_VERSION.to_string());
+    let version = if compact.is_some() { 2 } else { 1 };
+    meta.insert("format_version".to_string(), version.to_string());
     meta.insert(
         "config".to_string(),
         json(serde_json::to_string(&router.cfg))?,
     );
-    meta.insert(
-        "tokenizer".to_string(),
-        tokenizer::to_json(&router.encoder.tokenizer)?,
-    );
+    if compact.is_none() {
+        meta.insert(
+            "tokenizer".to_string(),
+            tokenizer::to_json(&router.encoder.tokenizer)?,
+        );
+    }
     meta.insert(
         "tools".to_string(),
         json(serde_json::to_string(&router.tools))?,
@@ -205,7 +262,19 @@ pub fn from_bytes(bytes: &[u8], path: &Path, device: &str) -> Result<Router> {
         serde_json::from_str(field("config")?).map_err(|e| invalid(format!("config: {e}")))?;
     cfg.validate()
         .map_err(|r| invalid(format!("config: {r}")))?;
-    let tok = tokenizer::from_json(field("tokenizer")?).map_err(invalid)?;
+    // A compact pretrained model (version 2) takes its tokenizer and untouched token rows from
+    // the table compiled into the library.
+    let table = match (meta.get("tokenizer"), cfg.pretrained.as_str()) {
+        (None, name) if !name.is_empty() && version >= 2 => Some(
+            crate::pretrained::table(name)
+                .map_err(|_| invalid(format!("config: unknown pretrained table `{name}`")))?,
+        ),
+        _ => None,
+    };
+    let tok = match table {
+        Some(t) => t.tokenizer.clone(),
+        None => tokenizer::from_json(field("tokenizer")?).map_err(invalid)?,
+    };
     if tok.get_vocab_size(true) != cfg.vocab_size {
         return Err(invalid(
             "tokenizer vocabulary does not match the config".into(),
@@ -261,9 +330,17 @@ pub fn from_bytes(bytes: &[u8], path: &Path, device: &str) -> Result<Router> {
     let mut weights = HashMap::new();
     let mut hashes: Option<Vec<u64>> = None;
     let mut idf: Option<Vec<f32>> = None;
+    let mut token_rows: Option<Vec<u32>> = None;
     for (name, view) in st.iter() {
         let data = view.data();
         match (name, view.dtype()) {
+            ("tok_emb.rows", Dtype::U32) => {
+                token_rows = Some(
+                    data.chunks_exact(4)
+                        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect(),
+                )
+            }
             ("bag.hashes", Dtype::U64) => {
                 hashes = Some(
                     data.chunks_exact(8)
@@ -295,6 +372,34 @@ pub fn from_bytes(bytes: &[u8], path: &Path, device: &str) -> Result<Router> {
                 )))
             }
         }
+    }
+    if let Some(table) = table {
+        let delta = weights
+            .remove("tok_emb.delta")
+            .ok_or_else(|| invalid("compact model without `tok_emb.delta`".into()))?;
+        let rows =
+            token_rows.ok_or_else(|| invalid("compact model without `tok_emb.rows`".into()))?;
+        let d = cfg.d_model;
+        if delta.dims() != [rows.len(), d] {
+            return Err(invalid(
+                "`tok_emb.delta` does not match `tok_emb.rows`".into(),
+            ));
+        }
+        let mut full = pretrained_rows(table, d);
+        let n = full.len() / d;
+        let delta: Vec<f32> = delta
+            .flatten_all()
+            .and_then(|t| t.to_vec1())
+            .map_err(|e| invalid(format!("tok_emb.delta: {e}")))?;
+        for (&r, v) in rows.iter().zip(delta.chunks(d)) {
+            if r as usize >= n {
+                return Err(invalid(format!("`tok_emb.rows` names row {r} of {n}")));
+            }
+            full[r as usize * d..(r as usize + 1) * d].copy_from_slice(v);
+        }
+        let t =
+            Tensor::from_vec(full, (n, d), &dev).map_err(|e| invalid(format!("tok_emb: {e}")))?;
+        weights.insert("tok_emb.weight".to_string(), t);
     }
     let vocab = match (hashes, idf) {
         (Some(h), Some(i)) if h.len() == cfg.n_features && i.len() == cfg.n_features => {

@@ -50,9 +50,11 @@ pub struct TrainOptions {
     /// Start the token embeddings from a pretrained static word table (`"minilm"`: the
     /// all-MiniLM-L6-v2 table compiled into the library, see [`crate::pretrained`]) with its
     /// tokenizer, or `"none"`: a tokenizer and embeddings learned from the training texts alone.
+    /// The default, `"minilm"`, validated better on SNIPS, ATIS and CLINC150 and much better on
+    /// small sets (the bundled demo, 10 examples per CLINC150 intent).
     pub pretrained: String,
     /// Keep the pretrained embeddings fixed, so words the training texts never use stay where
-    /// the teacher put them, beside the words they did use.
+    /// the teacher put them. Off by default: fine-tuned embeddings validated better.
     pub freeze_pretrained: bool,
     /// Use the TF-IDF n-gram bag beside the transformer.
     pub ngrams: bool,
@@ -109,8 +111,8 @@ impl Default for TrainOptions {
             max_tokens: 48,
             dropout: 0.1,
             vocab_size: 4000,
-            pretrained: "none".into(),
-            freeze_pretrained: true,
+            pretrained: "minilm".into(),
+            freeze_pretrained: false,
             ngrams: true,
             d_bag: 96,
             max_features: 200_000,
@@ -571,6 +573,9 @@ pub fn fit_from(
         .cloned()
         .ok_or_else(|| Error::Internal("no token embeddings".into()))?;
     let mut emb: Vec<f32> = token_var.as_tensor().flatten_all()?.to_vec1()?;
+    // A pretrained model's rows as training starts (the table's, or the continued model's).
+    let start_emb = (!cfg.pretrained.is_empty()).then(|| emb.clone());
+    let mut trained_rows = vec![false; cfg.vocab_size];
     let mut sparse_emb = SparseAdam::new(emb.len(), opts.lr, opts.weight_decay);
     let mut opt = AdamW::new(
         trained_vars,
@@ -641,6 +646,9 @@ pub fn fit_from(
             }
             if let Some((rows, g)) = out.tokens {
                 sparse_emb.step(&mut emb, &rows, &g, cfg.d_model, scale);
+                for &r in &rows {
+                    trained_rows[r as usize] = true;
+                }
             }
             loss_sum += out.loss;
             loss_n += 1;
@@ -723,6 +731,19 @@ pub fn fit_from(
         if a.score() >= v.score() - 1e-9 {
             (v, weights, table, best_epoch) = (a, avg_w, avg_t, epochs_run);
             averaged = true;
+        }
+    }
+    // Rows of a pretrained table no batch touched keep their starting values exactly (weight
+    // averaging would leave them an ulp off), so the model file stores only the trained rows.
+    if let Some(start) = &start_emb {
+        if let Some(w) = weights.get(TOKEN_TABLE) {
+            let d = cfg.d_model;
+            let mut now: Vec<f32> = w.flatten_all()?.to_vec1()?;
+            for (r, _) in trained_rows.iter().enumerate().filter(|(_, t)| !**t) {
+                now[r * d..(r + 1) * d].copy_from_slice(&start[r * d..(r + 1) * d]);
+            }
+            let shape = w.dims().to_vec();
+            weights.insert(TOKEN_TABLE.into(), Tensor::from_vec(now, shape, &device)?);
         }
     }
     if cfg.n_features > 0 {
@@ -859,8 +880,8 @@ fn init_weights(varmap: &VarMap, rng: &mut StdRng) -> Result<()> {
     Ok(())
 }
 
-/// Writes the pretrained table into the token embeddings: its first `d_model` columns (PCA
-/// order, so the most informative), zeros beyond its width.
+/// Writes the pretrained table into the token embeddings (see [`crate::format::pretrained_rows`]:
+/// its first `d_model` columns, PCA order, so the most informative; zeros beyond its width).
 fn set_pretrained(
     varmap: &VarMap,
     p: &crate::pretrained::StaticTable,
@@ -871,14 +892,10 @@ fn set_pretrained(
         .lock()
         .map_err(|_| Error::Internal("variable map lock poisoned".into()))?;
     let var = vars
-        .get("tok_emb.weight")
+        .get(TOKEN_TABLE)
         .ok_or_else(|| Error::Internal("no token embeddings".into()))?;
-    let n = p.rows.len() / p.dim;
-    let mut data = vec![0f32; n * d_model];
-    let w = d_model.min(p.dim);
-    for (dst, src) in data.chunks_mut(d_model).zip(p.rows.chunks(p.dim)) {
-        dst[..w].copy_from_slice(&src[..w]);
-    }
+    let data = crate::format::pretrained_rows(p, d_model);
+    let n = data.len() / d_model;
     var.set(&Tensor::from_vec(data, (n, d_model), var.device())?)?;
     Ok(())
 }

@@ -180,17 +180,17 @@ fn bad_model_files_give_typed_errors() {
             other => panic!("cut at {cut}: {:?}", other.err().map(|e| e.code())),
         }
     }
-    // A newer format version.
-    let needle = b"\"format_version\":\"1\"";
+    // A newer format version (this model started from the pretrained table: compact, version 2).
+    let needle = b"\"format_version\":\"";
     let at = bytes
         .windows(needle.len())
         .position(|w| w == needle)
         .expect("version in header");
     let mut newer = bytes.clone();
-    let one = at + needle.len() - 2;
+    let one = at + needle.len();
     assert_eq!(
         newer[one],
-        b'1',
+        b'2',
         "{}",
         String::from_utf8_lossy(&newer[at..at + 24])
     );
@@ -390,8 +390,10 @@ fn continued_training_adds_a_tool_and_keeps_the_old_ones() -> toolrouter_core::R
 #[test]
 fn pretrained_word_vectors_carry_words_the_examples_never_use() -> toolrouter_core::Result<()> {
     let abort = AtomicBool::new(false);
+    // Frozen, so the saved table can be compared with the shipped one below.
     let opts = TrainOptions {
         pretrained: "minilm".into(),
+        freeze_pretrained: true,
         ..small()
     };
     let router = fit(&tools(), &examples(), None, &opts, &|_| {}, &abort)?;
@@ -420,7 +422,11 @@ fn pretrained_word_vectors_carry_words_the_examples_never_use() -> toolrouter_co
             .count()
     };
     // From scratch, the same small model gets 2 of these (measured); pretrained, 5.
-    let scratch = fit(&tools(), &examples(), None, &small(), &|_| {}, &abort)?;
+    let from_texts = TrainOptions {
+        pretrained: "none".into(),
+        ..small()
+    };
+    let scratch = fit(&tools(), &examples(), None, &from_texts, &|_| {}, &abort)?;
     assert!(
         right(&router) >= 4 && right(&router) > right(&scratch),
         "pretrained {} of {}, from scratch {}",
@@ -429,23 +435,63 @@ fn pretrained_word_vectors_carry_words_the_examples_never_use() -> toolrouter_co
         right(&scratch)
     );
 
-    // Frozen: the saved token embeddings are the table's first `d_model` columns.
+    // Frozen: no row moved off the table, so the compact file stores none of them, and no
+    // tokenizer (both come back from the table compiled into the library).
     let bytes = format::to_bytes(&router)?;
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let emb = st.tensor("tok_emb.weight").unwrap();
-    let d = router.config().d_model;
-    let table = toolrouter_core::pretrained::table("minilm")?;
-    assert_eq!(emb.shape(), [table.rows.len() / table.dim, d]);
-    let saved: Vec<f32> = emb
-        .data()
-        .chunks(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    for (row, want) in saved.chunks(d).zip(table.rows.chunks(table.dim)).take(2000) {
-        assert_eq!(row, &want[..d]);
-    }
-    // And the model file carries its tokenizer: the loaded router routes the same.
+    assert!(st.tensor("tok_emb.weight").is_err());
+    assert_eq!(st.tensor("tok_emb.rows").unwrap().shape(), [0]);
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let meta = header.metadata().as_ref().unwrap();
+    assert!(!meta.contains_key("tokenizer"));
+    // A full table and tokenizer would be 30522 x 32 x 4 bytes + ~700 KB.
+    assert!(bytes.len() < 1_000_000, "{} bytes", bytes.len());
     let back = format::from_bytes(&bytes, Path::new("m.safetensors"), "cpu")?;
     assert_eq!(right(&back), right(&router));
+
+    // Fine-tuned (the default): the rows training touched are stored, the others rebuilt; the
+    // loaded model gives the same logits.
+    let tuned = fit(&tools(), &examples(), None, &small(), &|_| {}, &abort)?;
+    let bytes = format::to_bytes(&tuned)?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let rows = st.tensor("tok_emb.rows").unwrap().shape()[0];
+    let vocab = tuned.config().vocab_size;
+    assert!(
+        rows > 10 && rows < vocab / 10,
+        "{rows} of {vocab} rows stored"
+    );
+    let back = format::from_bytes(&bytes, Path::new("m.safetensors"), "cpu")?;
+    let texts = [
+        "is it snowing",
+        "songs please",
+        "set a timer for ten minutes",
+    ];
+    assert_eq!(back.logits(&texts)?, tuned.logits(&texts)?);
+
+    // A stored row outside the table is MODEL_INVALID, not a panic.
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let meta = header.metadata().clone();
+    let d = tuned.config().d_model;
+    let bad_row = (vocab as u32 + 5).to_le_bytes().to_vec();
+    let delta = vec![0u8; d * 4];
+    let mut views: Vec<(String, safetensors::tensor::TensorView)> = st
+        .tensors()
+        .into_iter()
+        .filter(|(n, _)| !n.starts_with("tok_emb."))
+        .collect();
+    use safetensors::tensor::{Dtype, TensorView};
+    views.push((
+        "tok_emb.rows".into(),
+        TensorView::new(Dtype::U32, vec![1], &bad_row).unwrap(),
+    ));
+    views.push((
+        "tok_emb.delta".into(),
+        TensorView::new(Dtype::F32, vec![1, d], &delta).unwrap(),
+    ));
+    let broken = safetensors::serialize(views, meta).unwrap();
+    match format::from_bytes(&broken, Path::new("m.safetensors"), "cpu") {
+        Err(Error::ModelInvalid { .. }) => {}
+        other => panic!("{:?}", other.err().map(|e| e.to_string())),
+    }
     Ok(())
 }

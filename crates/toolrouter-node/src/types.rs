@@ -96,9 +96,9 @@ pub struct TrainOptions {
     pub dropout: Option<f64>,
     /// Sub-word vocabulary size of the tokenizer learned from the texts (unused with `pretrained`). @default 4000
     pub vocab_size: Option<u32>,
-    /// `minilm`: start from the static word table built from all-MiniLM-L6-v2 (compiled into the addon) and its tokenizer, so words the examples never use still mean something; `none`: learn the tokenizer and embeddings from the examples alone. @default 'none'
+    /// `minilm`: start from the static word table built from all-MiniLM-L6-v2 (compiled into the addon) and its tokenizer, so words the examples never use still mean something; `none`: learn the tokenizer and embeddings from the examples alone. @default 'minilm'
     pub pretrained: Option<String>,
-    /// Keep the pretrained word vectors fixed during training. @default true
+    /// Keep the pretrained word vectors fixed during training. @default false
     pub freeze_pretrained: Option<bool>,
     /// TF-IDF n-gram features beside the tokens. @default true
     pub ngrams: Option<bool>,

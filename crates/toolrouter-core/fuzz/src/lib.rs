@@ -104,6 +104,9 @@ pub fn tiny_options() -> TrainOptions {
         layers: 1,
         heads: 2,
         max_tokens: 16,
+        // Its own 64-token vocabulary, not the 30k-token pretrained table: the file stays small
+        // enough to cut at every byte.
+        pretrained: "none".into(),
         vocab_size: 64,
         d_bag: 8,
         max_features: 256,
