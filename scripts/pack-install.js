@@ -72,7 +72,7 @@ try {
       (f.startsWith('data/') && !f.startsWith('data/demo/')),
   )
   check(stray.length === 0, `the tarball holds only what a user needs (${files.length} files)${stray.length ? `; stray: ${stray.join(', ')}` : ''}`)
-  for (const need of ['index.js', 'index.d.ts', 'cli.js', 'native.js', 'data/demo/train.jsonl', 'data/demo/tools.json']) {
+  for (const need of ['index.js', 'index.d.ts', 'cli.js', 'native.js', 'NOTICE', 'data/demo/train.jsonl', 'data/demo/tools.json']) {
     check(files.includes(need), `the tarball has ${need}`)
   }
   const platPkg = JSON.parse(fs.readFileSync(path.join(platDir, 'package.json'), 'utf8'))
@@ -116,6 +116,8 @@ try {
   const installed = path.join(app, 'node_modules')
   check(fs.existsSync(path.join(installed, `toolrouter-${plat}`, path.basename(addon))), 'the binary package is installed')
   check(!fs.existsSync(path.join(installed, 'toolrouter', path.basename(addon))), 'the main package carries no binary')
+  // The addon holds the pretrained MiniLM table: the Apache-2.0 attribution travels with it.
+  check(fs.existsSync(path.join(installed, `toolrouter-${plat}`, 'NOTICE')), 'the binary package carries the NOTICE')
 
   // 4. The CLI: train on the bundled demo data, then route.
   const bin = path.join(installed, '.bin', process.platform === 'win32' ? 'toolrouter.cmd' : 'toolrouter')
