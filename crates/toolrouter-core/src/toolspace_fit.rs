@@ -116,19 +116,17 @@ impl From<Inputs> for Item {
     }
 }
 
-/// The vector the head reads for `items` (B, head_in), through `model` in training mode.
+/// The vector the head reads for `items` (B, head_in), through `model` (in training mode when
+/// `train`: dropout on, gradients recorded).
 fn head_input(
     model: &ToolController,
     table: Option<&Tensor>,
     items: &[&Item],
     train: bool,
+    dev: &candle_core::Device,
 ) -> Result<Tensor> {
-    let dev = match table {
-        Some(t) => t.device().clone(),
-        None => candle_core::Device::Cpu,
-    };
     let ids: Vec<&[u32]> = items.iter().map(|i| i.ids.as_slice()).collect();
-    let (ids, mask) = Batch::tokens(&ids, &dev)?;
+    let (ids, mask) = Batch::tokens(&ids, dev)?;
     let (_, pooled) = model.encode_t(&ids, &mask, train)?;
     match table {
         Some(table) => {
@@ -150,7 +148,8 @@ fn tool_index(router: &Router) -> HashMap<&str, usize> {
         .collect()
 }
 
-/// Variants of a tool's text, so the encoder does not learn 120 strings by heart.
+/// Variants of a tool's text, so the encoder does not learn 120 strings by heart. The full
+/// text (what `add_tool` sees) comes twice, to be drawn more often.
 fn variants(spec: &crate::data::ToolSpec) -> Vec<String> {
     let full = tool_text(spec);
     let name = spec.name.replace(['_', '-', '.'], " ");
@@ -316,7 +315,7 @@ pub fn fit_tool_space(
         let mut cache: Vec<Vec<f32>> = Vec::with_capacity(reqs.len());
         for chunk in reqs.chunks(128) {
             let refs: Vec<&Item> = chunk.iter().collect();
-            cache.extend(head_input(&model, table.as_ref(), &refs, false)?.to_vec2::<f32>()?);
+            cache.extend(head_input(&model, table.as_ref(), &refs, false, &dev)?.to_vec2::<f32>()?);
         }
         let mut order: Vec<usize> = (0..reqs.len()).collect();
         order.shuffle(&mut rng);
@@ -331,7 +330,7 @@ pub fn fit_tool_space(
                 .filter(|&k| !by_tool[k].is_empty() && rng.random::<f64>() < opts.hold_out)
                 .collect();
             let items: Vec<&Item> = batch.iter().map(|&i| &reqs[i]).collect();
-            let x = head_input(&model, table.as_ref(), &items, true)?;
+            let x = head_input(&model, table.as_ref(), &items, true, &dev)?;
             let mut logits = x.broadcast_matmul(&head_w.t()?)?.broadcast_add(&head_b)?;
             if !held.is_empty() {
                 let tool_items: Vec<Item> = held
@@ -347,7 +346,7 @@ pub fn fit_tool_space(
                     })
                     .collect::<Result<_>>()?;
                 let refs: Vec<&Item> = tool_items.iter().collect();
-                let desc = head_input(&model, table.as_ref(), &refs, true)?;
+                let desc = head_input(&model, table.as_ref(), &refs, true, &dev)?;
                 // Few-shot: the sum of k example vectors and 1/(k+1), as add_tool mixes them.
                 let mut sums = vec![0f32; held.len() * h];
                 let mut inv = vec![1f32; held.len()];
@@ -414,6 +413,15 @@ pub fn fit_tool_space(
         dev,
     )?;
     router.replay = base.replay().to_vec();
+    // The logits moved: the temperature and threshold are fitted again on the validation
+    // requests (without them, the router keeps its old ones).
+    if let Some(v) = valid.filter(|v| !v.is_empty()) {
+        let rows: Vec<&Example> = v.iter().collect();
+        let index32: HashMap<&str, u32> = index.iter().map(|(k, v)| (*k, *v as u32)).collect();
+        let target = base.calibration().target_precision;
+        let c = crate::train::calibrate(&router, &rows, &index32, target)?;
+        router.set_calibration(c);
+    }
     let offsets = choose_offsets(&router, train, valid.unwrap_or(train), opts)?;
     let mut scale: Vec<f32> = router
         .weights
