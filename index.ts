@@ -457,12 +457,12 @@ export async function loadExamples(path: string, opts: { tools?: ToolSpec[] } = 
 let wrapNative: (n: native.NativeRouter) => Router
 let nativeOf: (r: Router) => native.NativeRouter
 
-/** A trained router. Immutable; safe to share. */
+/** A trained router. Safe to share; only {@link Router.addTool} and {@link Router.removeTool} change it. */
 export class Router {
   readonly #native: native.NativeRouter
   #tools: ToolSpec[] | undefined
   #threshold: number | undefined
-  readonly #args = new ArgsValidator(() => this.tools)
+  #args = new ArgsValidator(() => this.tools)
 
   static {
     wrapNative = (n) => new Router(n)
@@ -561,6 +561,41 @@ export class Router {
     this.#threshold = value
   }
 
+  /**
+   * Adds a tool without retraining, in a few milliseconds: its output row is made from its name,
+   * description and argument names, and refined by a few example requests when given. A tool of
+   * the same name is replaced. Routers trained with `toolSpace: true` learned to do this; others
+   * fall back to a linear map fitted on their tools (much less accurate, see docs/eval-tools.md).
+   * A `routeBatch`, `evaluate` or `save` already running keeps the tools it started with.
+   * @example
+   * ```ts
+   * router.addTool({ name: 'book_flight', description: 'Books a plane ticket to a city' }, ['fly me to Oslo'])
+   * router.route('get me a flight to Rome').tool // 'book_flight'
+   * ```
+   */
+  addTool(spec: ToolSpec, examples: readonly string[] = []): void {
+    if (typeof spec !== 'object' || spec === null || typeof spec.name !== 'string') {
+      throw invalid('tool', 'expected a tool spec with a string `name`')
+    }
+    if (!Array.isArray(examples) || examples.some((e) => typeof e !== 'string')) {
+      throw invalid('examples', 'expected an array of strings')
+    }
+    call(() => this.#native.addTool(toNativeTool(spec), [...examples]))
+    this.#toolsChanged()
+  }
+
+  /** Removes a tool; `INVALID_ARGUMENT` when there is no such tool or it is the last one. */
+  removeTool(name: string): void {
+    if (typeof name !== 'string') throw invalid('name', 'expected a string')
+    call(() => this.#native.removeTool(name))
+    this.#toolsChanged()
+  }
+
+  #toolsChanged(): void {
+    this.#tools = undefined
+    this.#args = new ArgsValidator(() => this.tools)
+  }
+
   /** The tools, in the order of the model's outputs. */
   get tools(): ToolSpec[] {
     this.#tools ??= this.#native.tools.map(fromNativeTool)
@@ -647,6 +682,7 @@ const NUMBER_OPTIONS = [
   'validFraction',
   'argWeight',
   'targetPrecision',
+  'toolSpaceMargin',
 ] as const
 
 /** Checks what N-API would otherwise convert silently (-1 as a u32 is 4294967295 epochs). */
@@ -663,7 +699,7 @@ function checkOptions(o: TrainerOptions): void {
       throw invalid(k, `expected a finite number, got ${String(v)}`)
     }
   }
-  for (const k of ['ngrams', 'average', 'freezePretrained'] as const) {
+  for (const k of ['ngrams', 'average', 'freezePretrained', 'toolSpace'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw invalid(k, 'expected a boolean')
   }
   if (o.device !== undefined && typeof o.device !== 'string') throw invalid('device', 'expected a string')

@@ -23,6 +23,13 @@ export declare class NativeRouter {
    * blocks the calling thread.
    */
   profile(texts: Array<string>, reps: number): any
+  /**
+   * Adds a tool without training (its row comes from its text and `examples`); a tool of
+   * the same name is replaced. Takes a few ms, on the calling thread.
+   */
+  addTool(tool: ToolSpec, examples?: Array<string> | undefined | null): void
+  /** Removes the tool `name`. */
+  removeTool(name: string): void
   /** The calibrated threshold stored in the model. */
   get threshold(): number
   get tools(): Array<ToolSpec>
@@ -191,4 +198,12 @@ export interface TrainOptions {
   seed?: number
   /** `cpu`, `cuda`, `metal` or `auto`. @default 'cpu' */
   device?: string
+  /**
+   * After training, teach the router to take new tools from their descriptions (`addTool`): a
+   * tool encoder trained with tools held out (see docs/eval-tools.md). Adds about a minute on
+   * CLINC150-sized data. @default false
+   */
+  toolSpace?: boolean
+  /** With `toolSpace`: logits taken off added tools' bias beyond what validation asks for; lower favours added tools over the trained ones. @default 2.5 */
+  toolSpaceMargin?: number
 }

@@ -272,6 +272,59 @@ test('route works with a quickly trained model', async (t) => {
 })
 
 // ---------------------------------------------------------------------------------------------
+// add-tool
+// ---------------------------------------------------------------------------------------------
+
+test('add-tool writes a model with the new tools, removes others, and route uses it', async (t) => {
+  const dir = tempDir(t)
+  const model = await trainQuick(t, dir)
+  const tools = join(dir, 'new-tools.json')
+  writeFileSync(
+    tools,
+    JSON.stringify([
+      { name: 'set_alarm', description: 'Wake the user up at a clock time.' },
+      { name: 'order_pizza', description: 'Order a pizza for delivery.' },
+    ]),
+  )
+  const examples = join(dir, 'new.jsonl')
+  writeFileSync(
+    examples,
+    ['wake me up at 6am', 'set an alarm for 7'].map((text) => JSON.stringify({ text, tool: 'set_alarm' })).join('\n'),
+  )
+  const out = join(dir, 'more.trm')
+  const r = await cli(['add-tool', '--model', model, '--tool', tools, '--examples', examples, '--remove', 'search_web', '--out', out, '--json'])
+  t.is(r.code, 0, r.stderr)
+  const [summary] = jsonLines(r.stdout)
+  t.deepEqual(
+    (summary.added as { name: string; examples: number }[]).map((a) => [a.name, a.examples]),
+    [
+      ['set_alarm', 2],
+      ['order_pizza', 0],
+    ],
+  )
+  t.deepEqual(summary.removed, ['search_web'])
+  t.is(summary.tools, 15)
+  const routed = await cli(['route', '--model', out, '--json', '--threshold', '0', 'wake me up at 6am'])
+  t.is(routed.code, 0, routed.stderr)
+  const [route] = jsonLines(routed.stdout)
+  const names = [route.tool, ...(route.alternatives as { tool: string }[]).map((a) => a.tool)]
+  t.false(names.includes('search_web'))
+})
+
+test('add-tool with an example for a tool it does not add exits 2', async (t) => {
+  const dir = tempDir(t)
+  const model = await trainQuick(t, dir)
+  const tools = join(dir, 'new-tools.json')
+  writeFileSync(tools, JSON.stringify([{ name: 'set_alarm', description: 'Wake the user up.' }]))
+  const examples = join(dir, 'new.jsonl')
+  writeFileSync(examples, JSON.stringify({ text: 'play jazz', tool: 'play_music' }))
+  const r = await cli(['add-tool', '--model', model, '--tool', tools, '--examples', examples, '--out', join(dir, 'x.trm')])
+  t.is(r.code, 2)
+  t.regex(r.stderr, /INVALID_ARGUMENT/)
+  t.false(existsSync(join(dir, 'x.trm')))
+})
+
+// ---------------------------------------------------------------------------------------------
 // version, help, usage errors
 // ---------------------------------------------------------------------------------------------
 
@@ -288,7 +341,7 @@ test('--help documents the commands and the exit codes', async (t) => {
   for (const word of ['train', 'eval', 'route', 'Exit codes', '130']) t.true(r.stdout.includes(word), word)
 })
 
-for (const command of ['train', 'eval', 'route']) {
+for (const command of ['train', 'eval', 'route', 'add-tool']) {
   test(`${command} --help shows an example`, async (t) => {
     const r = await cli([command, '--help'])
     t.is(r.code, 0)

@@ -248,6 +248,12 @@ impl FastModel {
         }))
     }
 
+    /// Reloads the output head alone from `weights` (the tools changed, nothing else did).
+    pub fn set_head(&mut self, weights: &HashMap<String, Tensor>) -> Result<()> {
+        self.head = Dense::load(weights, "head")?;
+        Ok(())
+    }
+
     pub fn isa(&self) -> Isa {
         self.isa
     }

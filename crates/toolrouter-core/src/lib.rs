@@ -21,6 +21,7 @@ pub mod pretrained;
 pub mod router;
 pub mod tokenizer;
 pub mod toolspace;
+pub mod toolspace_fit;
 pub mod train;
 pub mod typed;
 

@@ -227,7 +227,9 @@ const MIN_PER_THREAD: usize = 32;
 /// How many alternatives a route lists.
 pub const ALTERNATIVES: usize = 3;
 
-/// A trained ToolController with its tokenizer, features and tools.
+/// A trained ToolController with its tokenizer, features and tools. Cloning shares the
+/// weights (candle tensors are reference-counted) and copies the fast path's layout of them.
+#[derive(Clone)]
 pub struct Router {
     pub(crate) cfg: Config,
     pub(crate) encoder: Encoder,
@@ -297,17 +299,15 @@ impl Router {
         })
     }
 
-    /// Rebuilds the network and the fast path from `cfg` and `weights` after they changed.
-    pub(crate) fn rebuild(&mut self) -> Result<()> {
-        let use_fast = self.use_fast;
+    /// Rebuilds what reads the output head after only `head.*` changed (`add_tool`,
+    /// `remove_tool`): the candle network (which shares every other tensor) and the fast path's
+    /// head, not its copy of the other layers.
+    pub(crate) fn rebuild_head(&mut self) -> Result<()> {
         let vb = VarBuilder::from_tensors(self.weights.clone(), DType::F32, &self.device);
         self.model = ToolController::new(&self.cfg, vb)?;
-        self.fast = if self.device.is_cpu() {
-            FastModel::new(&self.cfg, &self.weights)?
-        } else {
-            None
-        };
-        self.use_fast = use_fast && self.fast.is_some();
+        if let Some(fast) = &mut self.fast {
+            fast.set_head(&self.weights)?;
+        }
         Ok(())
     }
 

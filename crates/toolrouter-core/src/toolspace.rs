@@ -2,17 +2,20 @@
 //! `Router::remove_tool`.
 //!
 //! Each tool is a row of the output head, a vector in the space of request features the head
-//! reads (the pooled request and its n-gram bag). A new tool's row is predicted from text:
-//! two ridge regressions, fitted once per router on the tools it was trained on, map
+//! reads (the pooled request and its n-gram bag), plus a bias. A new tool's row is made from
+//! the vectors of its own text (name in words, description, argument names) and of a few of its
+//! requests when given, by an [`Imprinter`]:
 //!
-//! * the features of a tool's own text (name in words, description, argument names) to its row
-//!   (zero-shot), and
-//! * the mean features of a few of its requests (the replay examples the model file keeps) to
-//!   its row (few-shot),
+//! * on a router trained as a tool space ([`crate::toolspace_fit`]), its learned tool encoder:
+//!   the mean of those vectors, mapped into the tool space, scored by a scaled dot product;
+//! * on a classic router, two ridge regressions fitted (once, on the first add) on the tools it
+//!   was trained on: text vector → row, and mean example vector → row (from the replay examples
+//!   the model file keeps). Far less accurate (docs/eval-tools.md), but it needs no retraining.
 //!
-//! so `add_tool` costs a forward pass over a handful of texts and two small matrix products, and
-//! no gradient step. Rows of the trained tools are untouched; calibration (temperature,
-//! threshold) keeps working because predicted rows are fitted to the trained rows' scale.
+//! Either way `add_tool` costs a forward pass over a handful of texts and a few small matrix
+//! products, no gradient step, and only the head is rebuilt. Rows of the other tools are
+//! untouched, so their scores do not change; calibration (temperature, threshold) applies to
+//! the new rows as to the old.
 
 use crate::data::{Example, ToolSpec};
 use crate::error::{Error, Result};
@@ -23,8 +26,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::collections::HashMap;
 
-/// Ridge strength, as a share of the mean diagonal of `XᵀX`. Chosen on CLINC150's validation
-/// split with 30 intents held out (`npm run eval:tools`).
+/// Ridge strength, as a share of the mean diagonal of `XᵀX`.
 const RIDGE: f64 = 0.1;
 /// Subsets of each tool's examples, per size, the few-shot map is fitted on.
 const SUBSETS: usize = 6;
@@ -52,18 +54,39 @@ pub fn tool_text(spec: &ToolSpec) -> String {
     text
 }
 
-/// The two maps from features (with a trailing 1) to a head row (with its bias last).
+/// How a new tool's head row (its bias last) is made from the vectors of its text and examples.
 #[derive(Debug, Clone)]
-pub struct Imprinter {
-    /// Features + 1.
-    dim: usize,
-    from_text: Vec<f64>,
-    from_examples: Vec<f64>,
+pub enum Imprinter {
+    /// The router was trained as a tool space ([`crate::toolspace_fit`]): its map into the
+    /// tool space (row-major) and `[ln s, β]`, applied to the mean of the text's vector and
+    /// the examples' vectors.
+    Projection { a: Vec<f32>, scale: Vec<f32> },
+    /// A classic router: two ridge maps from features (with a trailing 1) to a head row.
+    Ridge {
+        /// Features + 1.
+        dim: usize,
+        from_text: Vec<f64>,
+        from_examples: Vec<f64>,
+    },
 }
 
 impl Imprinter {
-    /// Fits both maps on `router`'s tools that have replay examples.
+    /// The router's tool encoder when it has one, else ridge maps fitted on its tools.
     pub fn fit(router: &Router) -> Result<Imprinter> {
+        match (
+            router.weights.get(crate::toolspace_fit::PROJ_WEIGHT),
+            router.weights.get(crate::toolspace_fit::PROJ_SCALE),
+        ) {
+            (Some(a), Some(s)) => Ok(Imprinter::Projection {
+                a: a.flatten_all()?.to_vec1()?,
+                scale: s.to_vec1()?,
+            }),
+            _ => Self::fit_ridge(router),
+        }
+    }
+
+    /// Fits both ridge maps on `router`'s tools that have replay examples.
+    pub fn fit_ridge(router: &Router) -> Result<Imprinter> {
         let (w, b) = head(router)?;
         let h = w.first().map_or(0, Vec::len);
         let dim = h + 1;
@@ -118,7 +141,7 @@ impl Imprinter {
             ex.clear();
         }
         let from_examples = ridge(&xs, &ys, dim)?;
-        Ok(Imprinter {
+        Ok(Imprinter::Ridge {
             dim,
             from_text,
             from_examples,
@@ -128,15 +151,30 @@ impl Imprinter {
     /// The head row (bias last) for a tool with text features `text` and, when it has examples,
     /// their features. The text counts as one example beside the requests.
     pub fn row(&self, text: &[f32], examples: &[Vec<f32>]) -> Vec<f32> {
-        let t = apply(&self.from_text, &with_one(text), self.dim);
+        let (dim, from_text, from_examples) = match self {
+            Imprinter::Projection { a, scale } => {
+                let n = examples.len() as f32 + 1.0;
+                let mut x = text.to_vec();
+                for e in examples {
+                    x.iter_mut().zip(e).for_each(|(s, v)| *s += v);
+                }
+                x.iter_mut().for_each(|s| *s /= n);
+                let (mut w, b) = crate::toolspace_fit::tool_row(a, scale, &x);
+                let offsets = scale.get(2..).unwrap_or_default();
+                w.push(b + crate::toolspace_fit::offset_for(offsets, examples.len()));
+                return w;
+            }
+            Imprinter::Ridge {
+                dim,
+                from_text,
+                from_examples,
+            } => (*dim, from_text, from_examples),
+        };
+        let t = apply(from_text, &with_one(text), dim);
         if examples.is_empty() {
             return t.into_iter().map(|x| x as f32).collect();
         }
-        let e = apply(
-            &self.from_examples,
-            &with_one(&mean(examples.iter())),
-            self.dim,
-        );
+        let e = apply(from_examples, &with_one(&mean(examples.iter())), dim);
         let n = examples.len() as f64;
         t.iter()
             .zip(&e)
@@ -247,15 +285,15 @@ fn head(router: &Router) -> Result<(Vec<Vec<f32>>, Vec<f32>)> {
 
 impl Router {
     /// Adds `spec` as a new tool, routed to from now on, with no training: its output row is
-    /// predicted from its name, description and argument names, and from `examples` (requests
-    /// for it) when given. The examples join the replay sample the model file keeps. A tool of
-    /// the same name is replaced.
+    /// made from its name, description and argument names, and from `examples` (requests for
+    /// it) when given. The examples join the replay sample the model file keeps. A tool of the
+    /// same name is replaced. On error the router is unchanged.
     pub fn add_tool<S: AsRef<str>>(&mut self, spec: ToolSpec, examples: &[S]) -> Result<()> {
         if spec.name.trim().is_empty() {
             return Err(Error::invalid("tool.name", "must not be empty"));
         }
-        if self.tools.iter().any(|t| t.name == spec.name) {
-            self.remove_tool(&spec.name)?;
+        if let Some(i) = examples.iter().position(|e| e.as_ref().trim().is_empty()) {
+            return Err(Error::invalid("examples", format!("example #{i} is empty")));
         }
         if self.imprinter.is_none() {
             self.imprinter = Some(Imprinter::fit(self)?);
@@ -267,10 +305,35 @@ impl Router {
         let ex = self.features(examples)?;
         let row = imp.row(&text, &ex);
         let (mut w, mut b) = head(self)?;
-        let at = self.tools.len();
         let h = row.len() - 1;
+        if w.first().map_or(0, Vec::len) != h {
+            return Err(Error::Internal(format!(
+                "tool row has {h} values, the head reads {}",
+                w.first().map_or(0, Vec::len)
+            )));
+        }
+        // Everything that can fail is done; from here the router changes.
+        let mut tool_args = self.cfg.tool_args.clone();
+        let has_table = !tool_args.is_empty();
+        if let Some(k) = self.tools.iter().position(|t| t.name == spec.name) {
+            w.remove(k);
+            b.remove(k);
+            self.tools.remove(k);
+            if k < tool_args.len() {
+                tool_args.remove(k);
+            }
+            self.replay
+                .retain(|e| e.tool.as_deref() != Some(&spec.name));
+        }
+        let at = self.tools.len();
         w.insert(at, row[..h].to_vec());
         b.insert(at, row[h]);
+        // A model with an argument tagger extracts the new tool's arguments whose names it
+        // already knows; a model without one keeps an empty table.
+        if has_table {
+            tool_args.push(self.known_args(&spec));
+        }
+        self.cfg.tool_args = tool_args;
         self.set_head(w, b)?;
         self.replay.extend(
             examples
@@ -278,8 +341,7 @@ impl Router {
                 .map(|t| Example::new(t.as_ref(), Some(&spec.name))),
         );
         self.tools.push(spec);
-        self.cfg.tool_args.push(Vec::new());
-        self.rebuild()
+        self.rebuild_head()
     }
 
     /// Removes the tool `name`: requests that would have gone to it go to the next best tool or
@@ -300,7 +362,22 @@ impl Router {
             self.cfg.tool_args.remove(k);
         }
         self.replay.retain(|e| e.tool.as_deref() != Some(name));
-        self.rebuild()
+        self.rebuild_head()
+    }
+
+    /// Indices into `cfg.arg_names` of the arguments of `spec` the tagger knows.
+    fn known_args(&self, spec: &ToolSpec) -> Vec<u32> {
+        let props = spec
+            .parameters
+            .get("properties")
+            .and_then(|p| p.as_object());
+        self.cfg
+            .arg_names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| props.is_some_and(|p| p.contains_key(n.as_str())))
+            .map(|(i, _)| i as u32)
+            .collect()
     }
 
     fn set_head(&mut self, w: Vec<Vec<f32>>, b: Vec<f32>) -> Result<()> {

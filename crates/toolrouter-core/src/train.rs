@@ -803,7 +803,7 @@ pub fn fit_from(
 
 /// Fits the temperature on the validation logits, then the threshold on the calibrated
 /// confidences (out-of-scope rows the router would answer count as wrong answers).
-fn calibrate(
+pub(crate) fn calibrate(
     router: &Router,
     valid: &[&Example],
     index: &HashMap<&str, u32>,

@@ -1,20 +1,29 @@
-//! `NativeRouter`: a loaded or trained router. Immutable, shared behind an `Arc`, so async tasks
-//! and the sync `route` can use it at once.
+//! `NativeRouter`: a loaded or trained router, shared behind an `Arc`, so async tasks and the
+//! sync `route` can use it at once. `addTool` / `removeTool` change it copy-on-write
+//! (`Arc::make_mut`): a `routeBatch`, `evaluate` or `save` still running keeps the router it
+//! started with, and the JS thread's next call sees the new one.
+//!
+//! The `Arc` sits in a `RwLock` rather than behind `&mut self`: napi-rs refuses a `&mut self`
+//! call on an object while a task it started is pending. Every call takes the lock only to
+//! clone the `Arc` (or, for `addTool` / `removeTool`, to swap it), never while it computes.
 
 use crate::error::{guard, to_napi};
 use crate::tasks::{EvaluateTask, RouteBatchTask, SaveTask};
-use crate::types::{examples_to_core, route_from_core, tool_from_core, Example, Route, ToolSpec};
+use crate::types::{
+    examples_to_core, route_from_core, tool_arg_to_core, tool_from_core, Example, Route, ToolSpec,
+};
 use napi::bindgen_prelude::{AbortSignal, AsyncTask, ObjectFinalize};
 use napi::Env;
 use napi_derive::napi;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use toolrouter_core::Router;
 
 #[napi(js_name = "NativeRouter", custom_finalize)]
 pub struct JsRouter {
-    pub(crate) inner: Arc<Router>,
+    inner: RwLock<Arc<Router>>,
     /// Native bytes reported to V8 for this object (see [`JsRouter::new`]).
-    external: i64,
+    external: AtomicI64,
 }
 
 impl JsRouter {
@@ -29,16 +38,47 @@ impl JsRouter {
             Err(_) => 0,
         };
         JsRouter {
-            inner: Arc::new(router),
-            external,
+            inner: RwLock::new(Arc::new(router)),
+            external: AtomicI64::new(external),
         }
+    }
+
+    /// The current router. A panic while the lock was held (a bug) leaves it poisoned; the
+    /// router inside is still whole, since `add_tool` / `remove_tool` change nothing until
+    /// they cannot fail, so it is used as it is.
+    pub(crate) fn snapshot(&self) -> Arc<Router> {
+        self.inner
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Runs `f` on the router, copy-on-write, and tells V8 how its native size changed.
+    fn change(
+        &self,
+        env: &Env,
+        f: impl FnOnce(&mut Router) -> toolrouter_core::Result<()>,
+    ) -> napi::Result<()> {
+        let now = {
+            let mut g = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+            guard(|| f(Arc::make_mut(&mut g)))?;
+            g.memory_bytes()
+        };
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        let before = self.external.load(Ordering::Relaxed);
+        // Best effort, as in `new`: a failed report only makes collection lazier.
+        if before != 0 && env.adjust_external_memory(now - before).is_ok() {
+            self.external.store(now, Ordering::Relaxed);
+        }
+        Ok(())
     }
 }
 
 impl ObjectFinalize for JsRouter {
     fn finalize(self, env: Env) -> napi::Result<()> {
-        if self.external != 0 {
-            env.adjust_external_memory(-self.external)?;
+        let external = self.external.load(Ordering::Relaxed);
+        if external != 0 {
+            env.adjust_external_memory(-external)?;
         }
         Ok(())
     }
@@ -49,7 +89,7 @@ impl JsRouter {
     /// Routes one request synchronously (the fast path), at `threshold` or the router's own.
     #[napi(catch_unwind)]
     pub fn route(&self, text: String, threshold: Option<f64>) -> napi::Result<Route> {
-        guard(|| self.inner.route_with(&text, threshold)).map(route_from_core)
+        guard(|| self.snapshot().route_with(&text, threshold)).map(route_from_core)
     }
 
     /// Routes many requests off the JS thread.
@@ -63,7 +103,7 @@ impl JsRouter {
     ) -> AsyncTask<RouteBatchTask> {
         AsyncTask::with_optional_signal(
             RouteBatchTask {
-                router: self.inner.clone(),
+                router: self.snapshot(),
                 texts,
                 threshold,
                 threads: threads.unwrap_or(0) as usize,
@@ -81,7 +121,7 @@ impl JsRouter {
     ) -> napi::Result<AsyncTask<EvaluateTask>> {
         let examples = examples_to_core(examples, "examples")?;
         Ok(AsyncTask::new(EvaluateTask {
-            router: self.inner.clone(),
+            router: self.snapshot(),
             examples,
             threshold,
         }))
@@ -91,7 +131,7 @@ impl JsRouter {
     #[napi(ts_return_type = "Promise<void>")]
     pub fn save(&self, path: String) -> AsyncTask<SaveTask> {
         AsyncTask::new(SaveTask {
-            router: self.inner.clone(),
+            router: self.snapshot(),
             path,
         })
     }
@@ -102,33 +142,53 @@ impl JsRouter {
     pub fn profile(&self, texts: Vec<String>, reps: u32) -> napi::Result<serde_json::Value> {
         guard(|| {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let p = self.inner.profile(&refs, reps as usize)?;
+            let p = self.snapshot().profile(&refs, reps as usize)?;
             serde_json::to_value(p).map_err(|e| toolrouter_core::Error::Internal(e.to_string()))
         })
+    }
+
+    /// Adds a tool without training (its row comes from its text and `examples`); a tool of
+    /// the same name is replaced. Takes a few ms, on the calling thread.
+    #[napi(catch_unwind)]
+    pub fn add_tool(
+        &self,
+        env: Env,
+        tool: ToolSpec,
+        examples: Option<Vec<String>>,
+    ) -> napi::Result<()> {
+        let spec = tool_arg_to_core(tool)?;
+        let examples = examples.unwrap_or_default();
+        self.change(&env, |r| r.add_tool(spec, &examples))
+    }
+
+    /// Removes the tool `name`.
+    #[napi(catch_unwind)]
+    pub fn remove_tool(&self, env: Env, name: String) -> napi::Result<()> {
+        self.change(&env, |r| r.remove_tool(&name))
     }
 
     /// The calibrated threshold stored in the model.
     #[napi(getter)]
     pub fn threshold(&self) -> f64 {
-        self.inner.threshold()
+        self.snapshot().threshold()
     }
 
     #[napi(getter)]
     pub fn tools(&self) -> Vec<ToolSpec> {
-        self.inner.tools().iter().map(tool_from_core).collect()
+        self.snapshot().tools().iter().map(tool_from_core).collect()
     }
 
     /// The model configuration as stored in the file.
     #[napi(getter)]
     pub fn config(&self) -> napi::Result<serde_json::Value> {
-        serde_json::to_value(self.inner.config())
+        serde_json::to_value(self.snapshot().config())
             .map_err(|e| to_napi(toolrouter_core::Error::Internal(e.to_string())))
     }
 
     /// How the model was trained.
     #[napi(getter)]
     pub fn training(&self) -> napi::Result<serde_json::Value> {
-        serde_json::to_value(self.inner.training())
+        serde_json::to_value(self.snapshot().training())
             .map_err(|e| to_napi(toolrouter_core::Error::Internal(e.to_string())))
     }
 }

@@ -21,6 +21,8 @@ pub struct TrainTask {
     pub train: Vec<core::Example>,
     pub valid: Option<Vec<core::Example>>,
     pub options: core::TrainOptions,
+    /// Run the tool-space stage after training, with these options.
+    pub tool_space: Option<core::toolspace_fit::ToolSpaceOptions>,
     pub on_progress: Option<Arc<ProgressFn>>,
     pub abort: Arc<AtomicBool>,
     /// The router training continues from.
@@ -39,12 +41,13 @@ impl Task for TrainTask {
             }
         };
         guard(|| {
-            core::fit_from(
+            core::toolspace_fit::fit_with_tool_space(
                 self.init.as_deref(),
                 &self.tools,
                 &self.train,
                 self.valid.as_deref(),
                 &self.options,
+                self.tool_space.as_ref(),
                 &report,
                 &self.abort,
             )

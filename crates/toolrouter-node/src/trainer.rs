@@ -32,14 +32,16 @@ pub fn train(
         let flag = abort.clone();
         s.on_abort(move || flag.store(true, Ordering::Relaxed));
     }
+    let options = options.unwrap_or_default();
     let task = TrainTask {
         tools,
         train,
         valid,
-        options: options.unwrap_or_default().to_core(),
+        tool_space: options.tool_space(),
+        options: options.to_core(),
         on_progress: on_progress.map(Arc::new),
         abort,
-        init: init.map(|r| r.inner.clone()),
+        init: init.map(JsRouter::snapshot),
     };
     Ok(AsyncTask::with_optional_signal(task, signal))
 }

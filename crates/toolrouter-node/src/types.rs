@@ -128,6 +128,12 @@ pub struct TrainOptions {
     pub seed: Option<u32>,
     /// `cpu`, `cuda`, `metal` or `auto`. @default 'cpu'
     pub device: Option<String>,
+    /// After training, teach the router to take new tools from their descriptions (`addTool`): a
+    /// tool encoder trained with tools held out (see docs/eval-tools.md). Adds about a minute on
+    /// CLINC150-sized data. @default false
+    pub tool_space: Option<bool>,
+    /// With `toolSpace`: logits taken off added tools' bias beyond what validation asks for; lower favours added tools over the trained ones. @default 2.5
+    pub tool_space_margin: Option<f64>,
 }
 
 /// Straight-through Gumbel-softmax on the tool output during training.
@@ -175,6 +181,17 @@ impl From<&core::Progress> for Progress {
 }
 
 impl TrainOptions {
+    /// The tool-space stage's options when `toolSpace` is on.
+    pub fn tool_space(&self) -> Option<core::toolspace_fit::ToolSpaceOptions> {
+        let d = core::toolspace_fit::ToolSpaceOptions::default();
+        self.tool_space
+            .unwrap_or(false)
+            .then(|| core::toolspace_fit::ToolSpaceOptions {
+                margin: self.tool_space_margin.map_or(d.margin, |m| m as f32),
+                ..d
+            })
+    }
+
     pub fn to_core(&self) -> core::TrainOptions {
         let d = core::TrainOptions::default();
         let u = |v: Option<u32>, def: usize| v.map(|x| x as usize).unwrap_or(def);
@@ -213,7 +230,16 @@ impl TrainOptions {
     }
 }
 
+/// One tool given on its own (`addTool`); errors name the `tool` argument.
+pub fn tool_arg_to_core(t: ToolSpec) -> napi::Result<core::ToolSpec> {
+    spec_from_js(t).map_err(|r| invalid("tool", r))
+}
+
 pub fn tool_to_core(t: ToolSpec, i: usize) -> napi::Result<core::ToolSpec> {
+    spec_from_js(t).map_err(|r| invalid("tools", format!("tool #{i}: {r}")))
+}
+
+fn spec_from_js(t: ToolSpec) -> Result<core::ToolSpec, String> {
     let mut obj = Map::new();
     obj.insert("name".into(), Value::String(t.name));
     if let Some(d) = t.description {
@@ -223,7 +249,6 @@ pub fn tool_to_core(t: ToolSpec, i: usize) -> napi::Result<core::ToolSpec> {
         obj.insert("parameters".into(), p);
     }
     core::data::tool_from_value(Value::Object(obj))
-        .map_err(|r| invalid("tools", format!("tool #{i}: {r}")))
 }
 
 pub fn tools_to_core(tools: Vec<ToolSpec>) -> napi::Result<Vec<core::ToolSpec>> {
