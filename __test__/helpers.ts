@@ -120,3 +120,42 @@ export function readSafetensorsMetadata(file: string): Record<string, string> {
   const header = JSON.parse(bytes.subarray(8, 8 + len).toString('utf8')) as { __metadata__?: Record<string, string> }
   return header.__metadata__ ?? {}
 }
+
+/**
+ * Where `actual` and `expected` differ, as a path (`[3].confidence`), or null when they agree:
+ * numbers to within `tol`, everything else exactly. routeBatch stacks requests in one forward
+ * pass, so its sums run in another order than route()'s and confidences agree to ~1e-8, not bit
+ * for bit.
+ */
+export function differs(actual: unknown, expected: unknown, tol = 1e-6, at = ''): string | null {
+  if (typeof actual === 'number' && typeof expected === 'number') {
+    return Math.abs(actual - expected) <= tol ? null : `${at}: ${actual} vs ${expected}`
+  }
+  if (Array.isArray(actual) && Array.isArray(expected)) {
+    if (actual.length !== expected.length) return `${at}: length ${actual.length} vs ${expected.length}`
+    for (const [i, a] of actual.entries()) {
+      const d = differs(a, expected[i], tol, `${at}[${i}]`)
+      if (d !== null) return d
+    }
+    return null
+  }
+  if (actual !== null && expected !== null && typeof actual === 'object' && typeof expected === 'object') {
+    const a = actual as Record<string, unknown>
+    const e = expected as Record<string, unknown>
+    const keys = Object.keys(a).sort()
+    const ekeys = Object.keys(e).sort()
+    if (keys.join() !== ekeys.join()) return `${at}: keys ${keys.join()} vs ${ekeys.join()}`
+    for (const k of keys) {
+      const d = differs(a[k], e[k], tol, `${at}.${k}`)
+      if (d !== null) return d
+    }
+    return null
+  }
+  return Object.is(actual, expected) ? null : `${at}: ${String(actual)} vs ${String(expected)}`
+}
+
+/** Asserts that `actual` equals `expected` with numbers to within 1e-6 (see `differs`). */
+export function assertClose(t: ExecutionContext, actual: unknown, expected: unknown, message = ''): void {
+  const d = differs(actual, expected)
+  t.is(d, null, `${message}${message ? ': ' : ''}${d ?? ''}`)
+}

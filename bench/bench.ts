@@ -4,8 +4,11 @@
 // Models: the default ToolController trained on the bundled demo data, and (when the shared
 // datasets are there) on CLINC150, the CLINC150-sized case; SNIPS measures the training time to
 // the foundation's accuracy bar (98%). Usage:
-//   npm run bench [-- --json] [--data DIR] [--calls 10000] [--quick]
+//   npm run bench [-- --json] [--data DIR] [--calls 10000] [--quick] [--sizes] [--peers]
 // --quick: demo model only, 2000 calls (a smoke run, not for the README).
+// --sizes: the accuracy / latency curve the default model size is chosen from: SNIPS and
+//   CLINC150 trained at each width in SIZES (2 layers, 16-wide heads), test accuracy and batch-1
+//   route() p50 from JS for each (about 20 minutes on 2 cores; not shortened by --quick).
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -49,6 +52,34 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
 }
 
+interface Latency {
+  p50: number
+  p99: number
+  max: number
+}
+
+/** `calls` synchronous route() calls over `texts` after 1000 warm-up calls, in µs. */
+function routeLatency(router: Router, texts: string[], calls: number): Latency {
+  for (let i = 0; i < 1000; i++) router.route(texts[i % texts.length])
+  const lat: number[] = new Array<number>(calls)
+  for (let i = 0; i < calls; i++) {
+    const text = texts[i % texts.length]
+    const s = process.hrtime.bigint()
+    router.route(text)
+    lat[i] = Number(process.hrtime.bigint() - s) / 1e3
+  }
+  lat.sort((a, b) => a - b)
+  return { p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), max: lat[lat.length - 1] }
+}
+
+async function fileBytes(router: Router, name: string): Promise<number> {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'toolrouter-bench-')), `${name}.trm`)
+  await router.save(file)
+  const bytes = fs.statSync(file).size
+  fs.rmSync(path.dirname(file), { recursive: true, force: true })
+  return bytes
+}
+
 function napiEmptyCallUs(): number {
   const n = 1_000_000
   for (let i = 0; i < 10_000; i++) native.benchNoop()
@@ -86,23 +117,12 @@ async function benchModel(
   const router = await new Trainer({ tools }).fit(train, { valid })
   const trainS = (performance.now() - t0) / 1000
   const metrics = await router.evaluate(test)
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'toolrouter-bench-')), `${name}.trm`)
-  await router.save(file)
-  const modelBytes = fs.statSync(file).size
-  fs.rmSync(path.dirname(file), { recursive: true, force: true })
+  const modelBytes = await fileBytes(router, name)
 
   const texts = test.map((e) => e.text)
-  for (let i = 0; i < 1000; i++) router.route(texts[i % texts.length])
-  const lat: number[] = new Array<number>(calls)
-  for (let i = 0; i < calls; i++) {
-    const text = texts[i % texts.length]
-    const s = process.hrtime.bigint()
-    router.route(text)
-    lat[i] = Number(process.hrtime.bigint() - s) / 1e3
-  }
-  lat.sort((a, b) => a - b)
+  const lat = routeLatency(router, texts, calls)
   const p = router.profile(texts.slice(0, 500), quick ? 2 : 5)
-  const p50 = percentile(lat, 0.5)
+  const p50 = lat.p50
   const stages = p.tokenize_us + p.features_us + p.forward_us + p.decide_us
   const batchThroughput: Record<string, Record<string, number>> = {}
   for (const batch of [1, 32, 256]) {
@@ -124,8 +144,8 @@ async function benchModel(
     flops: p.flops,
     isa: p.isa,
     route_p50_us: p50,
-    route_p99_us: percentile(lat, 0.99),
-    route_max_us: lat[lat.length - 1],
+    route_p99_us: lat.p99,
+    route_max_us: lat.max,
     floor_us: p.floor_us,
     ratio_to_floor: p.floor_us !== null ? p50 / p.floor_us : null,
     tokenize_p50_us: p.tokenize_us,
@@ -137,6 +157,78 @@ async function benchModel(
     gflops_gemm_crate: p.gflops_gemm_crate,
     batch_throughput: batchThroughput,
     batch_share_of_floor: floorRate !== null ? batchThroughput['256']['2'] / floorRate : null,
+  }
+}
+
+/** Widths of the size curve; heads keep 16 dimensions each, as the default (64 wide, 4 heads). */
+const SIZES = [32, 48, 64, 96, 128].map((dModel) => ({ dModel, heads: dModel / 16, layers: 2 }))
+const SIZE_DATASETS = ['snips', 'clinc150']
+
+interface SizeRow {
+  dataset: string
+  d_model: number
+  heads: number
+  layers: number
+  /** Test accuracy (in scope: "no tool" for a CLINC150 in-scope request counts as wrong). */
+  accuracy: number
+  route_p50_us: number
+  route_p99_us: number
+  /** The forward pass's arithmetic floor at the mean token count (see `router.profile`). */
+  floor_us: number | null
+  flops: number
+  train_s: number
+  model_bytes: number
+}
+
+/** Trains SNIPS and CLINC150 at each of SIZES; null (with the reason) when the data is absent. */
+async function benchSizes(dir: string, calls: number, log: (s: string) => void): Promise<SizeRow[] | null> {
+  if (!fs.existsSync(dir)) {
+    log(`skipped --sizes: no datasets at ${dir} (pass --data DIR or set TOOLROUTER_DATASETS)`)
+    return null
+  }
+  const rows: SizeRow[] = []
+  for (const name of SIZE_DATASETS) {
+    const data = await loadDataset(dir, name)
+    if (data === undefined) continue
+    const texts = data.test.map((e) => e.text)
+    for (const size of SIZES) {
+      log(`sizes: ${name} d_model ${size.dModel}, ${size.heads} heads: training and timing…`)
+      const t0 = performance.now()
+      const router = await new Trainer({ tools: data.tools, ...size }).fit(data.train, { valid: data.valid })
+      const trainS = (performance.now() - t0) / 1000
+      const metrics = await router.evaluate(data.test)
+      const lat = routeLatency(router, texts, calls)
+      const p = router.profile(texts.slice(0, 200), 2)
+      rows.push({
+        dataset: name,
+        d_model: size.dModel,
+        heads: size.heads,
+        layers: size.layers,
+        accuracy: metrics.accuracy,
+        route_p50_us: lat.p50,
+        route_p99_us: lat.p99,
+        floor_us: p.floor_us,
+        flops: p.flops,
+        train_s: trainS,
+        model_bytes: await fileBytes(router, `${name}-${size.dModel}`),
+      })
+    }
+  }
+  return rows.length > 0 ? rows : null
+}
+
+function printSizes(rows: SizeRow[]): void {
+  const datasets = [...new Set(rows.map((r) => r.dataset))]
+  const head = datasets.map((d) => `${d} accuracy | ${d} route() p50 / floor (µs) | ${d} train`)
+  console.log(`\n| d_model, heads (${rows[0].layers} layers) | ${head.join(' | ')} |`)
+  console.log(`|---|${datasets.map(() => '---|---|---').join('|')}|`)
+  for (const size of SIZES) {
+    const cells = datasets.map((d) => {
+      const r = rows.find((x) => x.dataset === d && x.d_model === size.dModel)
+      if (r === undefined) return '– | – | –'
+      return `${(100 * r.accuracy).toFixed(2)}% | ${r.route_p50_us.toFixed(1)} / ${f1(r.floor_us)} | ${r.train_s.toFixed(0)} s`
+    })
+    console.log(`| ${size.dModel}, ${size.heads} | ${cells.join(' | ')} |`)
   }
 }
 
@@ -181,6 +273,7 @@ async function main(): Promise<void> {
       calls: { type: 'string', default: '10000' },
       quick: { type: 'boolean', default: false },
       peers: { type: 'boolean', default: false },
+      sizes: { type: 'boolean', default: false },
     },
   })
   const quick = values.quick === true
@@ -233,6 +326,7 @@ async function main(): Promise<void> {
     }
   }
   const peers = values.peers ? runPeers(dir, log) : null
+  const sizes = values.sizes ? await benchSizes(dir, calls, log) : null
   const d = models.demo
   const result = {
     machine,
@@ -250,6 +344,7 @@ async function main(): Promise<void> {
     snips,
     models,
     peers,
+    sizes,
   }
   if (values.json) {
     console.log(JSON.stringify(result))
@@ -271,6 +366,7 @@ async function main(): Promise<void> {
         (ours ? `; toolrouter: ${(100 * ours.accuracy).toFixed(2)}%, p50 ${ours.route_p50_us.toFixed(0)} µs` : ''),
     )
   }
+  if (sizes) printSizes(sizes)
   console.log(`peak RSS: ${(result.peak_rss_bytes / 1e6).toFixed(0)} MB`)
 }
 

@@ -127,12 +127,10 @@ macro_rules! run_with_features {
         unsafe fn $name(
             &self,
             s: &mut Scratch,
-            ids: &[u32],
-            feat_ids: &[u32],
-            feat_w: &[f32],
+            reqs: &[FastInput],
             bag: Option<&[f32]>,
-        ) -> Result<FastOutput> {
-            self.run(s, ids, feat_ids, feat_w, bag)
+        ) -> Result<Vec<FastOutput>> {
+            self.run(s, reqs, bag)
         }
     };
 }
@@ -156,7 +154,9 @@ pub struct FastModel {
     isa: Isa,
 }
 
-/// Per-thread buffers, grown to the largest request seen and then reused.
+/// Per-thread buffers, grown to the largest batch seen and then reused. Token rows of all the
+/// requests of a batch are stacked (`x`, `h`, `qkv`, `ctx`, `ff`, `tags`); `feat` and `logits`
+/// hold one row per request.
 #[derive(Default)]
 struct Scratch {
     x: Vec<f32>,
@@ -166,6 +166,8 @@ struct Scratch {
     ff: Vec<f32>,
     scores: Vec<f32>,
     feat: Vec<f32>,
+    logits: Vec<f32>,
+    tags: Vec<f32>,
 }
 
 thread_local! {
@@ -176,6 +178,15 @@ fn grow(v: &mut Vec<f32>, n: usize) {
     if v.len() < n {
         v.resize(n, 0.0);
     }
+}
+
+/// One request for [`FastModel::forward_batch`]: token ids (`[CLS]` first) and its n-gram
+/// feature ids with their weights.
+#[derive(Debug, Clone, Copy)]
+pub struct FastInput<'a> {
+    pub ids: &'a [u32],
+    pub feat_ids: &'a [u32],
+    pub feat_w: &'a [f32],
 }
 
 /// What one forward pass returns.
@@ -287,11 +298,34 @@ impl FastModel {
     /// Logits (and tag scores) for one request: token ids (`[CLS]` first) and its n-gram
     /// feature ids with their weights.
     pub fn forward(&self, ids: &[u32], feat_ids: &[u32], feat_w: &[f32]) -> Result<FastOutput> {
-        let t = ids.len().clamp(1, self.max_tokens);
-        if let Some(&bad) = ids.iter().find(|&&i| i as usize >= self.vocab) {
-            return Err(Error::Internal(format!(
-                "token id {bad} outside the vocabulary"
-            )));
+        let req = FastInput {
+            ids,
+            feat_ids,
+            feat_w,
+        };
+        self.forward_batch(&[req])?
+            .pop()
+            .ok_or_else(|| Error::Internal("the forward pass returned nothing".into()))
+    }
+
+    /// [`FastModel::forward`] for several requests at once, one output each, in order. Their
+    /// token rows are stacked so each dense product runs once over all of them (the `gemm`
+    /// kernels reach a higher rate on tall matrices than on one request's ten-odd rows);
+    /// attention, pooling and the n-gram bag stay per request. Outputs equal the one-request
+    /// forward's to rounding.
+    pub fn forward_batch(&self, reqs: &[FastInput]) -> Result<Vec<FastOutput>> {
+        for r in reqs {
+            if r.ids.is_empty() {
+                return Err(Error::Internal("a request without tokens".into()));
+            }
+            if let Some(&bad) = r.ids.iter().find(|&&i| i as usize >= self.vocab) {
+                return Err(Error::Internal(format!(
+                    "token id {bad} outside the vocabulary"
+                )));
+            }
+        }
+        if reqs.is_empty() {
+            return Ok(Vec::new());
         }
         let guard;
         let bag: Option<&[f32]> = match &self.bag {
@@ -307,16 +341,15 @@ impl FastModel {
         };
         SCRATCH.with(|s| {
             let s = &mut *s.borrow_mut();
-            let ids = &ids[..t];
             match self.isa {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: `isa` is Avx512 only when the CPU reported avx512f, avx2 and fma
                 // (`Isa::detect`, enforced in `with_isa`).
-                Isa::Avx512 => unsafe { self.run_avx512(s, ids, feat_ids, feat_w, bag) },
+                Isa::Avx512 => unsafe { self.run_avx512(s, reqs, bag) },
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: as above, for avx2 and fma.
-                Isa::Avx2 => unsafe { self.run_avx2(s, ids, feat_ids, feat_w, bag) },
-                _ => self.run(s, ids, feat_ids, feat_w, bag),
+                Isa::Avx2 => unsafe { self.run_avx2(s, reqs, bag) },
+                _ => self.run(s, reqs, bag),
             }
         })
     }
@@ -332,96 +365,147 @@ impl FastModel {
         "avx2,fma"
     );
 
+    /// Each request's first row in the stacked token rows and its row count (its tokens,
+    /// truncated to `max_tokens`).
+    #[inline(always)]
+    fn spans<'a>(&self, reqs: &'a [FastInput]) -> impl Iterator<Item = (usize, usize)> + 'a {
+        let max_tokens = self.max_tokens;
+        reqs.iter().scan(0, move |row, r| {
+            let t = r.ids.len().min(max_tokens);
+            let start = *row;
+            *row += t;
+            Some((start, t))
+        })
+    }
+
     #[inline(always)]
     fn run(
         &self,
         s: &mut Scratch,
-        ids: &[u32],
-        feat_ids: &[u32],
-        feat_w: &[f32],
+        reqs: &[FastInput],
         bag: Option<&[f32]>,
-    ) -> Result<FastOutput> {
-        let t = ids.len();
+    ) -> Result<Vec<FastOutput>> {
+        let (n, t_max) = self
+            .spans(reqs)
+            .fold((0, 0), |(n, m), (_, t)| (n + t, m.max(t)));
+        let b = reqs.len();
         let d = self.d;
+        let head_in = d + self.d_bag;
+        let n_tags = self.tagger.as_ref().map_or(1, |tg| tg.n_out);
+        let tag_cols = self.tagger.as_ref().map_or(0, |tg| tg.n_out);
         let hidden = self.layers.first().map_or(0, |l| l.fc1.n_out);
-        grow(&mut s.x, t * d);
-        grow(&mut s.h, t * d);
-        grow(&mut s.qkv, t * 3 * d);
-        grow(&mut s.ctx, t * d);
-        grow(&mut s.ff, t * hidden.max(1));
-        let tp = t.next_multiple_of(16);
-        grow(&mut s.scores, tp * (d / self.heads.max(1)) + tp);
-        grow(&mut s.feat, d + self.d_bag);
-        let x = &mut s.x[..t * d];
-        for (i, &id) in ids.iter().enumerate() {
-            let e = &self.tok_emb[id as usize * d..(id as usize + 1) * d];
-            let p = &self.pos_emb[i * d..(i + 1) * d];
-            for ((o, a), b) in x[i * d..(i + 1) * d].iter_mut().zip(e).zip(p) {
-                *o = a + b;
+        grow(&mut s.x, n * d);
+        grow(&mut s.h, n * d);
+        grow(&mut s.qkv, n * 3 * d);
+        grow(&mut s.ctx, n * d);
+        grow(&mut s.ff, n * hidden.max(1));
+        let tp = t_max.next_multiple_of(LANES);
+        grow(&mut s.scores, tp * (d / self.heads.max(1) + QUERIES));
+        grow(&mut s.feat, b * head_in);
+        grow(&mut s.logits, b * self.head.n_out);
+        grow(&mut s.tags, n * tag_cols);
+        let x = &mut s.x[..n * d];
+        for ((start, t), r) in self.spans(reqs).zip(reqs) {
+            for (i, &id) in r.ids[..t].iter().enumerate() {
+                let e = &self.tok_emb[id as usize * d..(id as usize + 1) * d];
+                let p = &self.pos_emb[i * d..(i + 1) * d];
+                let row = &mut x[(start + i) * d..(start + i + 1) * d];
+                for ((o, a), b) in row.iter_mut().zip(e).zip(p) {
+                    *o = a + b;
+                }
             }
         }
         let hd = d / self.heads;
         let scale = 1.0 / (hd as f32).sqrt();
         for l in &self.layers {
-            let h = &mut s.h[..t * d];
+            let h = &mut s.h[..n * d];
             layer_norm(x, h, &l.ln1, d);
-            let qkv = &mut s.qkv[..t * 3 * d];
-            matmul(h, &l.qkv, qkv, t);
-            let ctx = &mut s.ctx[..t * d];
-            attention(qkv, ctx, &mut s.scores, t, d, self.heads, hd, scale);
-            matmul_add(ctx, &l.out, x, t);
+            let qkv = &mut s.qkv[..n * 3 * d];
+            matmul(h, &l.qkv, qkv, n);
+            let ctx = &mut s.ctx[..n * d];
+            for (start, t) in self.spans(reqs) {
+                attention(
+                    &qkv[start * 3 * d..(start + t) * 3 * d],
+                    &mut ctx[start * d..(start + t) * d],
+                    &mut s.scores,
+                    t,
+                    d,
+                    self.heads,
+                    hd,
+                    scale,
+                );
+            }
+            matmul_add(ctx, &l.out, x, n);
             layer_norm(x, h, &l.ln2, d);
-            let ff = &mut s.ff[..t * hidden];
-            matmul(h, &l.fc1, ff, t);
+            let ff = &mut s.ff[..n * hidden];
+            matmul(h, &l.fc1, ff, n);
             gelu(ff);
-            matmul_add(ff, &l.fc2, x, t);
+            matmul_add(ff, &l.fc2, x, n);
         }
-        let h = &mut s.h[..t * d];
+        let h = &mut s.h[..n * d];
         layer_norm(x, h, &self.ln_f, d);
-        let feat = &mut s.feat[..d + self.d_bag];
-        feat.fill(0.0);
+        let feat = &mut s.feat[..b * head_in];
+        for (((start, t), r), f) in self
+            .spans(reqs)
+            .zip(reqs)
+            .zip(feat.chunks_exact_mut(head_in))
+        {
+            self.pool(&h[start * d..(start + t) * d], r, bag, f)?;
+        }
+        let logits = &mut s.logits[..b * self.head.n_out];
+        matmul(feat, &self.head, logits, b);
+        let tags = &mut s.tags[..n * tag_cols];
+        if let Some(tg) = &self.tagger {
+            matmul(h, tg, tags, n);
+        }
+        Ok(self
+            .spans(reqs)
+            .zip(logits.chunks_exact(self.head.n_out))
+            .map(|((start, t), z)| FastOutput {
+                logits: z.to_vec(),
+                tags: self
+                    .tagger
+                    .as_ref()
+                    .map(|_| tags[start * tag_cols..(start + t) * tag_cols].to_vec()),
+                n_tags,
+            })
+            .collect())
+    }
+
+    /// The head's input for one request: the mean of its final token states `h` (`t × d`),
+    /// then its n-gram bag `Σ w · table[id]`, into `out` (`d + d_bag`).
+    #[inline(always)]
+    fn pool(&self, h: &[f32], r: &FastInput, bag: Option<&[f32]>, out: &mut [f32]) -> Result<()> {
+        let d = self.d;
+        out.fill(0.0);
         for row in h.chunks_exact(d) {
-            for (f, v) in feat[..d].iter_mut().zip(row) {
+            for (f, v) in out[..d].iter_mut().zip(row) {
                 *f += v;
             }
         }
-        let inv = 1.0 / t as f32;
-        feat[..d].iter_mut().for_each(|f| *f *= inv);
+        let inv = 1.0 / (h.len() / d).max(1) as f32;
+        out[..d].iter_mut().for_each(|f| *f *= inv);
         if let Some(table) = bag {
             let db = self.d_bag;
             // The table is the bulk of the model (tens of MB): its rows are cache misses, so
             // the next rows are fetched while the current one is added.
             const AHEAD: usize = 4;
-            for &f in feat_ids.iter().take(AHEAD) {
+            for &f in r.feat_ids.iter().take(AHEAD) {
                 prefetch_row(table, f as usize * db, db);
             }
-            for (k, (&f, &w)) in feat_ids.iter().zip(feat_w).enumerate() {
-                if let Some(&next) = feat_ids.get(k + AHEAD) {
+            for (k, (&f, &w)) in r.feat_ids.iter().zip(r.feat_w).enumerate() {
+                if let Some(&next) = r.feat_ids.get(k + AHEAD) {
                     prefetch_row(table, next as usize * db, db);
                 }
                 let row = table
                     .get(f as usize * db..(f as usize + 1) * db)
                     .ok_or_else(|| Error::Internal(format!("n-gram id {f} outside the table")))?;
-                for (o, v) in feat[d..].iter_mut().zip(row) {
+                for (o, v) in out[d..].iter_mut().zip(row) {
                     *o += w * v;
                 }
             }
         }
-        let mut logits = vec![0f32; self.head.n_out];
-        matmul(feat, &self.head, &mut logits, 1);
-        let tags = match &self.tagger {
-            Some(tg) => {
-                let mut out = vec![0f32; t * tg.n_out];
-                matmul(h, tg, &mut out, t);
-                Some(out)
-            }
-            None => None,
-        };
-        Ok(FastOutput {
-            logits,
-            tags,
-            n_tags: self.tagger.as_ref().map_or(1, |tg| tg.n_out),
-        })
+        Ok(())
     }
 }
 
@@ -651,11 +735,20 @@ pub fn matmul_gflops(isa: Isa, m: usize, k: usize, n: usize, min_ms: f64) -> (f6
     (ours, crate_rate)
 }
 
-/// Multi-head self-attention over all `t` tokens (one request: no padding) from the fused
+/// Lanes of the attention's register blocks: one AVX-512 vector, two AVX2 ones.
+const LANES: usize = 16;
+/// Queries the attention scores and sums together: each key or value block loaded feeds this
+/// many independent accumulators instead of one dependent chain. (`attention` zips four.)
+const QUERIES: usize = 4;
+
+/// Multi-head self-attention over all `t` tokens of one request (no padding) from the fused
 /// `qkv` rows (`[q | k | v]`, each `d` wide, head `h` at columns `h·hd..`). Each head's keys
 /// are first copied transposed (`hd × t`), so a query's `t` scores build up as `hd` vector
 /// updates across the keys instead of `t` short dot products each ending in a horizontal sum.
-/// `scratch` holds `(hd + 1)·t'` floats, `t'` being `t` rounded up to 16.
+/// Scores and outputs are summed in local `QUERIES × LANES` arrays, which stay in registers:
+/// summed in place in memory, every update was a store the next one loaded back (by `perf`,
+/// half of the forward's time outside the matrix products).
+/// `scratch` holds `(hd + QUERIES)·t'` floats, `t'` being `t` rounded up to `LANES`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn attention(
@@ -669,10 +762,10 @@ fn attention(
     scale: f32,
 ) {
     let w = 3 * d;
-    // Keys padded to whole vectors: the padding lanes score -1e30, so they weigh nothing.
-    let tp = t.next_multiple_of(16);
-    let (kt, scores) = scratch.split_at_mut(hd * tp);
-    let scores = &mut scores[..tp];
+    // Keys padded to whole blocks: the padding lanes score -1e30, so they weigh nothing.
+    let tp = t.next_multiple_of(LANES);
+    let (kt, probs) = scratch.split_at_mut(hd * tp);
+    let probs = &mut probs[..QUERIES * tp];
     kt.fill(0.0);
     for h in 0..heads {
         for j in 0..t {
@@ -681,28 +774,83 @@ fn attention(
                 kt[c * tp + j] = v;
             }
         }
-        for i in 0..t {
-            let q = &qkv[i * w + h * hd..i * w + (h + 1) * hd];
-            scores.fill(0.0);
-            for (c, &qc) in q.iter().enumerate() {
-                let qs = qc * scale;
-                for (s, &kv) in scores.iter_mut().zip(&kt[c * tp..(c + 1) * tp]) {
-                    *s += qs * kv;
+        for i0 in (0..t).step_by(QUERIES) {
+            // Past the last query the block repeats it; those rows are not stored.
+            let q: [&[f32]; QUERIES] = std::array::from_fn(|r| {
+                let i = (i0 + r).min(t - 1);
+                &qkv[i * w + h * hd..i * w + (h + 1) * hd]
+            });
+            // Four named accumulators and zipped (unindexed) operands: LLVM keeps them in
+            // registers; a `[[f32; LANES]; 4]` or indexed loads made it fall back to scalars.
+            for b in 0..tp / LANES {
+                let (mut a0, mut a1, mut a2, mut a3) =
+                    (Block::ZERO, Block::ZERO, Block::ZERO, Block::ZERO);
+                let columns = kt.chunks_exact(tp).zip(q[0]).zip(q[1]).zip(q[2]).zip(q[3]);
+                for ((((row, &q0), &q1), &q2), &q3) in columns {
+                    let keys = &row[b * LANES..(b + 1) * LANES];
+                    a0.madd(q0 * scale, keys);
+                    a1.madd(q1 * scale, keys);
+                    a2.madd(q2 * scale, keys);
+                    a3.madd(q3 * scale, keys);
+                }
+                for (row, a) in probs.chunks_exact_mut(tp).zip([a0, a1, a2, a3]) {
+                    row[b * LANES..(b + 1) * LANES].copy_from_slice(&a.0);
                 }
             }
-            scores[t..].fill(-1e30);
-            let max = max(scores);
-            for s in scores.iter_mut() {
-                *s = exp(*s - max);
+            let mut inv = [0f32; QUERIES];
+            for (row, inv) in probs.chunks_exact_mut(tp).zip(&mut inv) {
+                row[t..].fill(-1e30);
+                let max = max(row);
+                for s in row.iter_mut() {
+                    *s = exp(*s - max);
+                }
+                *inv = 1.0 / sum(row);
             }
-            let inv = 1.0 / sum(scores);
-            let out = &mut ctx[i * d + h * hd..i * d + (h + 1) * hd];
-            out.fill(0.0);
-            for (j, &p) in scores.iter().enumerate().take(t) {
-                let pw = p * inv;
-                let v = &qkv[j * w + 2 * d + h * hd..j * w + 2 * d + (h + 1) * hd];
-                for (o, vv) in out.iter_mut().zip(v) {
-                    *o += pw * vv;
+            let p: [&[f32]; QUERIES] = std::array::from_fn(|r| &probs[r * tp..(r + 1) * tp]);
+            for b in 0..hd.div_ceil(LANES) {
+                let col = 2 * d + h * hd + b * LANES;
+                let width = LANES.min(hd - b * LANES);
+                let (mut a0, mut a1, mut a2, mut a3) =
+                    (Block::ZERO, Block::ZERO, Block::ZERO, Block::ZERO);
+                let rows = qkv.chunks_exact(w).zip(p[0]).zip(p[1]).zip(p[2]).zip(p[3]);
+                for ((((row, &p0), &p1), &p2), &p3) in rows.take(t) {
+                    let v = &row[col..col + width];
+                    a0.madd(p0, v);
+                    a1.madd(p1, v);
+                    a2.madd(p2, v);
+                    a3.madd(p3, v);
+                }
+                for (r, (a, &inv)) in [a0, a1, a2, a3].iter().zip(&inv).enumerate().take(t - i0) {
+                    let o = (i0 + r) * d + h * hd + b * LANES;
+                    for (c, &v) in ctx[o..o + width].iter_mut().zip(&a.0) {
+                        *c = v * inv;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `LANES` running sums of the attention, kept in registers.
+#[derive(Clone, Copy)]
+struct Block([f32; LANES]);
+
+impl Block {
+    const ZERO: Block = Block([0.0; LANES]);
+
+    /// `self += s · x`, `x` being `LANES` wide or, for the last block of a head whose width is
+    /// not a multiple of `LANES`, narrower (the lanes past it stay 0).
+    #[inline(always)]
+    fn madd(&mut self, s: f32, x: &[f32]) {
+        match x.first_chunk::<LANES>() {
+            Some(x) => {
+                for (o, v) in self.0.iter_mut().zip(x) {
+                    *o += s * v;
+                }
+            }
+            None => {
+                for (o, v) in self.0.iter_mut().zip(x) {
+                    *o += s * v;
                 }
             }
         }
@@ -772,8 +920,12 @@ pub(crate) fn exp(x: f32) -> f32 {
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
-    let bits = ((n as i32 + 127) as u32) << 23;
-    p * f32::from_bits(bits)
+    // 2^n from the exponent bits. n + 127 is a whole number in [1, 127]; added to 1.5·2^23 it
+    // lands in the low mantissa bits, read back as an integer: `n as i32` would saturate
+    // and map NaN to 0 per lane, which LLVM does not vectorise.
+    const MAGIC: f32 = 12_582_912.0;
+    let e = (n + 127.0 + MAGIC).to_bits().wrapping_sub(MAGIC.to_bits());
+    p * f32::from_bits(e << 23)
 }
 
 #[cfg(test)]
@@ -834,6 +986,9 @@ mod tests {
             (1, 32, 2, 0, false),
             (0, 16, 2, 40, false),
             (3, 48, 3, 30, true),
+            // Head widths that are not a multiple of the attention's 16 lanes: 24 and 12.
+            (1, 48, 2, 0, true),
+            (2, 48, 4, 20, false),
         ] {
             let cfg = Config {
                 vocab_size: 60,
@@ -914,6 +1069,196 @@ mod tests {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max)
+    }
+
+    /// `forward_batch` over `reqs` against `forward` on each request alone, to 1e-5.
+    fn assert_batch_equals_singles(fast: &FastModel, reqs: &[FastInput], what: &str) -> Result<()> {
+        let batched = fast.forward_batch(reqs)?;
+        assert_eq!(batched.len(), reqs.len(), "{what}");
+        for (i, (got, r)) in batched.iter().zip(reqs).enumerate() {
+            let want = fast.forward(r.ids, r.feat_ids, r.feat_w)?;
+            let diff = max_diff(&got.logits, &want.logits);
+            assert!(diff < 1e-5, "{what}, request {i}: logits differ by {diff}");
+            assert_eq!(got.n_tags, want.n_tags, "{what}");
+            match (&got.tags, &want.tags) {
+                (Some(g), Some(w)) => {
+                    let diff = max_diff(g, w);
+                    assert!(diff < 1e-5, "{what}, request {i}: tags differ by {diff}");
+                }
+                (None, None) => {}
+                _ => panic!("{what}, request {i}: tags on one side only"),
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn batched_forward_equals_one_request_at_a_time_on_random_models() -> Result<()> {
+        let dev = candle_core::Device::Cpu;
+        for (layers, d, heads, n_features, args) in [
+            (2, 64, 4, 50, true),
+            (1, 32, 2, 0, false),
+            (0, 16, 2, 40, false),
+            (3, 48, 3, 30, true),
+            // Head widths that are not a multiple of the attention's 16 lanes: 24 and 12.
+            (1, 48, 2, 0, true),
+            (2, 48, 4, 20, false),
+        ] {
+            let cfg = Config {
+                vocab_size: 60,
+                d_model: d,
+                layers,
+                heads,
+                max_tokens: 24,
+                n_features,
+                d_bag: if n_features > 0 { 12 } else { 0 },
+                n_labels: 7,
+                dropout: 0.0,
+                arg_names: if args {
+                    vec!["city".into(), "date".into()]
+                } else {
+                    Vec::new()
+                },
+                ..Config::default()
+            };
+            let (_, mut weights) = random_model(&cfg);
+            if n_features > 0 {
+                weights.insert(
+                    "bag.table".into(),
+                    Tensor::randn(0f32, 0.5, (n_features, 12), &dev)?,
+                );
+            }
+            // Lengths around the attention's 16-lane padding, one past `max_tokens` (truncated),
+            // and requests with no n-grams, few or many.
+            let lens = [1usize, 7, 24, 2, 30, 16, 17, 3];
+            let ids: Vec<Vec<u32>> = lens
+                .iter()
+                .map(|&len| (0..len).map(|i| ((i * 17 + len * 5) % 60) as u32).collect())
+                .collect();
+            let feats: Vec<Vec<u32>> = (0..lens.len())
+                .map(|k| {
+                    (0..(k * 3) % 7)
+                        .map(|j| ((k * 11 + j * 7) % n_features.max(1)) as u32)
+                        .filter(|_| n_features > 0)
+                        .collect()
+                })
+                .collect();
+            let fws: Vec<Vec<f32>> = feats
+                .iter()
+                .map(|f| (0..f.len()).map(|j| 0.2 + 0.1 * j as f32).collect())
+                .collect();
+            let reqs: Vec<FastInput> = (0..lens.len())
+                .map(|k| FastInput {
+                    ids: &ids[k],
+                    feat_ids: &feats[k],
+                    feat_w: &fws[k],
+                })
+                .collect();
+            for isa in [Isa::Portable, Isa::Avx2, Isa::Avx512] {
+                let fast = FastModel::with_isa(&cfg, &weights, isa)?.expect("attention");
+                let what = format!("{layers}L d{d} {isa:?}");
+                assert_batch_equals_singles(&fast, &reqs, &what)?;
+                // A smaller batch after a larger one: the scratch keeps longer rows from before.
+                assert_batch_equals_singles(&fast, &reqs[3..5], &what)?;
+                assert!(fast.forward_batch(&[])?.is_empty());
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_request_without_tokens_or_outside_the_vocabulary_is_an_error() -> Result<()> {
+        let cfg = Config {
+            vocab_size: 10,
+            d_model: 8,
+            heads: 2,
+            n_labels: 2,
+            ..Config::default()
+        };
+        let (_, weights) = random_model(&cfg);
+        let fast = FastModel::new(&cfg, &weights)?.expect("attention");
+        let ok = FastInput {
+            ids: &[1, 2],
+            feat_ids: &[],
+            feat_w: &[],
+        };
+        for bad in [&[][..], &[1, 10][..]] {
+            let req = FastInput { ids: bad, ..ok };
+            assert!(fast.forward_batch(&[ok, req]).is_err(), "{bad:?}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn batched_forward_equals_one_request_at_a_time_on_a_trained_model() -> Result<()> {
+        use std::path::Path;
+        let tools = crate::data::parse_tools(
+            r#"[{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}},
+                {"name":"play_music"},{"name":"set_timer"}]"#,
+            Path::new("tools.json"),
+        )?;
+        let mut lines = Vec::new();
+        for (i, city) in ["oslo", "paris", "rome", "lima", "tokyo", "cairo"]
+            .iter()
+            .enumerate()
+        {
+            lines.push(format!(
+                r#"{{"text":"what is the weather in {city}","tool":"get_weather","args":{{"city":"{city}"}}}}"#
+            ));
+            lines.push(format!(
+                r#"{{"text":"play song number {i} by {city} band","tool":"play_music"}}"#
+            ));
+            lines.push(format!(
+                r#"{{"text":"set a timer for {i} minutes","tool":"set_timer"}}"#
+            ));
+        }
+        let examples =
+            crate::data::parse_examples(&lines.join("\n"), Path::new("t.jsonl"), Some(&tools))?;
+        let opts = crate::TrainOptions {
+            d_model: 32,
+            layers: 2,
+            heads: 2,
+            epochs: 3,
+            valid_fraction: 0.0,
+            seed: 3,
+            ..crate::TrainOptions::default()
+        };
+        let abort = std::sync::atomic::AtomicBool::new(false);
+        let router = crate::fit(&tools, &examples, None, &opts, &|_| {}, &abort)?;
+        let texts = [
+            "what is the weather in oslo",
+            "play something",
+            "",
+            "set a timer for ten minutes and then play music by the band from cairo while it rains",
+            "ünïcödé 🎵 timer",
+            "weather",
+        ];
+        let inputs: Vec<crate::router::Inputs> = texts
+            .iter()
+            .map(|t| router.encoder.encode(t))
+            .collect::<Result<_>>()?;
+        let reqs: Vec<FastInput> = inputs
+            .iter()
+            .map(|i| FastInput {
+                ids: &i.ids,
+                feat_ids: &i.feat_ids,
+                feat_w: &i.feat_w,
+            })
+            .collect();
+        for isa in [Isa::Portable, Isa::Avx2, Isa::Avx512] {
+            let fast = FastModel::with_isa(&router.cfg, &router.weights, isa)?.expect("attention");
+            assert!(fast.tagger.is_some() && fast.bag.is_some());
+            assert_batch_equals_singles(&fast, &reqs, &format!("trained, {isa:?}"))?;
         }
         Ok(())
     }

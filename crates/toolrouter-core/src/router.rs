@@ -12,7 +12,7 @@ use crate::calibrate::{softmax_t, Calibration};
 use crate::data::{Example, ToolSpec};
 use crate::error::{Error, Result};
 use crate::eval::{add_confidence_metrics, metrics, Metrics, Scored};
-use crate::fast::FastModel;
+use crate::fast::{FastInput, FastModel};
 use crate::features::NgramVocab;
 use crate::model::{bag_vectors, Batch, Config, ToolController};
 use crate::tokenizer;
@@ -223,6 +223,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// A batch is split across threads only when each gets at least this many requests (a thread
 /// costs tens of µs to start; a request a few).
 const MIN_PER_THREAD: usize = 32;
+
+/// Requests per batched forward pass on one thread (see `FastModel::forward_batch`).
+const GROUP: usize = 32;
 
 /// How many alternatives a route lists.
 pub const ALTERNATIVES: usize = 3;
@@ -475,21 +478,8 @@ impl Router {
         }
     }
 
-    /// One request through the fast path.
-    fn predict_one(&self, fast: &FastModel, text: &str) -> Result<Prediction> {
-        let inp = self.encoder.encode(text)?;
-        let o = fast.forward(&inp.ids, &inp.feat_ids, &inp.feat_w)?;
-        Ok(Prediction {
-            probs: softmax_t(&o.logits, self.info.calibration.temperature),
-            logits: o.logits,
-            tag_scores: o.tags.map(|t| (t, o.n_tags)),
-            offsets: inp.offsets,
-            continues: inp.continues,
-        })
-    }
-
     /// Many requests through the fast path, on up to `threads` threads (0: one per core);
-    /// small batches stay on the calling thread.
+    /// small batches stay on the calling thread, which also takes the first share of a split.
     fn predict_fast(
         &self,
         fast: &FastModel,
@@ -500,22 +490,18 @@ impl Router {
             .min(texts.len() / MIN_PER_THREAD)
             .max(1);
         if threads == 1 {
-            return texts.iter().map(|t| self.predict_one(fast, t)).collect();
+            return self.predict_groups(fast, texts);
         }
         let per = texts.len().div_ceil(threads);
         std::thread::scope(|scope| {
-            let handles: Vec<_> = texts
-                .chunks(per)
-                .map(|chunk| {
-                    scope.spawn(move || {
-                        chunk
-                            .iter()
-                            .map(|t| self.predict_one(fast, t))
-                            .collect::<Result<Vec<_>>>()
-                    })
-                })
+            let mut chunks = texts.chunks(per);
+            let first = chunks.next().unwrap_or_default();
+            let handles: Vec<_> = chunks
+                .map(|chunk| scope.spawn(move || self.predict_groups(fast, chunk)))
                 .collect();
+            let mine = self.predict_groups(fast, first);
             let mut out = Vec::with_capacity(texts.len());
+            out.extend(mine?);
             for h in handles {
                 let part = h
                     .join()
@@ -524,6 +510,36 @@ impl Router {
             }
             Ok(out)
         })
+    }
+
+    /// Requests through the batched fast forward, [`GROUP`] at a time, on this thread.
+    fn predict_groups(&self, fast: &FastModel, texts: &[&str]) -> Result<Vec<Prediction>> {
+        let mut out = Vec::with_capacity(texts.len());
+        for group in texts.chunks(GROUP) {
+            let inputs: Vec<Inputs> = group
+                .iter()
+                .map(|t| self.encoder.encode(t))
+                .collect::<Result<_>>()?;
+            let reqs: Vec<FastInput> = inputs
+                .iter()
+                .map(|i| FastInput {
+                    ids: &i.ids,
+                    feat_ids: &i.feat_ids,
+                    feat_w: &i.feat_w,
+                })
+                .collect();
+            let outputs = fast.forward_batch(&reqs)?;
+            for (o, inp) in outputs.into_iter().zip(inputs) {
+                out.push(Prediction {
+                    probs: softmax_t(&o.logits, self.info.calibration.temperature),
+                    logits: o.logits,
+                    tag_scores: o.tags.map(|t| (t, o.n_tags)),
+                    offsets: inp.offsets,
+                    continues: inp.continues,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// The padded candle batch of `inputs`.
