@@ -168,7 +168,7 @@ export interface TrainOptions {
   vocabSize?: number
   /** `minilm`: start from the static word table built from all-MiniLM-L6-v2 (compiled into the addon) and its tokenizer, so words the examples never use still mean something; `none`: learn the tokenizer and embeddings from the examples alone. @default 'minilm' */
   pretrained?: string
-  /** Keep the pretrained word vectors fixed during training. @default false */
+  /** Keep the pretrained word vectors fixed during training. @default false (true with `toolSpace`: words that only a new tool's description uses keep the meaning the trained words started from) */
   freezePretrained?: boolean
   /** TF-IDF n-gram features beside the tokens. @default true */
   ngrams?: boolean

@@ -32,8 +32,8 @@ interface Variant {
 }
 
 const VARIANTS: Variant[] = [
-  { key: 'tool_space', label: 'tool space (`toolSpace: true`)', args: ['pretrained=minilm', 'tool_space=1'], retrain: true },
-  { key: 'classic', label: 'classic head (ridge rows)', args: ['pretrained=minilm'], retrain: false },
+  { key: 'tool_space', label: 'tool space (`toolSpace: true`)', args: ['pretrained=minilm', 'freeze_pretrained=true', 'tool_space=1'], retrain: true },
+  { key: 'classic', label: 'classic head (ridge rows)', args: ['pretrained=minilm', 'freeze_pretrained=true'], retrain: false },
 ]
 
 interface ShotRow {

@@ -44,6 +44,9 @@ fn routers() -> &'static (Router, Router) {
             heads: 2,
             epochs: 15,
             pretrained: "minilm".into(),
+            // As the Node Trainer does with `toolSpace`: fine-tuned rows of the trained words
+            // would leave the words only a new tool uses in another space.
+            freeze_pretrained: true,
             seed: 3,
             ..TrainOptions::default()
         };
@@ -139,8 +142,13 @@ fn a_few_examples_make_an_added_tool_win_with_a_calibrated_confidence() -> Resul
         .find(|(_, x)| x.tool.as_deref() == Some(HELD))
         .expect("a request routed to the added tool at the threshold");
     let p = r.probabilities(&[text])?.remove(0);
-    assert!((route.confidence - p[k]).abs() < 1e-9);
-    assert!(route.confidence >= r.threshold());
+    // route_batch stacks requests in one forward pass: the sums run in another order.
+    assert!((route.confidence - p[k]).abs() < 1e-6);
+    assert!(
+        route.confidence >= r.threshold(),
+        "{route:?} threshold {}",
+        r.threshold()
+    );
     assert!(routes.iter().all(|x| x.tool.is_some()
         || x.confidence < r.threshold()
         || x.reason == Reason::OutOfScope));

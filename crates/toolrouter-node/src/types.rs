@@ -98,7 +98,7 @@ pub struct TrainOptions {
     pub vocab_size: Option<u32>,
     /// `minilm`: start from the static word table built from all-MiniLM-L6-v2 (compiled into the addon) and its tokenizer, so words the examples never use still mean something; `none`: learn the tokenizer and embeddings from the examples alone. @default 'minilm'
     pub pretrained: Option<String>,
-    /// Keep the pretrained word vectors fixed during training. @default false
+    /// Keep the pretrained word vectors fixed during training. @default false (true with `toolSpace`: words that only a new tool's description uses keep the meaning the trained words started from)
     pub freeze_pretrained: Option<bool>,
     /// TF-IDF n-gram features beside the tokens. @default true
     pub ngrams: Option<bool>,
@@ -203,7 +203,9 @@ impl TrainOptions {
             dropout: self.dropout.map(|x| x as f32).unwrap_or(d.dropout),
             vocab_size: u(self.vocab_size, d.vocab_size),
             pretrained: self.pretrained.clone().unwrap_or(d.pretrained.clone()),
-            freeze_pretrained: self.freeze_pretrained.unwrap_or(d.freeze_pretrained),
+            freeze_pretrained: self
+                .freeze_pretrained
+                .unwrap_or(d.freeze_pretrained || self.tool_space == Some(true)),
             ngrams: self.ngrams.unwrap_or(d.ngrams),
             epochs: u(self.epochs, d.epochs),
             patience: u(self.patience, d.patience),
