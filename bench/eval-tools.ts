@@ -148,13 +148,7 @@ function render(rep: Report): string {
       '**OOS** the share of out-of-scope requests still left to the LLM at the calibrated threshold. **retrain** trains ' +
       'a router from scratch on the 120 intents plus the same 1, 5 or 10 examples of each new one.',
     '',
-    'Provenance: the figures below were measured at commit f45b2f5, before the tool-space stage refitted the ' +
-      "router's temperature and threshold on the validation split (the commit after it). The refit moves the " +
-      '**OOS** column only (accuracies are the best label, no threshold); on the validation split, seed 0, OOS stayed ' +
-      '99.0% before and after adding with it, and new / old were 44.3 / 93.0, 50.0 / 92.8, 57.5 / 93.0, 61.8 / 92.9% ' +
-      'at 0 / 1 / 5 / 10 shots (93.7% before).',
-    '',
-    'Timings: a shared 2-core machine (another engineer trained models at the same time), so they are noisy; ' +
+    'Timings: a 2-core machine, nothing else heavy running; ' +
       '`add_tool` is timed in the Rust example (no Node overhead), the first add separately (it reads the tool ' +
       'encoder, or fits the ridge maps of a classic router).',
     '',

@@ -511,12 +511,12 @@ const TOOLS_SECTION = [
   '## Adding tools without retraining',
   '',
   '`npm run eval:tools` (bench/eval-tools.ts; details, command and machine in [eval-tools.md](eval-tools.md)):',
-  'CLINC150, 30 of 150 intents held out and added with `addTool`, test split, 2 seeds (not 5: time). With',
-  '`toolSpace: true` the new intents reach 39.3% from their descriptions alone, 44.4% / 51.1% / 54.3% with 1 / 5 / 10',
-  'examples, and the old intents lose at most 0.8 point; retraining from scratch with the same examples reaches',
-  "6.9% / 51.9% / 69.4%. `addTool` takes 3.4 ms (p50). The issue's bars (≥ 60% zero-shot, ≥ 85% 5-shot) are not",
-  'met. **The classic head stays the default**: the tool space costs 1.3 points on the trained tools and minutes of',
-  'training, and its gain shows only when tools are added later (on a classic router `addTool` reaches 2-6%).',
+  'CLINC150, 30 of 150 intents held out and added with `addTool`, test split, 2 seeds (not 5: time), 2026-11-30. With',
+  '`toolSpace: true` the new intents reach 39.3% from their descriptions alone, 43.0% / 51.7% / 55.1% with 1 / 5 / 10',
+  'examples, and the old intents lose at most 0.85 point; retraining from scratch with the same examples reaches',
+  "5.4% / 48.3% / 68.3%. `addTool` takes 2.1 ms (p50). The issue's bars (≥ 60% zero-shot, ≥ 85% 5-shot) are not",
+  'met. **The classic head stays the default**: the tool space costs 1.3 points on the trained tools and about 80 s',
+  'of training, and its gain shows only when tools are added later (on a classic router `addTool` reaches 4-7%).',
   '',
 ]
 
