@@ -976,11 +976,18 @@ mod tests {
         (model, weights)
     }
 
-    #[test]
-    fn fast_forward_equals_candle_on_random_models() -> Result<()> {
-        use crate::model::{bag_vectors, Batch};
-        use candle_core::Device;
-        let dev = Device::Cpu;
+    /// Random models of several shapes (with and without layers, n-grams and tags), with their
+    /// weights (an n-gram table added when the shape has n-grams).
+    #[allow(clippy::type_complexity)]
+    fn random_cases() -> Result<
+        Vec<(
+            Config,
+            crate::model::ToolController,
+            HashMap<String, Tensor>,
+        )>,
+    > {
+        let dev = candle_core::Device::Cpu;
+        let mut out = Vec::new();
         for (layers, d, heads, n_features, args) in [
             (2, 64, 4, 50, true),
             (1, 32, 2, 0, false),
@@ -1014,6 +1021,18 @@ mod tests {
                     Tensor::randn(0f32, 0.5, (n_features, 12), &dev)?,
                 );
             }
+            out.push((cfg, model, weights));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn fast_forward_equals_candle_on_random_models() -> Result<()> {
+        use crate::model::{bag_vectors, Batch};
+        use candle_core::Device;
+        let dev = Device::Cpu;
+        for (cfg, model, weights) in random_cases()? {
+            let (n_features, layers, d) = (cfg.n_features, cfg.layers, cfg.d_model);
             for isa in [Isa::Portable, Isa::Avx2, Isa::Avx512] {
                 let fast = FastModel::with_isa(&cfg, &weights, isa)?.expect("attention");
                 for len in [1usize, 2, 5, 16, 24] {
@@ -1104,40 +1123,8 @@ mod tests {
 
     #[test]
     fn batched_forward_equals_one_request_at_a_time_on_random_models() -> Result<()> {
-        let dev = candle_core::Device::Cpu;
-        for (layers, d, heads, n_features, args) in [
-            (2, 64, 4, 50, true),
-            (1, 32, 2, 0, false),
-            (0, 16, 2, 40, false),
-            (3, 48, 3, 30, true),
-            // Head widths that are not a multiple of the attention's 16 lanes: 24 and 12.
-            (1, 48, 2, 0, true),
-            (2, 48, 4, 20, false),
-        ] {
-            let cfg = Config {
-                vocab_size: 60,
-                d_model: d,
-                layers,
-                heads,
-                max_tokens: 24,
-                n_features,
-                d_bag: if n_features > 0 { 12 } else { 0 },
-                n_labels: 7,
-                dropout: 0.0,
-                arg_names: if args {
-                    vec!["city".into(), "date".into()]
-                } else {
-                    Vec::new()
-                },
-                ..Config::default()
-            };
-            let (_, mut weights) = random_model(&cfg);
-            if n_features > 0 {
-                weights.insert(
-                    "bag.table".into(),
-                    Tensor::randn(0f32, 0.5, (n_features, 12), &dev)?,
-                );
-            }
+        for (cfg, _, weights) in random_cases()? {
+            let (n_features, layers, d) = (cfg.n_features, cfg.layers, cfg.d_model);
             // Lengths around the attention's 16-lane padding, one past `max_tokens` (truncated),
             // and requests with no n-grams, few or many.
             let lens = [1usize, 7, 24, 2, 30, 16, 17, 3];
@@ -1247,14 +1234,7 @@ mod tests {
             .iter()
             .map(|t| router.encoder.encode(t))
             .collect::<Result<_>>()?;
-        let reqs: Vec<FastInput> = inputs
-            .iter()
-            .map(|i| FastInput {
-                ids: &i.ids,
-                feat_ids: &i.feat_ids,
-                feat_w: &i.feat_w,
-            })
-            .collect();
+        let reqs: Vec<FastInput> = inputs.iter().map(FastInput::from).collect();
         for isa in [Isa::Portable, Isa::Avx2, Isa::Avx512] {
             let fast = FastModel::with_isa(&router.cfg, &router.weights, isa)?.expect("attention");
             assert!(fast.tagger.is_some() && fast.bag.is_some());

@@ -81,6 +81,16 @@ pub struct Inputs {
     pub feat_w: Vec<f32>,
 }
 
+impl<'a> From<&'a Inputs> for FastInput<'a> {
+    fn from(i: &'a Inputs) -> Self {
+        FastInput {
+            ids: &i.ids,
+            feat_ids: &i.feat_ids,
+            feat_w: &i.feat_w,
+        }
+    }
+}
+
 /// How training went; stored in the model file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -520,14 +530,7 @@ impl Router {
                 .iter()
                 .map(|t| self.encoder.encode(t))
                 .collect::<Result<_>>()?;
-            let reqs: Vec<FastInput> = inputs
-                .iter()
-                .map(|i| FastInput {
-                    ids: &i.ids,
-                    feat_ids: &i.feat_ids,
-                    feat_w: &i.feat_w,
-                })
-                .collect();
+            let reqs: Vec<FastInput> = inputs.iter().map(FastInput::from).collect();
             let outputs = fast.forward_batch(&reqs)?;
             for (o, inp) in outputs.into_iter().zip(inputs) {
                 out.push(Prediction {
