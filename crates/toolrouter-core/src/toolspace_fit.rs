@@ -452,6 +452,15 @@ pub fn fit_with_tool_space(
     progress: &dyn Fn(&crate::train::Progress),
     abort: &AtomicBool,
 ) -> Result<Router> {
+    // Under a tool space the pretrained table stays frozen unless the caller said otherwise:
+    // fine-tuned rows of the trained words leave the words only a new tool's description uses
+    // in another space (zero-shot fell from at least 5 of 16 to 2 in tests/toolspace.rs).
+    let opts = &crate::train::TrainOptions {
+        freeze_pretrained: opts
+            .freeze_pretrained
+            .or(tool_space.is_some().then_some(true)),
+        ..opts.clone()
+    };
     let router = crate::train::fit_from(init, tools, train, valid, opts, progress, abort)?;
     match tool_space {
         Some(ts) => {

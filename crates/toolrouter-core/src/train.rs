@@ -54,8 +54,10 @@ pub struct TrainOptions {
     /// small sets (the bundled demo, 10 examples per CLINC150 intent).
     pub pretrained: String,
     /// Keep the pretrained embeddings fixed, so words the training texts never use stay where
-    /// the teacher put them. Off by default: fine-tuned embeddings validated better.
-    pub freeze_pretrained: bool,
+    /// the teacher put them. `None` (the default): fine-tuned, which validated better, except
+    /// under a tool space ([`crate::toolspace_fit::fit_with_tool_space`]), where a new tool's
+    /// description words must stay in the space the trained words started from.
+    pub freeze_pretrained: Option<bool>,
     /// Use the TF-IDF n-gram bag beside the transformer.
     pub ngrams: bool,
     pub d_bag: usize,
@@ -112,7 +114,7 @@ impl Default for TrainOptions {
             dropout: 0.1,
             vocab_size: 4000,
             pretrained: "minilm".into(),
-            freeze_pretrained: false,
+            freeze_pretrained: None,
             ngrams: true,
             d_bag: 96,
             max_features: 200_000,
@@ -549,7 +551,7 @@ pub fn fit_from(
     if let Some(p) = pretrained {
         set_pretrained(&varmap, p, cfg.d_model)?;
     }
-    let frozen = !cfg.pretrained.is_empty() && opts.freeze_pretrained;
+    let frozen = !cfg.pretrained.is_empty() && opts.freeze_pretrained == Some(true);
     let trained_vars: Vec<candle_core::Var> = {
         let vars = varmap
             .data()

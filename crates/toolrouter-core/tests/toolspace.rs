@@ -44,9 +44,9 @@ fn routers() -> &'static (Router, Router) {
             heads: 2,
             epochs: 15,
             pretrained: "minilm".into(),
-            // As the Node Trainer does with `toolSpace`: fine-tuned rows of the trained words
-            // would leave the words only a new tool uses in another space.
-            freeze_pretrained: true,
+            // What `fit_with_tool_space` picks for a tool space (this test calls the two stages
+            // itself, to set the tool-space stage's own options).
+            freeze_pretrained: Some(true),
             seed: 3,
             ..TrainOptions::default()
         };

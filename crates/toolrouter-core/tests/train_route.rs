@@ -393,7 +393,7 @@ fn pretrained_word_vectors_carry_words_the_examples_never_use() -> toolrouter_co
     // Frozen, so the saved table can be compared with the shipped one below.
     let opts = TrainOptions {
         pretrained: "minilm".into(),
-        freeze_pretrained: true,
+        freeze_pretrained: Some(true),
         ..small()
     };
     let router = fit(&tools(), &examples(), None, &opts, &|_| {}, &abort)?;

@@ -203,9 +203,7 @@ impl TrainOptions {
             dropout: self.dropout.map(|x| x as f32).unwrap_or(d.dropout),
             vocab_size: u(self.vocab_size, d.vocab_size),
             pretrained: self.pretrained.clone().unwrap_or(d.pretrained.clone()),
-            freeze_pretrained: self
-                .freeze_pretrained
-                .unwrap_or(d.freeze_pretrained || self.tool_space == Some(true)),
+            freeze_pretrained: self.freeze_pretrained.or(d.freeze_pretrained),
             ngrams: self.ngrams.unwrap_or(d.ngrams),
             epochs: u(self.epochs, d.epochs),
             patience: u(self.patience, d.patience),
