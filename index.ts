@@ -361,20 +361,14 @@ function fromNativeExample(e: native.Example): Example {
   }
 }
 
-function fromNativeRoute(r: native.Route): Route {
-  return {
-    tool: r.tool ?? null,
-    confidence: r.confidence,
-    alternatives: r.alternatives,
-    args: r.args as Record<string, unknown>,
-    spans: r.spans,
-    abstained: r.abstained,
-    reason: r.reason as RouteReason,
-    missing: r.missing,
-    invalid: r.invalid,
-    complete: r.complete,
-  }
+/**
+ * A route from its JSON text (the core's `Route`, serialised in Rust): its keys and types are
+ * exactly {@link Route}'s, `tool` included (`null` when the router abstains).
+ */
+function parseRoute(json: string): Route {
+  return JSON.parse(json) as Route
 }
+
 
 /**
  * Validates a route's arguments against its tool's JSON Schema with ajv (the Rust side has
@@ -491,7 +485,7 @@ export class Router {
     if (typeof text !== 'string') throw invalid('text', 'expected a string')
     const t = opts?.threshold ?? this.#threshold
     if (opts?.threshold !== undefined) checkThreshold(opts.threshold)
-    return this.#args.check(fromNativeRoute(call(() => this.#native.route(text, t))))
+    return this.#args.check(parseRoute(call(() => this.#native.routeJson(text, t))))
   }
 
   /**
@@ -522,8 +516,8 @@ export class Router {
       throw invalid('threads', `expected an integer from 1 to 1024, got ${String(threads)}`)
     }
     const t = opts.threshold ?? this.#threshold
-    const routes = await callAsync(() => this.#native.routeBatch(texts, t, threads, opts.signal), opts.signal)
-    return routes.map((r) => this.#args.check(fromNativeRoute(r)))
+    const json = await callAsync(() => this.#native.routeBatchJson(texts, t, threads, opts.signal), opts.signal)
+    return (JSON.parse(json) as Route[]).map((r) => this.#args.check(r))
   }
 
   /** Routes every example and scores the classifier, its calibration and its decisions at the threshold. */

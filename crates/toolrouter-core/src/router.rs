@@ -237,6 +237,38 @@ const MIN_PER_THREAD: usize = 32;
 /// Requests per batched forward pass on one thread (see `FastModel::forward_batch`).
 const GROUP: usize = 32;
 
+/// `f` over `texts` split into up to `threads` contiguous chunks (0: one per core), each on its
+/// own scoped thread, results in order; small batches stay on the calling thread, which also
+/// takes the first chunk of a split.
+fn on_threads<T: Send>(
+    texts: &[&str],
+    threads: usize,
+    f: impl Fn(&[&str]) -> Result<Vec<T>> + Sync,
+) -> Result<Vec<T>> {
+    let threads = if threads == 0 { cores() } else { threads }
+        .min(texts.len() / MIN_PER_THREAD)
+        .max(1);
+    if threads == 1 {
+        return f(texts);
+    }
+    let per = texts.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let mut chunks = texts.chunks(per);
+        let first = chunks.next().unwrap_or_default();
+        let handles: Vec<_> = chunks.map(|chunk| scope.spawn(move || f(chunk))).collect();
+        let mut out = Vec::with_capacity(texts.len());
+        out.extend(f(first)?);
+        for h in handles {
+            let part = h
+                .join()
+                .map_err(|_| Error::Internal("a routing thread panicked".into()))??;
+            out.extend(part);
+        }
+        Ok(out)
+    })
+}
+
 /// How many alternatives a route lists.
 pub const ALTERNATIVES: usize = 3;
 
@@ -488,38 +520,14 @@ impl Router {
         }
     }
 
-    /// Many requests through the fast path, on up to `threads` threads (0: one per core);
-    /// small batches stay on the calling thread, which also takes the first share of a split.
+    /// Many requests through the fast path, on up to `threads` threads (0: one per core).
     fn predict_fast(
         &self,
         fast: &FastModel,
         texts: &[&str],
         threads: usize,
     ) -> Result<Vec<Prediction>> {
-        let threads = if threads == 0 { cores() } else { threads }
-            .min(texts.len() / MIN_PER_THREAD)
-            .max(1);
-        if threads == 1 {
-            return self.predict_groups(fast, texts);
-        }
-        let per = texts.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let mut chunks = texts.chunks(per);
-            let first = chunks.next().unwrap_or_default();
-            let handles: Vec<_> = chunks
-                .map(|chunk| scope.spawn(move || self.predict_groups(fast, chunk)))
-                .collect();
-            let mine = self.predict_groups(fast, first);
-            let mut out = Vec::with_capacity(texts.len());
-            out.extend(mine?);
-            for h in handles {
-                let part = h
-                    .join()
-                    .map_err(|_| Error::Internal("a routing thread panicked".into()))??;
-                out.extend(part);
-            }
-            Ok(out)
-        })
+        on_threads(texts, threads, |chunk| self.predict_groups(fast, chunk))
     }
 
     /// Requests through the batched fast forward, [`GROUP`] at a time, on this thread.
@@ -748,15 +756,21 @@ impl Router {
     ) -> Result<Vec<Route>> {
         let t = self.threshold_or_default(threshold)?;
         let refs: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
-        let preds = match self.fast_path() {
-            Some(fast) => self.predict_fast(fast, &refs, threads)?,
-            None => self.predict_candle(&refs)?,
+        let decide = |chunk: &[&str], preds: Vec<Prediction>| -> Vec<Route> {
+            chunk
+                .iter()
+                .zip(&preds)
+                .map(|(text, p)| self.decide(text, p, t))
+                .collect()
         };
-        Ok(refs
-            .iter()
-            .zip(&preds)
-            .map(|(text, p)| self.decide(text, p, t))
-            .collect())
+        match self.fast_path() {
+            // Each thread also decides its share: argument decoding and typing are a tenth of
+            // a route's time, too much to leave to one thread.
+            Some(fast) => on_threads(&refs, threads, |chunk| {
+                Ok(decide(chunk, self.predict_groups(fast, chunk)?))
+            }),
+            None => Ok(decide(&refs, self.predict_candle(&refs)?)),
+        }
     }
 
     /// Scores the router on labelled examples at its own threshold.

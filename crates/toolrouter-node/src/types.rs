@@ -46,36 +46,6 @@ pub struct Example {
     pub spans: Option<Vec<Span>>,
 }
 
-#[napi(object)]
-pub struct Alternative {
-    pub tool: String,
-    pub confidence: f64,
-}
-
-/// The router's answer for one request.
-#[napi(object)]
-pub struct Route {
-    /// The tool to call, or null when the router abstains.
-    pub tool: Option<String>,
-    /// Probability of the decision.
-    pub confidence: f64,
-    /// The next best tools, most likely first.
-    pub alternatives: Vec<Alternative>,
-    /// Arguments for the tool, converted to the types of its JSON Schema.
-    pub args: Value,
-    /// Where each argument was found, in Unicode code points.
-    pub spans: Vec<Span>,
-    pub abstained: bool,
-    /// `confident`, `low_confidence` or `out_of_scope`.
-    pub reason: String,
-    /// Required arguments the request does not give.
-    pub missing: Vec<String>,
-    /// Arguments whose value does not fit the schema.
-    pub invalid: Vec<String>,
-    /// A tool was chosen, nothing is missing and every argument fits.
-    pub complete: bool,
-}
-
 /// Options of `train`; every field is optional and defaults to the core's default.
 #[napi(object)]
 #[derive(Default)]
@@ -314,27 +284,5 @@ pub fn example_from_core(e: core::Example) -> Example {
         tool: e.tool,
         args: Some(Value::Object(e.args)),
         spans: Some(e.spans.into_iter().map(Span::from).collect()),
-    }
-}
-
-pub fn route_from_core(r: core::Route) -> Route {
-    Route {
-        tool: r.tool,
-        confidence: r.confidence,
-        alternatives: r
-            .alternatives
-            .into_iter()
-            .map(|a| Alternative {
-                tool: a.tool,
-                confidence: a.confidence,
-            })
-            .collect(),
-        args: Value::Object(r.args),
-        spans: r.spans.into_iter().map(Span::from).collect(),
-        abstained: r.abstained,
-        reason: r.reason.as_str().to_string(),
-        missing: r.missing,
-        invalid: r.invalid,
-        complete: r.complete,
     }
 }
