@@ -47,20 +47,28 @@ const FNV_PRIME: u64 = 0x100000001b3;
 const CHAR_MIN: usize = 2;
 const CHAR_MAX: usize = 5;
 
-fn fnv(kind: u8, parts: &[&str]) -> u64 {
-    let mut h = FNV_OFFSET;
-    let mut eat = |b: u8| {
+/// FNV-1a of the feature kind's tag byte alone: the start of a feature's hash.
+fn fnv_start(kind: u8) -> u64 {
+    fnv_bytes(FNV_OFFSET, &[kind])
+}
+
+/// FNV-1a state `h` after `bytes`.
+fn fnv_bytes(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
         h ^= b as u64;
         h = h.wrapping_mul(FNV_PRIME);
-    };
-    eat(kind);
+    }
+    h
+}
+
+/// The feature hash of `parts` (joined by a 0x1f separator) under `kind`.
+fn fnv(kind: u8, parts: &[&str]) -> u64 {
+    let mut h = fnv_start(kind);
     for (i, p) in parts.iter().enumerate() {
         if i > 0 {
-            eat(0x1f);
+            h = fnv_bytes(h, &[0x1f]);
         }
-        for &b in p.as_bytes() {
-            eat(b);
-        }
+        h = fnv_bytes(h, p.as_bytes());
     }
     h
 }
@@ -82,29 +90,37 @@ fn words(text: &str) -> Vec<String> {
     out
 }
 
-/// All feature hashes of `text`, with repeats (for term frequency).
+/// All feature hashes of `text`, with repeats (for term frequency), in no particular order
+/// (callers sort them).
 pub fn extract(text: &str) -> Vec<u64> {
     let ws = words(text);
     let mut out = Vec::with_capacity(ws.len() * 24);
-    let mut buf: Vec<char> = Vec::with_capacity(32);
-    let mut s = String::with_capacity(32);
+    let mut marked = String::with_capacity(40);
+    let mut bounds: Vec<usize> = Vec::with_capacity(40);
     for (i, w) in ws.iter().enumerate() {
         out.push(fnv(b'w', &[w]));
         if i + 1 < ws.len() {
             out.push(fnv(b'b', &[w, &ws[i + 1]]));
         }
-        buf.clear();
-        buf.push('<');
-        buf.extend(w.chars());
-        buf.push('>');
-        for n in CHAR_MIN..=CHAR_MAX {
-            if n > buf.len() {
-                break;
-            }
-            for start in 0..=buf.len() - n {
-                s.clear();
-                s.extend(&buf[start..start + n]);
-                out.push(fnv(b'c', &[&s]));
+        marked.clear();
+        marked.push('<');
+        marked.push_str(w);
+        marked.push('>');
+        bounds.clear();
+        bounds.extend(marked.char_indices().map(|(b, _)| b));
+        bounds.push(marked.len());
+        let chars = bounds.len() - 1;
+        let bytes = marked.as_bytes();
+        // The n-grams starting at one character share their prefix: each longer one extends
+        // the shorter one's hash by its last character's bytes (the same hash as `fnv` of its
+        // text, computed once per character instead of once per n-gram and length).
+        for start in 0..chars {
+            let mut h = fnv_start(b'c');
+            for end in start + 1..=(start + CHAR_MAX).min(chars) {
+                h = fnv_bytes(h, &bytes[bounds[end - 1]..bounds[end]]);
+                if end - start >= CHAR_MIN {
+                    out.push(h);
+                }
             }
         }
     }
@@ -215,6 +231,48 @@ impl NgramVocab {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The features as first written: every character n-gram built as a string and hashed
+    /// whole. `extract` must give the same multiset (saved models index features by hash).
+    fn extract_reference(text: &str) -> Vec<u64> {
+        let ws = words(text);
+        let mut out = Vec::new();
+        for (i, w) in ws.iter().enumerate() {
+            out.push(fnv(b'w', &[w]));
+            if i + 1 < ws.len() {
+                out.push(fnv(b'b', &[w, &ws[i + 1]]));
+            }
+            let buf: Vec<char> = std::iter::once('<')
+                .chain(w.chars())
+                .chain(std::iter::once('>'))
+                .collect();
+            for n in CHAR_MIN..=CHAR_MAX.min(buf.len()) {
+                for start in 0..=buf.len() - n {
+                    let s: String = buf[start..start + n].iter().collect();
+                    out.push(fnv(b'c', &[&s]));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn extract_gives_the_reference_features() {
+        for text in [
+            "",
+            "a",
+            "play jazz",
+            "Book a table for 4 at Café Zoë tomorrow!",
+            "naïve façade — ünïcödé 日本語のテキスト 🎵🎶 x",
+            "supercalifragilisticexpialidocious and a b c",
+        ] {
+            let mut got = extract(text);
+            let mut want = extract_reference(text);
+            got.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(got, want, "{text:?}");
+        }
+    }
 
     #[test]
     fn hashes_are_stable_across_runs_and_platforms() {
