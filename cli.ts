@@ -515,7 +515,7 @@ function buildProgram(): Command {
     .option('--epochs <n>', 'upper bound on epochs; early stopping usually ends sooner (default: auto, about 3000 steps)', integer(1))
     .option('--layers <n>', 'transformer layers; 0 keeps only the n-gram features (default 2)', integer(0))
     .option('--d-model <n>', 'width of the transformer (default 64)', integer(1))
-    .option('--pretrained <table>', "start from a static word table: 'minilm' or 'none' (default none)", pretrainedTable)
+    .option('--pretrained <table>', "start from a static word table: 'minilm' or 'none' (default minilm)", pretrainedTable)
     .option('--tool-space', 'also train the tool encoder that `add-tool` uses (about a minute more on CLINC150)')
     .option('--json', 'print one JSON object a line on stdout: progress events, then a "done" event')
     .addHelpText(

@@ -5,7 +5,9 @@
 //!
 //! `save=PATH` writes the model; `errors=1` prints the misrouted test requests to stderr;
 //! `per_tool=N` trains on the first N examples of each label (few-shot); `load=PATH` evaluates a
-//! saved model instead of training one.
+//! saved model instead of training one; `dump=PATH` writes the raw logits, head features and
+//! labels of the train, validation and test requests as JSON (for studying calibration and
+//! thresholds offline).
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use toolrouter_core::{fit, load_examples, load_tools, TrainOptions};
@@ -19,6 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut load: Option<String> = None;
     let mut show_errors = false;
     let mut per_tool: Option<usize> = None;
+    let mut dump: Option<String> = None;
     for kv in &args[1..] {
         let (k, v) = kv.split_once('=').ok_or("expected key=value")?;
         match k {
@@ -36,6 +39,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             "errors" => {
                 show_errors = v == "1";
+                continue;
+            }
+            "dump" => {
+                dump = Some(v.to_string());
                 continue;
             }
             "per_tool" => {
@@ -91,6 +98,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let m = router.evaluate(&test)?;
     if let Some(path) = &save {
         toolrouter_core::format::save(&router, Path::new(path))?;
+    }
+    if let Some(path) = &dump {
+        // Raw logits and gold labels (index into the tools; the tool count for "none") of the
+        // validation and test requests, for studying calibration and thresholds offline.
+        let n_tools = router.tools().len();
+        let names: Vec<&str> = router.tools().iter().map(|t| t.name.as_str()).collect();
+        let split = |rows: &[toolrouter_core::Example]| -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+            let texts: Vec<&str> = rows.iter().map(|e| e.text.as_str()).collect();
+            let labels: Vec<usize> = rows
+                .iter()
+                .map(|e| {
+                    e.tool
+                        .as_deref()
+                        .and_then(|t| names.iter().position(|n| *n == t))
+                        .unwrap_or(n_tools)
+                })
+                .collect();
+            Ok(serde_json::json!({"texts": texts, "logits": router.logits(&texts)?, "labels": labels, "features": router.features(&texts)?}))
+        };
+        let v = match &valid {
+            Some(v) => split(v)?,
+            None => serde_json::Value::Null,
+        };
+        let out = serde_json::json!({"names": names, "calibration": router.calibration(), "valid": v, "test": split(&test)?, "train": split(&train)?});
+        std::fs::write(path, out.to_string())?;
     }
     if show_errors {
         // The test requests whose best tool is wrong, with the two best guesses.
