@@ -7,8 +7,9 @@
 // phrasings and new values (ids, names, cities, tickers, activities, amounts).
 //
 // Usage: npm run eval:workflows [-- --json] [--seed N] [--train N] [--test N] [--sweep]
-//   --sweep  trains the candidate options and scores them on the validation split (how the defaults
-//            in WORKFLOW_TRAINER_OPTIONS were picked); the test split is not touched.
+//   --sweep  trains the candidate options on some of the training phrasings and scores them on the
+//            others (how the defaults in WORKFLOW_TRAINER_OPTIONS are picked); the test split and
+//            its phrasings are not touched.
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -169,6 +170,8 @@ const PHRASES: Record<string, string[]> = {
   ],
 }
 const HELD_OUT = 3
+/** Training phrasings per template that the sweep holds out to validate on (see `generate`). */
+const SWEEP_HELD_OUT = 2
 
 function fill(template: string, values: Record<string, string | number>): string {
   return template.replace(/\{(\w+)\}/g, (_, k: string) => String(values[k]))
@@ -358,14 +361,26 @@ function stockTask(r: Rand, pools: Pools, phrase: string): Task {
 const TEMPLATES = { refund: refundTask, late: lateTask, expense: expenseTask, outing: outingTask, stock: stockTask }
 type TemplateName = keyof typeof TEMPLATES
 
-/** `n` tasks per template; `test` draws the held-out phrasings and the test values. */
-function generate(seed: number, n: number, split: 'train' | 'valid' | 'test'): Task[] {
+/**
+ * `n` tasks per template; `test` draws the held-out phrasings and the test values. The sweep
+ * splits the training phrasings once more, so that options are chosen on phrasings they were
+ * not trained on (as the test measures them) without touching the test's: `sweep-train` takes
+ * the first ones, `sweep-valid` the last {@link SWEEP_HELD_OUT}.
+ */
+function generate(seed: number, n: number, split: 'train' | 'valid' | 'test' | 'sweep-train' | 'sweep-valid'): Task[] {
   const r = rng(seed)
   const pools = split === 'test' ? TEST_POOLS : TRAIN_POOLS
   const out: Task[] = []
   for (const name of Object.keys(TEMPLATES) as TemplateName[]) {
     const phrases = PHRASES[name]
-    const own = split === 'test' ? phrases.slice(-HELD_OUT) : phrases.slice(0, -HELD_OUT)
+    const own =
+      split === 'test'
+        ? phrases.slice(-HELD_OUT)
+        : split === 'sweep-train'
+          ? phrases.slice(0, -HELD_OUT - SWEEP_HELD_OUT)
+          : split === 'sweep-valid'
+            ? phrases.slice(-HELD_OUT - SWEEP_HELD_OUT, -HELD_OUT)
+            : phrases.slice(0, -HELD_OUT)
     for (let i = 0; i < n; i++) out.push(TEMPLATES[name](r, pools, pick(r, own)))
   }
   return out
@@ -553,14 +568,24 @@ async function main(): Promise<void> {
     const candidates: TrainerOptions[] = [
       WORKFLOW_TRAINER_OPTIONS,
       { ...WORKFLOW_TRAINER_OPTIONS, dModel: 64, layers: 2, heads: 4 },
-      { ...WORKFLOW_TRAINER_OPTIONS, featureDropout: 0.3 },
+      { ...WORKFLOW_TRAINER_OPTIONS, pretrained: 'none' },
+      { ...WORKFLOW_TRAINER_OPTIONS, argWeight: 1 },
+      { ...WORKFLOW_TRAINER_OPTIONS, featureDropout: 0.8 },
       { ...WORKFLOW_TRAINER_OPTIONS, maxTokens: 96 },
     ]
+    // Trained on some training phrasings (early stopping on the same ones, as the real training
+    // does), scored on the other training phrasings: the test's phrasings stay unseen.
+    const sweepTrainTasks = generate(seed, nTrain, 'sweep-train')
+    const sweepTrain = examplesFromWorkflows(sweepTrainTasks.map((t) => rollout(t).workflow))
+    const sweepStop = examplesFromWorkflows(
+      generate(seed + 1, Math.max(8, Math.round(nTrain / 4)), 'sweep-train').map((t) => rollout(t).workflow),
+    )
+    const sweepValidTasks = generate(seed + 3, Math.max(8, Math.round(nTrain / 4)), 'sweep-valid')
     const rows = []
     for (const c of candidates) {
       const t0 = performance.now()
-      const router = await new Trainer({ tools, seed, ...c }).fit(train, { valid })
-      const s = await score(router, validTasks)
+      const router = await new Trainer({ tools, seed, ...c }).fit(sweepTrain, { valid: sweepStop })
+      const s = await score(router, sweepValidTasks)
       const row = { options: c, train_s: (performance.now() - t0) / 1000, ...s, per_template: undefined }
       rows.push(row)
       log(
@@ -568,7 +593,7 @@ async function main(): Promise<void> {
           `handover ${pct(s.handover_rate)}  ${row.train_s.toFixed(0)} s`,
       )
     }
-    if (values.json) console.log(JSON.stringify({ split: 'valid', seed, rows }))
+    if (values.json) console.log(JSON.stringify({ split: 'sweep-valid', seed, rows }))
     return
   }
 
