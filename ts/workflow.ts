@@ -72,12 +72,14 @@ export const FINISH_TOOL: ToolSpec = {
 }
 
 /**
- * Training options for workflow routers, compared on a validation split of generated workflows
- * (bench/workflows.ts, never its test set): a window of 64 tokens (the request and the first steps;
- * the n-gram features still see the whole state, threshold facts included), a small transformer (as
- * accurate on validation as the default 64 × 2 layers, 2.7× faster to train on states this long),
- * and a heavier argument loss with no early stop before 60 epochs (the tagger learns more slowly
- * than the tool head).
+ * Training options for workflow routers, compared on generated workflows whose phrasings the
+ * candidates were not trained on (`npm run eval:workflows -- --sweep`, never its test set): a
+ * window of 64 tokens (the request and the first steps; the n-gram features still see the whole
+ * state, threshold facts included), a small transformer (the default 64 × 2 layers was less
+ * accurate on new phrasings and 2.5× slower to train on states this long), a heavier argument loss
+ * with no early stop before 60 epochs (the tagger learns more slowly than the tool head), and
+ * fewer n-grams dropped per step than for plain routing (0.3 instead of 0.8: a state's threshold
+ * facts and earlier results are n-grams the next step depends on).
  */
 export const WORKFLOW_TRAINER_OPTIONS = {
   maxTokens: 64,
@@ -87,6 +89,7 @@ export const WORKFLOW_TRAINER_OPTIONS = {
   epochs: 60,
   patience: 60,
   argWeight: 2,
+  featureDropout: 0.3,
 } as const
 
 // ---------------------------------------------------------------------------------------------
