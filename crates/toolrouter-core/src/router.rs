@@ -764,8 +764,8 @@ impl Router {
                 .collect()
         };
         match self.fast_path() {
-            // Each thread also decides its share: argument decoding and typing are a tenth of
-            // a route's time, too much to leave to one thread.
+            // Each thread also decides its share: argument decoding and typing take about 3 µs
+            // of a route's 45, which one thread would add up serially after the split.
             Some(fast) => on_threads(&refs, threads, |chunk| {
                 Ok(decide(chunk, self.predict_groups(fast, chunk)?))
             }),
