@@ -126,19 +126,36 @@ pub fn bio_tags(offsets: &[(usize, usize)], spans: &[Span], names: &[String]) ->
 /// Spans `(arg index, start, end)` in characters from a tag sequence; an `I-x` that does not
 /// continue an `x` span starts one.
 pub fn decode_spans(tags: &[u32], offsets: &[(usize, usize)]) -> Vec<(u32, usize, usize)> {
-    let mut out: Vec<(u32, usize, usize)> = Vec::new();
+    decode_scored_spans(tags, offsets, &[])
+        .into_iter()
+        .map(|(k, a, b, _)| (k, a, b))
+        .collect()
+}
+
+/// [`decode_spans`] with each span's gain: the sum of `gains` over its tokens (see
+/// [`tag_gains`]; tokens past the end of `gains` add 0).
+pub fn decode_scored_spans(
+    tags: &[u32],
+    offsets: &[(usize, usize)],
+    gains: &[f32],
+) -> Vec<(u32, usize, usize, f32)> {
+    let mut out: Vec<(u32, usize, usize, f32)> = Vec::new();
     let mut open: Option<u32> = None;
-    for (&t, &(a, b)) in tags.iter().zip(offsets) {
+    for (i, (&t, &(a, b))) in tags.iter().zip(offsets).enumerate() {
         if t == 0 || b <= a {
             open = None;
             continue;
         }
         let k = (t - 1) / 2;
         let begins = (t - 1) % 2 == 0;
+        let g = gains.get(i).copied().unwrap_or(0.0);
         match (open, out.last_mut()) {
-            (Some(o), Some(last)) if o == k && !begins => last.2 = b,
+            (Some(o), Some(last)) if o == k && !begins => {
+                last.2 = b;
+                last.3 += g;
+            }
             _ => {
-                out.push((k, a, b));
+                out.push((k, a, b, g));
                 open = Some(k);
             }
         }
@@ -146,11 +163,27 @@ pub fn decode_spans(tags: &[u32], offsets: &[(usize, usize)]) -> Vec<(u32, usize
     out
 }
 
+/// Per token, how much the tagger prefers its tag in `tags` to `O`: `score(tag) − score(O)`, the
+/// log-probability margin under the softmax [`viterbi`] uses (its normaliser cancels); 0 for `O`.
+/// Summed over a span, it is what the decoded sequence would lose if that span were `O`.
+pub fn tag_gains(scores: &[f32], n_tags: usize, tags: &[u32]) -> Vec<f32> {
+    tags.iter()
+        .enumerate()
+        .map(|(i, &t)| match scores.get(i * n_tags..(i + 1) * n_tags) {
+            Some(row) if t != 0 => row.get(t as usize).map_or(0.0, |&s| s - row[0]),
+            _ => 0.0,
+        })
+        .collect()
+}
+
 /// Joins spans of one argument separated only by spaces or punctuation ("this" "afternoon",
-/// "88" "-" "1932"): one value, cut apart by an uncertain tagger.
-pub fn merge_adjacent(spans: Vec<(u32, usize, usize)>, chars: &[char]) -> Vec<(u32, usize, usize)> {
-    let mut out: Vec<(u32, usize, usize)> = Vec::with_capacity(spans.len());
-    for (k, start, end) in spans {
+/// "88" "-" "1932"): one value, cut apart by an uncertain tagger. Joined spans add their gains.
+pub fn merge_adjacent(
+    spans: Vec<(u32, usize, usize, f32)>,
+    chars: &[char],
+) -> Vec<(u32, usize, usize, f32)> {
+    let mut out: Vec<(u32, usize, usize, f32)> = Vec::with_capacity(spans.len());
+    for (k, start, end, g) in spans {
         match out.last_mut() {
             Some(last)
                 if last.0 == k
@@ -158,12 +191,61 @@ pub fn merge_adjacent(spans: Vec<(u32, usize, usize)>, chars: &[char]) -> Vec<(u
                         .get(last.2..start)
                         .is_some_and(|gap| gap.iter().all(|c| !c.is_alphanumeric())) =>
             {
-                last.2 = end
+                last.2 = end;
+                last.3 += g;
             }
-            _ => out.push((k, start, end)),
+            _ => out.push((k, start, end, g)),
         }
     }
     out
+}
+
+/// Of the spans of each argument in `single`, only the one with the largest gain stays (the
+/// first of equals); the order of the rest is kept. An argument the training data never gave
+/// twice is one value: a second span is the tagger's mistake, such as a word of a phrasing it
+/// has not seen ("can I *get a* refund on my order A9737").
+pub fn keep_best_single(
+    spans: Vec<(u32, usize, usize, f32)>,
+    single: &[u32],
+) -> Vec<(u32, usize, usize, f32)> {
+    let best: HashMap<u32, usize> =
+        spans
+            .iter()
+            .enumerate()
+            .fold(HashMap::new(), |mut m, (i, &(k, _, _, g))| {
+                if single.contains(&k) {
+                    let e = m.entry(k).or_insert(i);
+                    if g > spans[*e].3 {
+                        *e = i;
+                    }
+                }
+                m
+            });
+    spans
+        .into_iter()
+        .enumerate()
+        .filter(|(i, s)| best.get(&s.0).is_none_or(|&b| b == *i))
+        .map(|(_, s)| s)
+        .collect()
+}
+
+/// Indices into `names` of the arguments that no example in `examples` gives twice.
+pub fn single_args(names: &[String], examples: &[Example]) -> Vec<u32> {
+    let mut repeated: BTreeSet<&str> = BTreeSet::new();
+    for ex in examples {
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        for s in &ex.spans {
+            if !seen.insert(s.name.as_str()) {
+                repeated.insert(s.name.as_str());
+            }
+        }
+    }
+    names
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| !repeated.contains(n.as_str()))
+        .map(|(k, _)| k as u32)
+        .collect()
 }
 
 /// The best tag sequence for one request (BIO, constrained decoding): `scores` holds `n_tags`
@@ -390,12 +472,76 @@ mod tests {
     #[test]
     fn pieces_of_one_value_split_by_punctuation_are_joined() {
         let chars: Vec<char> = "order 88-1932 and 77 then x".chars().collect();
-        let spans = vec![(0, 6, 8), (0, 9, 13), (0, 18, 20), (1, 26, 27)];
-        // "88" "-" "1932" join; "77" stays apart ("and" between); another argument never joins.
+        let spans = vec![
+            (0, 6, 8, 1.0),
+            (0, 9, 13, 2.0),
+            (0, 18, 20, 4.0),
+            (1, 26, 27, 8.0),
+        ];
+        // "88" "-" "1932" join (gains add); "77" stays apart ("and" between); another argument
+        // never joins.
         assert_eq!(
             merge_adjacent(spans, &chars),
-            vec![(0, 6, 13), (0, 18, 20), (1, 26, 27)]
+            vec![(0, 6, 13, 3.0), (0, 18, 20, 4.0), (1, 26, 27, 8.0)]
         );
+    }
+
+    #[test]
+    fn gains_are_the_margin_over_o_and_add_up_over_a_span() {
+        // Three tags (O, B-x, I-x); tokens: [CLS], "get", "a", "A97" "37" (one value, two pieces).
+        let scores = [
+            9.0, 0.0, 0.0, // [CLS]
+            1.0, 1.5, 0.0, // "get": B-x by a margin of 0.5
+            2.0, 0.0, 2.25, // "a": I-x by 0.25
+            0.0, 4.0, 1.0, // "A97": B-x by 4
+            0.5, 0.0, 3.5, // "37": I-x by 3
+        ];
+        let tags = [0, 1, 2, 1, 2];
+        let gains = tag_gains(&scores, 3, &tags);
+        assert_eq!(gains, vec![0.0, 0.5, 0.25, 4.0, 3.0]);
+        let offsets = [(0, 0), (0, 3), (4, 5), (6, 9), (9, 11)];
+        assert_eq!(
+            decode_scored_spans(&tags, &offsets, &gains),
+            vec![(0, 0, 5, 0.75), (0, 6, 11, 7.0)]
+        );
+    }
+
+    #[test]
+    fn a_single_argument_keeps_its_best_span_and_a_repeated_one_all() {
+        let spans = vec![
+            (0, 0, 5, 0.75),
+            (1, 6, 8, 1.0),
+            (0, 10, 15, 7.0),
+            (1, 20, 22, 0.5),
+            (0, 30, 31, 7.0),
+        ];
+        // Argument 0 is single: its best (the first of the equal 7.0s) stays; 1 may repeat.
+        assert_eq!(
+            keep_best_single(spans.clone(), &[0]),
+            vec![(1, 6, 8, 1.0), (0, 10, 15, 7.0), (1, 20, 22, 0.5)]
+        );
+        assert_eq!(keep_best_single(spans.clone(), &[]), spans);
+    }
+
+    #[test]
+    fn an_argument_is_single_unless_an_example_gives_it_twice() {
+        let span = |n: &str, a: usize| Span {
+            name: n.into(),
+            start: a,
+            end: a + 1,
+        };
+        let ex = |spans: Vec<Span>| Example {
+            text: "x".repeat(10),
+            tool: Some("t".into()),
+            args: serde_json::Map::new(),
+            spans,
+        };
+        let names: Vec<String> = ["city", "date", "guest"].map(String::from).to_vec();
+        let examples = [
+            ex(vec![span("city", 0), span("date", 2)]),
+            ex(vec![span("guest", 0), span("guest", 4), span("city", 6)]),
+        ];
+        assert_eq!(single_args(&names, &examples), vec![0, 1]);
     }
 
     #[test]
@@ -430,16 +576,16 @@ mod tests {
         let tok = crate::tokenizer::train_tokenizer(&[text.to_string(), text.to_string()], 200)?;
         let enc = crate::tokenizer::encode(&tok, text, 64)?;
         let tags = bio_tags(&enc.offsets, &spans, &names);
-        let decoded = merge_adjacent(decode_spans(&tags, &enc.offsets), &chars);
+        let decoded = merge_adjacent(decode_scored_spans(&tags, &enc.offsets, &[]), &chars);
         let got: Vec<String> = decoded
             .iter()
-            .map(|&(_, a, b)| chars[a..b].iter().collect())
+            .map(|&(_, a, b, _)| chars[a..b].iter().collect())
             .collect();
         assert_eq!(got, vec!["Zoë Café", "São-Paulo", "Ålesund"]);
         assert_eq!(
             decoded
                 .iter()
-                .map(|&(k, a, b)| (k, a, b))
+                .map(|&(k, a, b, _)| (k, a, b))
                 .collect::<Vec<_>>(),
             spans
                 .iter()

@@ -617,7 +617,8 @@ impl Router {
 
     /// Arguments of `tool` from the tag scores: each token takes its best tag among `O` and the
     /// tool's own arguments, spans map back to the user's characters; a name found twice gives
-    /// an array.
+    /// an array, unless no training example gave it twice (`single_args`): then its surest span
+    /// stays.
     fn arguments(
         &self,
         tool: usize,
@@ -635,9 +636,15 @@ impl Router {
         }
         let tags = crate::args::viterbi(scores, *n_tags, allowed, &p.continues);
         let chars: Vec<char> = text.chars().collect();
-        let spans_k =
-            crate::args::merge_adjacent(crate::args::decode_spans(&tags, &p.offsets), &chars);
-        for (k, start, end) in spans_k {
+        let gains = crate::args::tag_gains(scores, *n_tags, &tags);
+        let spans_k = crate::args::keep_best_single(
+            crate::args::merge_adjacent(
+                crate::args::decode_scored_spans(&tags, &p.offsets, &gains),
+                &chars,
+            ),
+            &self.cfg.single_args,
+        );
+        for (k, start, end, _) in spans_k {
             let (Some(name), Some(slice)) =
                 (self.cfg.arg_names.get(k as usize), chars.get(start..end))
             else {

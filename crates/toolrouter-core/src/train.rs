@@ -471,9 +471,24 @@ pub fn fit_from(
             ..Config::default()
         },
     };
+    // An argument stays single only if no example gave it twice, here or in the model
+    // continued from (whose examples are not all replayed).
+    let single_args = crate::args::single_args(&arg_names, train)
+        .into_iter()
+        .filter(|&k| {
+            init.is_none_or(|r| {
+                let name = &arg_names[k as usize];
+                match r.cfg.arg_names.iter().position(|o| o == name) {
+                    Some(old) => r.cfg.single_args.contains(&(old as u32)),
+                    None => true,
+                }
+            })
+        })
+        .collect();
     let cfg = Config {
         arg_names,
         tool_args,
+        single_args,
         vocab_size: tokenizer.get_vocab_size(true),
         n_features: vocab.len(),
         d_bag: if vocab.is_empty() { 0 } else { shape.d_bag },

@@ -29,6 +29,10 @@ pub struct Config {
     pub arg_names: Vec<String>,
     /// For each tool (label order), the indices into `arg_names` of the arguments it takes.
     pub tool_args: Vec<Vec<u32>>,
+    /// Indices into `arg_names` of the arguments no training example gave twice: routing keeps
+    /// at most one span of each (the one the tagger is surest of). Empty in models written
+    /// before this field, which keep every span.
+    pub single_args: Vec<u32>,
     /// The pretrained static table the token embeddings started from (`""`: none).
     pub pretrained: String,
 }
@@ -50,6 +54,7 @@ impl Default for Config {
             has_none: false,
             arg_names: Vec::new(),
             tool_args: Vec::new(),
+            single_args: Vec::new(),
             pretrained: String::new(),
         }
     }
@@ -90,6 +95,13 @@ impl Config {
             .any(|&a| a as usize >= self.arg_names.len())
         {
             return Err("`tool_args` names an argument outside `arg_names`".into());
+        }
+        if self
+            .single_args
+            .iter()
+            .any(|&a| a as usize >= self.arg_names.len())
+        {
+            return Err("`single_args` names an argument outside `arg_names`".into());
         }
         if self.n_features > 0 && self.d_bag == 0 {
             return Err("`d_bag` must be positive when n-gram features are on".into());
