@@ -501,7 +501,7 @@ const WORKFLOWS_SECTION = [
   '`npm run eval:workflows` (bench/workflows.ts; details, command and machine in [eval-workflows.md](eval-workflows.md)):',
   '5 generated workflow templates over the demo tools with branches on result values, tested on held-out phrasings',
   'and new values. Seed 42, 2026-11-30, `featureDropout` 0.3 (chosen on held-out training phrasings): step accuracy',
-  '61.6% (tool alone 89.1%), branch accuracy 91.1%, handover rate 89.0%, chain success 45.5% of the 22 chains run',
+  '64.8% (tool alone 89.1%), branch accuracy 91.1%, handover rate 87.0%, chain success 53.8% of the 26 chains run',
   "locally. The issue's targets (≥ 90% / ≤ 20% / ≥ 95%) are not met yet.",
   '',
 ]
