@@ -369,7 +369,6 @@ function parseRoute(json: string): Route {
   return JSON.parse(json) as Route
 }
 
-
 /**
  * Validates a route's arguments against its tool's JSON Schema with ajv (the Rust side has
  * typed them and checked `required`, types and enums; ajv adds the rest: formats, ranges,

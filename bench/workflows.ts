@@ -367,20 +367,23 @@ type TemplateName = keyof typeof TEMPLATES
  * not trained on (as the test measures them) without touching the test's: `sweep-train` takes
  * the first ones, `sweep-valid` the last {@link SWEEP_HELD_OUT}.
  */
-function generate(seed: number, n: number, split: 'train' | 'valid' | 'test' | 'sweep-train' | 'sweep-valid'): Task[] {
+type Split = 'train' | 'valid' | 'test' | 'sweep-train' | 'sweep-valid'
+
+function generate(seed: number, n: number, split: Split): Task[] {
   const r = rng(seed)
   const pools = split === 'test' ? TEST_POOLS : TRAIN_POOLS
   const out: Task[] = []
   for (const name of Object.keys(TEMPLATES) as TemplateName[]) {
     const phrases = PHRASES[name]
-    const own =
-      split === 'test'
-        ? phrases.slice(-HELD_OUT)
-        : split === 'sweep-train'
-          ? phrases.slice(0, -HELD_OUT - SWEEP_HELD_OUT)
-          : split === 'sweep-valid'
-            ? phrases.slice(-HELD_OUT - SWEEP_HELD_OUT, -HELD_OUT)
-            : phrases.slice(0, -HELD_OUT)
+    const cut = phrases.length - HELD_OUT
+    const range: Record<Split, [number, number]> = {
+      train: [0, cut],
+      valid: [0, cut],
+      test: [cut, phrases.length],
+      'sweep-train': [0, cut - SWEEP_HELD_OUT],
+      'sweep-valid': [cut - SWEEP_HELD_OUT, cut],
+    }
+    const own = phrases.slice(...range[split])
     for (let i = 0; i < n; i++) out.push(TEMPLATES[name](r, pools, pick(r, own)))
   }
   return out

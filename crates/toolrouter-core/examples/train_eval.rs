@@ -100,8 +100,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         toolrouter_core::format::save(&router, Path::new(path))?;
     }
     if let Some(path) = &dump {
-        // Raw logits and gold labels (index into the tools; the tool count for "none") of the
-        // validation and test requests, for studying calibration and thresholds offline.
+        // Raw logits, head features and gold labels (index into the tools; the tool count for
+        // "none") of the train, validation and test requests.
         let n_tools = router.tools().len();
         let names: Vec<&str> = router.tools().iter().map(|t| t.name.as_str()).collect();
         let split = |rows: &[toolrouter_core::Example]| -> Result<serde_json::Value, Box<dyn std::error::Error>> {

@@ -132,14 +132,18 @@ pub fn decode_spans(tags: &[u32], offsets: &[(usize, usize)]) -> Vec<(u32, usize
         .collect()
 }
 
+/// A decoded span: `(arg index, start, end, gain)`, characters `[start, end)`, the gain as in
+/// [`decode_scored_spans`].
+pub type ScoredSpan = (u32, usize, usize, f32);
+
 /// [`decode_spans`] with each span's gain: the sum of `gains` over its tokens (see
 /// [`tag_gains`]; tokens past the end of `gains` add 0).
 pub fn decode_scored_spans(
     tags: &[u32],
     offsets: &[(usize, usize)],
     gains: &[f32],
-) -> Vec<(u32, usize, usize, f32)> {
-    let mut out: Vec<(u32, usize, usize, f32)> = Vec::new();
+) -> Vec<ScoredSpan> {
+    let mut out: Vec<ScoredSpan> = Vec::new();
     let mut open: Option<u32> = None;
     for (i, (&t, &(a, b))) in tags.iter().zip(offsets).enumerate() {
         if t == 0 || b <= a {
@@ -178,11 +182,8 @@ pub fn tag_gains(scores: &[f32], n_tags: usize, tags: &[u32]) -> Vec<f32> {
 
 /// Joins spans of one argument separated only by spaces or punctuation ("this" "afternoon",
 /// "88" "-" "1932"): one value, cut apart by an uncertain tagger. Joined spans add their gains.
-pub fn merge_adjacent(
-    spans: Vec<(u32, usize, usize, f32)>,
-    chars: &[char],
-) -> Vec<(u32, usize, usize, f32)> {
-    let mut out: Vec<(u32, usize, usize, f32)> = Vec::with_capacity(spans.len());
+pub fn merge_adjacent(spans: Vec<ScoredSpan>, chars: &[char]) -> Vec<ScoredSpan> {
+    let mut out: Vec<ScoredSpan> = Vec::with_capacity(spans.len());
     for (k, start, end, g) in spans {
         match out.last_mut() {
             Some(last)
@@ -204,27 +205,21 @@ pub fn merge_adjacent(
 /// first of equals); the order of the rest is kept. An argument the training data never gave
 /// twice is one value: a second span is the tagger's mistake, such as a word of a phrasing it
 /// has not seen ("can I *get a* refund on my order A9737").
-pub fn keep_best_single(
-    spans: Vec<(u32, usize, usize, f32)>,
-    single: &[u32],
-) -> Vec<(u32, usize, usize, f32)> {
-    let best: HashMap<u32, usize> =
-        spans
-            .iter()
-            .enumerate()
-            .fold(HashMap::new(), |mut m, (i, &(k, _, _, g))| {
-                if single.contains(&k) {
-                    let e = m.entry(k).or_insert(i);
-                    if g > spans[*e].3 {
-                        *e = i;
-                    }
-                }
-                m
-            });
+pub fn keep_best_single(spans: Vec<ScoredSpan>, single: &[u32]) -> Vec<ScoredSpan> {
+    // Argument index -> position of its best span so far.
+    let mut best: HashMap<u32, usize> = HashMap::new();
+    for (i, &(k, _, _, g)) in spans.iter().enumerate() {
+        if single.contains(&k) {
+            let b = best.entry(k).or_insert(i);
+            if g > spans[*b].3 {
+                *b = i;
+            }
+        }
+    }
     spans
         .into_iter()
         .enumerate()
-        .filter(|(i, s)| best.get(&s.0).is_none_or(|&b| b == *i))
+        .filter(|(i, s)| best.get(&s.0).is_none_or(|b| b == i))
         .map(|(_, s)| s)
         .collect()
 }

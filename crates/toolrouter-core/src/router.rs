@@ -515,19 +515,9 @@ impl Router {
     /// Tool probabilities and, when the model has arguments, per-token tag scores.
     fn predict(&self, texts: &[&str]) -> Result<Vec<Prediction>> {
         match self.fast_path() {
-            Some(fast) => self.predict_fast(fast, texts, 0),
+            Some(fast) => on_threads(texts, 0, |chunk| self.predict_groups(fast, chunk)),
             None => self.predict_candle(texts),
         }
-    }
-
-    /// Many requests through the fast path, on up to `threads` threads (0: one per core).
-    fn predict_fast(
-        &self,
-        fast: &FastModel,
-        texts: &[&str],
-        threads: usize,
-    ) -> Result<Vec<Prediction>> {
-        on_threads(texts, threads, |chunk| self.predict_groups(fast, chunk))
     }
 
     /// Requests through the batched fast forward, [`GROUP`] at a time, on this thread.
