@@ -67,10 +67,16 @@ function assertRouteShape(t: import('ava').ExecutionContext, r: Route, tools: st
   else t.not(r.reason, 'confident')
 }
 
+/**
+ * The threshold fitted on the fixture's few validation lines moves between 0.94 and 0.999 with the
+ * seed and the options, so an in-scope pick is checked at a stated one.
+ */
+const PICK = { threshold: 0.9 }
+
 test('route returns a well-formed Route and picks the right tool', async (t) => {
   const router = await sharedRouter()
   for (const [text, tool] of IN_SCOPE) {
-    const r = router.route(text)
+    const r = router.route(text, PICK)
     assertRouteShape(t, r, TOOL_NAMES)
     t.is(r.tool, tool, text)
     t.false(r.abstained)
@@ -113,7 +119,7 @@ test('routeBatch gives the same routes as route, in order', async (t) => {
 test('routeBatch handles more texts than one inner chunk', async (t) => {
   const router = await sharedRouter()
   const texts = Array.from({ length: 150 }, (_, i) => IN_SCOPE[i % IN_SCOPE.length][0])
-  const batch = await router.routeBatch(texts)
+  const batch = await router.routeBatch(texts, PICK)
   t.is(batch.length, 150)
   t.deepEqual(
     batch.map((r) => r.tool),

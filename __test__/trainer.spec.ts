@@ -209,6 +209,7 @@ const BAD_OPTIONS: [string, TrainerOptions][] = [
   ['heads not dividing dModel', { dModel: 30, heads: 4 }],
   ['epochs: -1', { epochs: -1 }],
   ["epochs: '3'", { epochs: '3' as unknown as number }],
+  ["wordShapes: 'yes'", { wordShapes: 'yes' as unknown as boolean }],
 ]
 
 for (const [name, options] of BAD_OPTIONS) {

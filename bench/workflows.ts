@@ -575,6 +575,7 @@ async function main(): Promise<void> {
       { ...WORKFLOW_TRAINER_OPTIONS, argWeight: 1 },
       { ...WORKFLOW_TRAINER_OPTIONS, featureDropout: 0.8 },
       { ...WORKFLOW_TRAINER_OPTIONS, maxTokens: 96 },
+      { ...WORKFLOW_TRAINER_OPTIONS, wordShapes: false },
     ]
     // Trained on some training phrasings (early stopping on the same ones, as the real training
     // does), scored on the other training phrasings: the test's phrasings stay unseen.

@@ -145,6 +145,9 @@ pub struct FastModel {
     d_bag: usize,
     tok_emb: Vec<f32>,
     pos_emb: Vec<f32>,
+    /// Word-shape rows added to the token rows (`n_shapes × d`), when the model has them.
+    shape_emb: Option<Vec<f32>>,
+    n_shapes: usize,
     layers: Vec<Layer>,
     ln_f: Norm,
     head: Dense,
@@ -180,11 +183,12 @@ fn grow(v: &mut Vec<f32>, n: usize) {
     }
 }
 
-/// One request for [`FastModel::forward_batch`]: token ids (`[CLS]` first) and its n-gram
-/// feature ids with their weights.
+/// One request for [`FastModel::forward_batch`]: token ids (`[CLS]` first), their word shapes
+/// (read only by a model with shape embeddings) and its n-gram feature ids with their weights.
 #[derive(Debug, Clone, Copy)]
 pub struct FastInput<'a> {
     pub ids: &'a [u32],
+    pub shapes: &'a [u32],
     pub feat_ids: &'a [u32],
     pub feat_w: &'a [f32],
 }
@@ -246,6 +250,12 @@ impl FastModel {
             d_bag: if cfg.n_features > 0 { cfg.d_bag } else { 0 },
             tok_emb: flat(weights, "tok_emb.weight")?,
             pos_emb: flat(weights, "pos_emb.weight")?,
+            shape_emb: if cfg.n_shapes > 0 {
+                Some(flat(weights, "shape_emb.weight")?)
+            } else {
+                None
+            },
+            n_shapes: cfg.n_shapes,
             layers,
             ln_f: Norm::load(weights, "ln_f")?,
             head: Dense::load(weights, "head")?,
@@ -295,11 +305,18 @@ impl FastModel {
         products + self.layers.len() as u64 * 4 * (t * t * self.d) as u64
     }
 
-    /// Logits (and tag scores) for one request: token ids (`[CLS]` first) and its n-gram
-    /// feature ids with their weights.
-    pub fn forward(&self, ids: &[u32], feat_ids: &[u32], feat_w: &[f32]) -> Result<FastOutput> {
+    /// Logits (and tag scores) for one request: token ids (`[CLS]` first), their word shapes,
+    /// and its n-gram feature ids with their weights.
+    pub fn forward(
+        &self,
+        ids: &[u32],
+        shapes: &[u32],
+        feat_ids: &[u32],
+        feat_w: &[f32],
+    ) -> Result<FastOutput> {
         let req = FastInput {
             ids,
+            shapes,
             feat_ids,
             feat_w,
         };
@@ -322,6 +339,15 @@ impl FastModel {
                 return Err(Error::Internal(format!(
                     "token id {bad} outside the vocabulary"
                 )));
+            }
+            if self.shape_emb.is_some() {
+                let t = r.ids.len().min(self.max_tokens);
+                if r.shapes.len() < t || r.shapes[..t].iter().any(|&s| s as usize >= self.n_shapes)
+                {
+                    return Err(Error::Internal(
+                        "word shapes missing or outside the model's".into(),
+                    ));
+                }
             }
         }
         if reqs.is_empty() {
@@ -410,8 +436,20 @@ impl FastModel {
                 let e = &self.tok_emb[id as usize * d..(id as usize + 1) * d];
                 let p = &self.pos_emb[i * d..(i + 1) * d];
                 let row = &mut x[(start + i) * d..(start + i + 1) * d];
-                for ((o, a), b) in row.iter_mut().zip(e).zip(p) {
-                    *o = a + b;
+                // Candle's order: (token + shape) + position.
+                match &self.shape_emb {
+                    Some(shapes) => {
+                        let k = r.shapes[i] as usize;
+                        let sh = &shapes[k * d..(k + 1) * d];
+                        for (((o, a), s), b) in row.iter_mut().zip(e).zip(sh).zip(p) {
+                            *o = (a + s) + b;
+                        }
+                    }
+                    None => {
+                        for ((o, a), b) in row.iter_mut().zip(e).zip(p) {
+                            *o = a + b;
+                        }
+                    }
                 }
             }
         }
@@ -959,9 +997,10 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
             .collect();
-        // Layer norms start at 1 and 0: perturb them so a mix-up of weight and bias shows.
+        // Layer norms start at 1 and 0, shape embeddings at 0: perturb them so a mix-up of
+        // weight and bias, or a shape left out, shows.
         for (k, v) in weights.iter_mut() {
-            if k.contains("ln") {
+            if k.contains("ln") || k.contains("shape_emb") {
                 *v = (v.clone()
                     + Tensor::randn(0f32, 0.3, v.shape(), &Device::Cpu).expect("randn"))
                 .expect("add");
@@ -988,14 +1027,14 @@ mod tests {
     > {
         let dev = candle_core::Device::Cpu;
         let mut out = Vec::new();
-        for (layers, d, heads, n_features, args) in [
-            (2, 64, 4, 50, true),
-            (1, 32, 2, 0, false),
-            (0, 16, 2, 40, false),
-            (3, 48, 3, 30, true),
+        for (layers, d, heads, n_features, args, n_shapes) in [
+            (2, 64, 4, 50, true, 5),
+            (1, 32, 2, 0, false, 0),
+            (0, 16, 2, 40, false, 3),
+            (3, 48, 3, 30, true, 0),
             // Head widths that are not a multiple of the attention's 16 lanes: 24 and 12.
-            (1, 48, 2, 0, true),
-            (2, 48, 4, 20, false),
+            (1, 48, 2, 0, true, 4),
+            (2, 48, 4, 20, false, 0),
         ] {
             let cfg = Config {
                 vocab_size: 60,
@@ -1007,6 +1046,7 @@ mod tests {
                 d_bag: if n_features > 0 { 12 } else { 0 },
                 n_labels: 7,
                 dropout: 0.0,
+                n_shapes,
                 arg_names: if args {
                     vec!["city".into(), "date".into()]
                 } else {
@@ -1043,7 +1083,10 @@ mod tests {
                         vec![]
                     };
                     let fw: Vec<f32> = vec![0.5, 0.3, 0.8][..feats.len()].to_vec();
-                    let got = fast.forward(&ids, &feats, &fw)?;
+                    let shapes: Vec<u32> = (0..len)
+                        .map(|i| ((i * 7 + 1) % cfg.n_shapes.max(1)) as u32)
+                        .collect();
+                    let got = fast.forward(&ids, &shapes, &feats, &fw)?;
                     let (t_ids, mask) = Batch::tokens(std::slice::from_ref(&ids), &dev)?;
                     let bag = match weights.get("bag.table") {
                         Some(table) => Some(bag_vectors(
@@ -1058,6 +1101,9 @@ mod tests {
                             ids: t_ids,
                             mask,
                             bag,
+                            shapes: (cfg.n_shapes > 0)
+                                .then(|| Batch::shapes(std::slice::from_ref(&shapes), &dev))
+                                .transpose()?,
                         },
                         false,
                     )?;
@@ -1105,7 +1151,7 @@ mod tests {
         let batched = fast.forward_batch(reqs)?;
         assert_eq!(batched.len(), reqs.len(), "{what}");
         for (i, (got, r)) in batched.iter().zip(reqs).enumerate() {
-            let want = fast.forward(r.ids, r.feat_ids, r.feat_w)?;
+            let want = fast.forward(r.ids, r.shapes, r.feat_ids, r.feat_w)?;
             let diff = max_diff(&got.logits, &want.logits);
             assert!(diff < 1e-5, "{what}, request {i}: logits differ by {diff}");
             assert_eq!(got.n_tags, want.n_tags, "{what}");
@@ -1144,9 +1190,18 @@ mod tests {
                 .iter()
                 .map(|f| (0..f.len()).map(|j| 0.2 + 0.1 * j as f32).collect())
                 .collect();
+            let shapes: Vec<Vec<u32>> = lens
+                .iter()
+                .map(|&len| {
+                    (0..len)
+                        .map(|i| ((i * 3 + len) % cfg.n_shapes.max(1)) as u32)
+                        .collect()
+                })
+                .collect();
             let reqs: Vec<FastInput> = (0..lens.len())
                 .map(|k| FastInput {
                     ids: &ids[k],
+                    shapes: &shapes[k],
                     feat_ids: &feats[k],
                     feat_w: &fws[k],
                 })
@@ -1176,12 +1231,26 @@ mod tests {
         let fast = FastModel::new(&cfg, &weights)?.expect("attention");
         let ok = FastInput {
             ids: &[1, 2],
+            shapes: &[],
             feat_ids: &[],
             feat_w: &[],
         };
         for bad in [&[][..], &[1, 10][..]] {
             let req = FastInput { ids: bad, ..ok };
             assert!(fast.forward_batch(&[ok, req]).is_err(), "{bad:?}");
+        }
+        // A model with word shapes needs one per token, each one it has a row for.
+        let shaped = Config { n_shapes: 3, ..cfg };
+        let (_, weights) = random_model(&shaped);
+        let fast = FastModel::new(&shaped, &weights)?.expect("attention");
+        let good = FastInput {
+            shapes: &[0, 2],
+            ..ok
+        };
+        assert!(fast.forward_batch(&[good]).is_ok());
+        for bad in [&[][..], &[0][..], &[0, 3][..]] {
+            let req = FastInput { shapes: bad, ..ok };
+            assert!(fast.forward_batch(&[req]).is_err(), "{bad:?}");
         }
         Ok(())
     }
@@ -1218,6 +1287,8 @@ mod tests {
             epochs: 3,
             valid_fraction: 0.0,
             seed: 3,
+            // The texts are lower-case, where shapes are off by default.
+            word_shapes: Some(true),
             ..crate::TrainOptions::default()
         };
         let abort = std::sync::atomic::AtomicBool::new(false);
@@ -1237,7 +1308,7 @@ mod tests {
         let reqs: Vec<FastInput> = inputs.iter().map(FastInput::from).collect();
         for isa in [Isa::Portable, Isa::Avx2, Isa::Avx512] {
             let fast = FastModel::with_isa(&router.cfg, &router.weights, isa)?.expect("attention");
-            assert!(fast.tagger.is_some() && fast.bag.is_some());
+            assert!(fast.tagger.is_some() && fast.bag.is_some() && fast.shape_emb.is_some());
             assert_batch_equals_singles(&fast, &reqs, &format!("trained, {isa:?}"))?;
         }
         Ok(())

@@ -408,7 +408,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path, device: &str) -> Result<Router> {
         (None, None) if cfg.n_features == 0 => NgramVocab::default(),
         _ => return Err(invalid("n-gram features do not match the config".into())),
     };
-    let encoder = Encoder::new(tok, vocab, cfg.max_tokens);
+    let encoder = Encoder::new(tok, vocab, cfg.max_tokens, cfg.n_shapes > 0);
     let mut router =
         Router::from_parts(cfg, encoder, tools, weights, info, dev).map_err(|e| match e {
             Error::Candle(c) => invalid(format!("weights: {c}")),

@@ -31,15 +31,27 @@ pub struct Encoder {
     lean: Option<tokenizer::LeanWordPiece>,
     pub(crate) vocab: NgramVocab,
     pub(crate) max_tokens: usize,
+    /// Whether the model reads word shapes (else [`Inputs::shapes`] stays empty).
+    pub(crate) shapes: bool,
 }
 
 impl Encoder {
-    pub fn new(tokenizer: Tokenizer, vocab: NgramVocab, max_tokens: usize) -> Self {
+    pub fn new(tokenizer: Tokenizer, vocab: NgramVocab, max_tokens: usize, shapes: bool) -> Self {
         Encoder {
             lean: tokenizer::LeanWordPiece::new(&tokenizer),
             tokenizer,
             vocab,
             max_tokens,
+            shapes,
+        }
+    }
+
+    /// The word shapes of `enc`'s tokens when the model reads them, else none.
+    pub fn shapes(&self, text: &str, enc: &tokenizer::Encoded) -> Vec<u32> {
+        if self.shapes {
+            tokenizer::word_shapes(text, &enc.offsets)
+        } else {
+            Vec::new()
         }
     }
 
@@ -61,6 +73,7 @@ impl Encoder {
         let enc = self.tokens(text)?;
         let (feat_ids, feat_w) = self.vocab.weights(text);
         Ok(Inputs {
+            shapes: self.shapes(text, &enc),
             ids: enc.ids,
             offsets: enc.offsets,
             continues: enc.continues,
@@ -74,6 +87,8 @@ impl Encoder {
 #[derive(Debug, Clone)]
 pub struct Inputs {
     pub ids: Vec<u32>,
+    /// Each token's word shape ([`tokenizer::word_shapes`]); empty when the model has none.
+    pub shapes: Vec<u32>,
     pub offsets: Vec<(usize, usize)>,
     /// Whether each token continues the previous token's word.
     pub continues: Vec<bool>,
@@ -85,6 +100,7 @@ impl<'a> From<&'a Inputs> for FastInput<'a> {
     fn from(i: &'a Inputs) -> Self {
         FastInput {
             ids: &i.ids,
+            shapes: &i.shapes,
             feat_ids: &i.feat_ids,
             feat_w: &i.feat_w,
         }
@@ -429,6 +445,7 @@ impl Router {
             for text in texts {
                 let t0 = Instant::now();
                 let enc = self.encoder.tokens(text)?;
+                let shapes = self.encoder.shapes(text, &enc);
                 tok.push(us(t0));
                 let t0 = Instant::now();
                 let (feat_ids, feat_w) = self.encoder.vocab.weights(text);
@@ -437,7 +454,7 @@ impl Router {
                 let t0 = Instant::now();
                 let p = match self.fast_path() {
                     Some(fast) => {
-                        let o = fast.forward(&enc.ids, &feat_ids, &feat_w)?;
+                        let o = fast.forward(&enc.ids, &shapes, &feat_ids, &feat_w)?;
                         Prediction {
                             probs: Vec::new(),
                             logits: o.logits,
@@ -547,6 +564,12 @@ impl Router {
     fn batch(&self, inputs: &[Inputs]) -> Result<Batch> {
         let ids: Vec<&[u32]> = inputs.iter().map(|i| i.ids.as_slice()).collect();
         let (ids, mask) = Batch::tokens(&ids, &self.device)?;
+        let shapes = if self.cfg.n_shapes > 0 {
+            let s: Vec<&[u32]> = inputs.iter().map(|i| i.shapes.as_slice()).collect();
+            Some(Batch::shapes(&s, &self.device)?)
+        } else {
+            None
+        };
         let bag = match &self.bag {
             Some(table) => {
                 let f: Vec<&[u32]> = inputs.iter().map(|i| i.feat_ids.as_slice()).collect();
@@ -555,7 +578,12 @@ impl Router {
             }
             None => None,
         };
-        Ok(Batch { ids, mask, bag })
+        Ok(Batch {
+            ids,
+            mask,
+            bag,
+            shapes,
+        })
     }
 
     /// The vector the output head reads for each text (`head_in` wide): the request as the

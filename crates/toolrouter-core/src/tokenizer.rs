@@ -26,6 +26,64 @@ pub const UNK_ID: u32 = 1;
 pub const CLS_ID: u32 = 2;
 const SPECIALS: [&str; 3] = ["[PAD]", "[UNK]", "[CLS]"];
 
+/// Number of word shapes ([`word_shapes`]): 0 for `[CLS]`, then 5 letter cases × 3 digit
+/// classes × with or without `@`.
+pub const N_SHAPES: usize = 31;
+
+/// The shape of the whitespace-delimited word each token falls in, read from the original text:
+/// the letters' case (none, lower, Title, UPPER, mixed), its digits (none, digits without letters
+/// as in `94-1758` or `1,000`, digits and letters as in `R-5871`) and whether it has an `@`.
+/// The sub-words are lower-cased and split at punctuation, so without these a name, an id or an
+/// e-mail address looks like any other word to the model. `offsets` are in characters
+/// (`(0, 0)`: `[CLS]`, shape 0).
+pub fn word_shapes(text: &str, offsets: &[(usize, usize)]) -> Vec<u32> {
+    // Each character's word: its index in `words` (`usize::MAX` for whitespace).
+    let mut word_of = Vec::new();
+    let mut words: Vec<u32> = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_whitespace() {
+            word_of.push(usize::MAX);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && !chars[i].is_whitespace() {
+            i += 1;
+        }
+        let w = &chars[start..i];
+        let letters = w.iter().filter(|c| c.is_alphabetic());
+        let (n, upper) = letters.fold((0, 0), |(n, u), c| (n + 1, u + c.is_uppercase() as u32));
+        let first_upper = w
+            .iter()
+            .find(|c| c.is_alphabetic())
+            .is_some_and(|c| c.is_uppercase());
+        let case = match (n, upper) {
+            (0, _) => 0,
+            (_, 0) => 1,
+            (_, 1) if first_upper => 2,
+            (n, u) if n == u => 3,
+            _ => 4,
+        };
+        let digits = match (w.iter().any(char::is_ascii_digit), n) {
+            (false, _) => 0,
+            (true, 0) => 1,
+            (true, _) => 2,
+        };
+        let at = w.contains(&'@') as u32;
+        words.push(1 + case + 5 * (digits + 3 * at));
+        word_of.extend(std::iter::repeat_n(words.len() - 1, i - start));
+    }
+    offsets
+        .iter()
+        .map(|&(s, e)| match word_of.get(s) {
+            Some(&w) if e > s && w != usize::MAX => words[w],
+            _ => 0,
+        })
+        .collect()
+}
+
 /// Token ids and, for each, the character offsets `[start, end)` (Unicode code points) in the
 /// original text (`(0, 0)` for `[CLS]`).
 #[derive(Debug, Clone, Default)]
@@ -377,6 +435,49 @@ mod tests {
         .take(30)
         .map(|s| s.to_string())
         .collect()
+    }
+
+    #[test]
+    fn word_shapes_read_case_digits_and_at_signs_of_the_whole_word() {
+        let text = "Mail Nadia at j.doe@corp.net about order 94-1758, R-5871 and IBM ok";
+        let tok = train_tokenizer(&[text.to_lowercase()], 300).unwrap();
+        let enc = encode(&tok, text, 64).unwrap();
+        let shapes = word_shapes(text, &enc.offsets);
+        assert_eq!(shapes.len(), enc.ids.len());
+        assert_eq!(shapes[0], 0, "[CLS]");
+        // The shape of the token covering the first character of `piece`: pieces need not be
+        // whole tokens, a small vocabulary splits words into sub-words.
+        let shape_of = |piece: &str| {
+            let at = text
+                .find(piece)
+                .unwrap_or_else(|| panic!("no {piece} in the text"));
+            let k = enc
+                .offsets
+                .iter()
+                .position(|&(s, e)| s <= at && at < e)
+                .unwrap_or_else(|| panic!("no token at {piece}"));
+            shapes[k]
+        };
+        let (lower, title, upper) = (1 + 1, 1 + 2, 1 + 3);
+        assert_eq!(shape_of("Nadia"), title);
+        assert_eq!(shape_of("Mail"), title);
+        assert_eq!(shape_of("order"), lower);
+        assert_eq!(shape_of("IBM"), upper);
+        // Every piece of a word shares its shape: the e-mail address, the id's punctuation.
+        let email = 1 + 1 + 5 * 3;
+        for piece in ["j", ".", "doe", "@", "corp", "net"] {
+            assert_eq!(shape_of(piece), email, "{piece}");
+        }
+        let digits_only = 1 + 5;
+        assert_eq!(shape_of("94"), digits_only);
+        assert_eq!(shape_of("-"), digits_only);
+        assert_eq!(shape_of("1758"), digits_only);
+        // One capital letter is Title case: `R-5871` as `Nadia`, but with digits.
+        let title_with_digits = 1 + 2 + 5 * 2;
+        assert_eq!(shape_of("5871"), title_with_digits);
+        assert!(shapes.iter().all(|&s| (s as usize) < N_SHAPES));
+        // Offsets past the text or empty give 0 rather than panicking.
+        assert_eq!(word_shapes("ab", &[(5, 6), (1, 1)]), vec![0, 0]);
     }
 
     #[test]

@@ -104,11 +104,13 @@ struct Item {
     ids: Vec<u32>,
     feat_ids: Vec<u32>,
     feat_w: Vec<f32>,
+    shapes: Vec<u32>,
 }
 
 impl From<Inputs> for Item {
     fn from(i: Inputs) -> Self {
         Item {
+            shapes: i.shapes,
             ids: i.ids,
             feat_ids: i.feat_ids,
             feat_w: i.feat_w,
@@ -127,7 +129,13 @@ fn head_input(
 ) -> Result<Tensor> {
     let ids: Vec<&[u32]> = items.iter().map(|i| i.ids.as_slice()).collect();
     let (ids, mask) = Batch::tokens(&ids, dev)?;
-    let (_, pooled) = model.encode_t(&ids, &mask, train)?;
+    let shapes = if model.config().n_shapes > 0 {
+        let s: Vec<&[u32]> = items.iter().map(|i| i.shapes.as_slice()).collect();
+        Some(Batch::shapes(&s, dev)?)
+    } else {
+        None
+    };
+    let (_, pooled) = model.encode_t(&ids, &mask, shapes.as_ref(), train)?;
     match table {
         Some(table) => {
             let f: Vec<&[u32]> = items.iter().map(|i| i.feat_ids.as_slice()).collect();
@@ -455,10 +463,14 @@ pub fn fit_with_tool_space(
     // Under a tool space the pretrained table stays frozen unless the caller said otherwise:
     // fine-tuned rows of the trained words leave the words only a new tool's description uses
     // in another space (zero-shot fell from at least 5 of 16 to 2 in tests/toolspace.rs).
+    // Word shapes stay off there too: the trained tools claim the shapes they saw (a new
+    // stock tool's upper-case tickers went to the trained tools, zero-shot recall from 6 of
+    // 16 to 0 in tests/toolspace.rs).
     let opts = &crate::train::TrainOptions {
         freeze_pretrained: opts
             .freeze_pretrained
             .or(tool_space.is_some().then_some(true)),
+        word_shapes: opts.word_shapes.or(tool_space.is_some().then_some(false)),
         ..opts.clone()
     };
     let router = crate::train::fit_from(init, tools, train, valid, opts, progress, abort)?;

@@ -47,6 +47,7 @@ fn routers() -> &'static (Router, Router) {
             // What `fit_with_tool_space` picks for a tool space (this test calls the two stages
             // itself, to set the tool-space stage's own options).
             freeze_pretrained: Some(true),
+            word_shapes: Some(false),
             seed: 3,
             ..TrainOptions::default()
         };
@@ -142,8 +143,14 @@ fn a_few_examples_make_an_added_tool_win_with_a_calibrated_confidence() -> Resul
         .find(|(_, x)| x.tool.as_deref() == Some(HELD))
         .expect("a request routed to the added tool at the threshold");
     let p = r.probabilities(&[text])?.remove(0);
-    // route_batch stacks requests in one forward pass: the sums run in another order.
-    assert!((route.confidence - p[k]).abs() < 1e-6);
+    // route_batch stacks requests in one forward pass: the f32 sums run in another order
+    // (2.3e-6 apart on an AVX-512 machine, where 1e-6 failed).
+    assert!(
+        (route.confidence - p[k]).abs() < 1e-5,
+        "{text}: {} vs {}",
+        route.confidence,
+        p[k]
+    );
     assert!(
         route.confidence >= r.threshold(),
         "{route:?} threshold {}",

@@ -119,6 +119,54 @@ fn a_loaded_model_routes_exactly_as_the_saved_one() {
 }
 
 #[test]
+fn word_shapes_turn_on_for_mixed_case_texts_and_survive_save_and_load() {
+    let abort = AtomicBool::new(false);
+    let lower = fit(&tools(), &examples(), None, &small(), &|_| {}, &abort).unwrap();
+    assert_eq!(lower.config().n_shapes, 0, "all lower case: no shapes");
+    let mut mixed = examples();
+    mixed.extend(
+        parse_examples(
+            r#"{"text":"What is the weather in Oslo","tool":"get_weather"}
+{"text":"play some ABBA","tool":"play_music"}"#,
+            Path::new("mixed.jsonl"),
+            Some(&tools()),
+        )
+        .unwrap(),
+    );
+    let off = TrainOptions {
+        word_shapes: Some(false),
+        ..small()
+    };
+    let router = fit(&tools(), &mixed, None, &off, &|_| {}, &abort).unwrap();
+    assert_eq!(router.config().n_shapes, 0, "turned off");
+    let router = fit(&tools(), &mixed, None, &small(), &|_| {}, &abort).unwrap();
+    assert_eq!(
+        router.config().n_shapes,
+        toolrouter_core::tokenizer::N_SHAPES,
+        "a capital letter turns them on"
+    );
+    let bytes = format::to_bytes(&router).unwrap();
+    let back = format::from_bytes(&bytes, Path::new("shapes.toolrouter"), "cpu").unwrap();
+    assert_eq!(back.config().n_shapes, router.config().n_shapes);
+    let texts = [
+        "Rain in LIMA?",
+        "play Queen",
+        "timer ten minutes",
+        "",
+        "who are you",
+    ];
+    assert_eq!(router.logits(&texts).unwrap(), back.logits(&texts).unwrap());
+    // Shapes change what the model sees: the same words in other letter cases score otherwise.
+    let cased = router.logits(&["PLAY SOME QUEEN"]).unwrap();
+    let plain = router.logits(&["play some queen"]).unwrap();
+    assert_ne!(cased, plain);
+    assert_eq!(
+        router.route("play some queen").unwrap().tool.as_deref(),
+        Some("play_music")
+    );
+}
+
+#[test]
 fn training_with_the_same_seed_repeats() {
     let (a, b) = (train(), train());
     let (ra, rb) = (
@@ -293,6 +341,10 @@ fn the_fast_path_routes_as_candle_does() {
             layers: 0,
             ..small()
         },
+        TrainOptions {
+            word_shapes: Some(true),
+            ..small()
+        },
     ] {
         let mut router = fit(&tools(), &with_args, None, &opts, &|_| {}, &abort).unwrap();
         assert!(
@@ -306,6 +358,7 @@ fn the_fast_path_routes_as_candle_does() {
             "",
             "a much longer request that goes on and on about timers and music and weather in many cities",
             "ünïcödé 🎵 timer",
+            "Forecast for MADRID, mail j.doe@corp.net at 94-1758",
         ];
         let fast_logits = router.logits(&texts).unwrap();
         let fast_routes = router.route_batch(&texts).unwrap();

@@ -35,6 +35,9 @@ pub struct Config {
     pub single_args: Vec<u32>,
     /// The pretrained static table the token embeddings started from (`""`: none).
     pub pretrained: String,
+    /// Word shapes added to the token embeddings ([`crate::tokenizer::word_shapes`]; 0: none, as
+    /// in models written before this field).
+    pub n_shapes: usize,
 }
 
 impl Default for Config {
@@ -56,6 +59,7 @@ impl Default for Config {
             tool_args: Vec::new(),
             single_args: Vec::new(),
             pretrained: String::new(),
+            n_shapes: 0,
         }
     }
 }
@@ -102,6 +106,15 @@ impl Config {
             .any(|&a| a as usize >= self.arg_names.len())
         {
             return Err("`single_args` names an argument outside `arg_names`".into());
+        }
+        // Routing computes the shapes of `tokenizer::word_shapes`: a table of another size
+        // would be indexed outside its rows (or leave some unused).
+        if self.n_shapes != 0 && self.n_shapes != crate::tokenizer::N_SHAPES {
+            return Err(format!(
+                "`n_shapes` ({}) must be 0 or {}",
+                self.n_shapes,
+                crate::tokenizer::N_SHAPES
+            ));
         }
         if self.n_features > 0 && self.d_bag == 0 {
             return Err("`d_bag` must be positive when n-gram features are on".into());

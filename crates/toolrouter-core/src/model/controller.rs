@@ -229,27 +229,46 @@ pub struct Batch {
     pub mask: Tensor,
     /// (B, d_bag) f32 n-gram bag vectors, when the model has n-gram features.
     pub bag: Option<Tensor>,
+    /// (B, T) u32 word shapes of the tokens ([`Batch::shapes`]), when the model has them.
+    pub shapes: Option<Tensor>,
+}
+
+/// Rows padded with `fill` to the longest (at least 1): the flat `b × t` values and `t`.
+fn pad_rows<S: AsRef<[u32]>>(rows: &[S], fill: u32) -> (Vec<u32>, usize) {
+    let t = rows
+        .iter()
+        .map(|r| r.as_ref().len())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let mut flat = vec![fill; rows.len() * t];
+    for (i, row) in rows.iter().enumerate() {
+        let row = row.as_ref();
+        flat[i * t..i * t + row.len()].copy_from_slice(row);
+    }
+    (flat, t)
 }
 
 impl Batch {
+    /// Pads each request's word shapes (`crate::tokenizer::word_shapes`) to the longest, as
+    /// [`Batch::tokens`] pads the ids (padding is shape 0, masked out anyway).
+    pub fn shapes<S: AsRef<[u32]>>(shapes: &[S], device: &Device) -> Result<Tensor> {
+        let (flat, t) = pad_rows(shapes, 0);
+        Tensor::from_vec(flat, (shapes.len(), t), device)
+    }
+
     /// Pads `ids` to the longest request.
     pub fn tokens<S: AsRef<[u32]>>(ids: &[S], device: &Device) -> Result<(Tensor, Tensor)> {
+        let (flat, t) = pad_rows(ids, crate::tokenizer::PAD_ID);
+        let mask: Vec<f32> = flat
+            .chunks(t)
+            .zip(ids)
+            .flat_map(|(chunk, row)| {
+                let n = row.as_ref().len();
+                (0..chunk.len()).map(move |j| if j < n { 1.0 } else { 0.0 })
+            })
+            .collect();
         let b = ids.len();
-        let t = ids
-            .iter()
-            .map(|r| r.as_ref().len())
-            .max()
-            .unwrap_or(1)
-            .max(1);
-        let mut flat = vec![crate::tokenizer::PAD_ID; b * t];
-        let mut mask = vec![0f32; b * t];
-        for (i, row) in ids.iter().enumerate() {
-            let row = row.as_ref();
-            flat[i * t..i * t + row.len()].copy_from_slice(row);
-            mask[i * t..i * t + row.len()]
-                .iter_mut()
-                .for_each(|m| *m = 1.0);
-        }
         Ok((
             Tensor::from_vec(flat, (b, t), device)?,
             Tensor::from_vec(mask, (b, t), device)?,
@@ -306,6 +325,8 @@ enum Body {
 #[derive(Debug, Clone)]
 pub struct ToolController {
     tok_emb: Embedding,
+    /// Word-shape embeddings added to the token embeddings (`cfg.n_shapes` rows), when on.
+    shape_emb: Option<Embedding>,
     body: Body,
     head: Linear,
     /// Token-level argument tagger (BIO over argument names), when the model has arguments.
@@ -342,6 +363,18 @@ impl ToolController {
         };
         Ok(ToolController {
             tok_emb: embedding(cfg.vocab_size, cfg.d_model, vb.pp("tok_emb"))?,
+            // Zero at the start: a shape the training texts never show (capitals in a
+            // lower-cased dataset) adds nothing to its tokens at routing time.
+            shape_emb: if cfg.n_shapes > 0 {
+                let w = vb.pp("shape_emb").get_with_hints(
+                    (cfg.n_shapes, cfg.d_model),
+                    "weight",
+                    candle_nn::Init::Const(0.0),
+                )?;
+                Some(Embedding::new(w, cfg.d_model))
+            } else {
+                None
+            },
             body,
             head: linear(cfg.head_in(), cfg.n_labels, vb.pp("head"))?,
             tagger: if cfg.n_tags() > 1 {
@@ -357,9 +390,16 @@ impl ToolController {
         &self.cfg
     }
 
-    /// Token states (B, T, d_model) and one vector per request (B, d_model).
-    pub fn encode_t(&self, ids: &Tensor, mask: &Tensor, train: bool) -> Result<(Tensor, Tensor)> {
-        self.encode_with(ids, mask, None, train)
+    /// Token states (B, T, d_model) and one vector per request (B, d_model); `shapes` are the
+    /// tokens' word shapes (B, T), which a model with shape embeddings needs.
+    pub fn encode_t(
+        &self,
+        ids: &Tensor,
+        mask: &Tensor,
+        shapes: Option<&Tensor>,
+        train: bool,
+    ) -> Result<(Tensor, Tensor)> {
+        self.encode_with(ids, mask, shapes, None, train)
     }
 
     /// [`Self::encode_t`] with the token embeddings taken from `rows` when given (see
@@ -368,10 +408,11 @@ impl ToolController {
         &self,
         ids: &Tensor,
         mask: &Tensor,
+        shapes: Option<&Tensor>,
         rows: Option<&Tensor>,
         train: bool,
     ) -> Result<(Tensor, Tensor)> {
-        let tok = match rows {
+        let mut tok = match rows {
             None => self.tok_emb.forward(ids)?,
             Some(r) => {
                 let mut shape = ids.dims().to_vec();
@@ -379,6 +420,12 @@ impl ToolController {
                 r.index_select(&ids.flatten_all()?, 0)?.reshape(shape)?
             }
         };
+        if let Some(emb) = &self.shape_emb {
+            let shapes = shapes.ok_or_else(|| {
+                candle_core::Error::Msg("this model needs the tokens' word shapes".into())
+            })?;
+            tok = (tok + emb.forward(shapes)?)?;
+        }
         match &self.body {
             Body::Attention {
                 pos_emb,
@@ -449,7 +496,7 @@ impl ToolController {
 
     /// The vector the head reads (B, head_in): the pooled request, then the n-gram bag.
     pub fn head_input(&self, batch: &Batch) -> Result<Tensor> {
-        let (_, pooled) = self.encode_t(&batch.ids, &batch.mask, false)?;
+        let (_, pooled) = self.encode_t(&batch.ids, &batch.mask, batch.shapes.as_ref(), false)?;
         match &batch.bag {
             Some(bag) => Tensor::cat(&[&pooled, bag], 1),
             None => Ok(pooled),
@@ -470,7 +517,8 @@ impl ToolController {
         rows: Option<&Tensor>,
         train: bool,
     ) -> Result<Output> {
-        let (states, pooled) = self.encode_with(&batch.ids, &batch.mask, rows, train)?;
+        let (states, pooled) =
+            self.encode_with(&batch.ids, &batch.mask, batch.shapes.as_ref(), rows, train)?;
         let h = match &batch.bag {
             Some(bag) => Tensor::cat(&[&pooled, bag], 1)?,
             None => pooled,
@@ -528,6 +576,7 @@ mod tests {
                     ids,
                     mask,
                     bag: Some(bag),
+                    shapes: None,
                 },
                 false,
             )?
@@ -542,6 +591,7 @@ mod tests {
                     ids: ids1,
                     mask: mask1,
                     bag: Some(bag1),
+                    shapes: None,
                 },
                 false,
             )?
@@ -565,7 +615,12 @@ mod tests {
         let m = ToolController::new(&c, VarBuilder::from_varmap(&vm, DType::F32, &dev))?;
         let (ids, mask) = Batch::tokens(&[vec![2, 5, 6, 9], vec![2, 7]], &dev)?;
         let bag = Some(zeros((2, 8), &dev)?);
-        let batch = Batch { ids, mask, bag };
+        let batch = Batch {
+            ids,
+            mask,
+            bag,
+            shapes: None,
+        };
         let a = m.forward_t(&batch, true)?;
         let b = m.forward_t(&batch, false)?;
         let diff = (a.logits - b.logits)?
