@@ -148,7 +148,7 @@ export interface TrainOptions {
   freezePretrained?: boolean
   /** TF-IDF n-gram features beside the tokens. @default true */
   ngrams?: boolean
-  /** Add each word's shape (letter case, digits, an `@`) to its tokens, so names, ids and e-mail addresses stand out from the lower-cased sub-words. @default on when a training text has a capital letter or an `@`, except with `toolSpace` (the trained tools would claim the shapes a new tool's requests use) */
+  /** Add each word's shape (letter case, digits, an `@`) to its tokens, so names, ids and e-mail addresses stand out from the lower-cased sub-words. Validated better on the workflow benchmark's mixed-case data (`WORKFLOW_TRAINER_OPTIONS` turns it on), less precise at the threshold on small sets. @default false */
   wordShapes?: boolean
   /** Maximum epochs (early stopping may end sooner); 0 = auto (about 3000 steps, 8 to 60 epochs). @default 0 */
   epochs?: number

@@ -1,5 +1,6 @@
 // The README's first command: trains on the bundled demo data, prints test accuracy, a few
-// routed requests and the time per route. Run with `npm run demo`.
+// routed requests and the time per route. Run with `npm run demo` (`-- --word-shapes` to train with
+// word shapes, as the README's comparison does).
 import * as path from 'node:path'
 import { Cascade, loadExamples, loadTools, Trainer, type ToolExecutors } from '../index'
 import { labelledLlm } from './labelled-llm'
@@ -12,7 +13,7 @@ async function main(): Promise<void> {
   console.log(`Training on ${train.length} examples for ${tools.length} tools (bundled demo data)…`)
 
   const t0 = performance.now()
-  const router = await new Trainer({ tools }).fit(train, {
+  const router = await new Trainer({ tools, wordShapes: process.argv.includes('--word-shapes') }).fit(train, {
     onProgress: (p) => {
       if (p.validAccuracy !== undefined && process.stdout.isTTY) {
         process.stdout.write(`\r  epoch ${p.epoch}  loss ${p.loss.toFixed(3)}  valid ${(100 * p.validAccuracy).toFixed(1)}%   `)

@@ -4,7 +4,7 @@
 // left to it become new training examples, and the router is retrained. Prints how the share of
 // local decisions and the accuracy move over the rounds.
 //
-//   node examples/distill-loop.js [--per-tool 5] [--rounds 4] [--batch 120] [--epochs N] [--seed 1] [--from-scratch] [--json]
+//   node examples/distill-loop.js [--per-tool 5] [--rounds 4] [--batch 120] [--epochs N] [--seed 1] [--from-scratch] [--word-shapes] [--json]
 import * as path from 'node:path'
 import { parseArgs } from 'node:util'
 import { Cascade, loadExamples, loadTools, Trainer, type Example, type Router, type ToolExecutors } from '../index'
@@ -51,6 +51,7 @@ async function main(): Promise<void> {
       seed: { type: 'string', default: '1' },
       json: { type: 'boolean', default: false },
       'from-scratch': { type: 'boolean', default: false },
+      'word-shapes': { type: 'boolean', default: false },
     },
   })
   const fromScratch = values['from-scratch']
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
     // Round 1 trains from zero; later rounds continue from the last router on what the LLM
     // decided since (the model file replays a sample of the older examples), or, with
     // --from-scratch, retrain on everything known so far.
-    const trainer = new Trainer({ tools, seed, epochs })
+    const trainer = new Trainer({ tools, seed, epochs, wordShapes: values['word-shapes'] })
     router =
       router === undefined || fromScratch ? await trainer.fit(known) : await trainer.fit(fresh, { init: router })
     const trainSeconds = (performance.now() - t0) / 1000

@@ -79,7 +79,9 @@ export const FINISH_TOOL: ToolSpec = {
  * spread between seeds on new phrasings and 2× slower to train on states this long), a heavier argument loss
  * with no early stop before 60 epochs (the tagger learns more slowly than the tool head), and
  * fewer n-grams dropped per step than for plain routing (0.3 instead of 0.8: a state's threshold
- * facts and earlier results are n-grams the next step depends on).
+ * facts and earlier results are n-grams the next step depends on), and word shapes (the ids,
+ * names and e-mail addresses a request gives: 84.3% against 74.8% mean step accuracy over 3
+ * seeds; off by default elsewhere, see `wordShapes`).
  */
 export const WORKFLOW_TRAINER_OPTIONS = {
   maxTokens: 64,
@@ -90,6 +92,7 @@ export const WORKFLOW_TRAINER_OPTIONS = {
   patience: 60,
   argWeight: 2,
   featureDropout: 0.3,
+  wordShapes: true,
 } as const
 
 // ---------------------------------------------------------------------------------------------

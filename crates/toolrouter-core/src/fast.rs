@@ -1287,8 +1287,7 @@ mod tests {
             epochs: 3,
             valid_fraction: 0.0,
             seed: 3,
-            // The texts are lower-case, where shapes are off by default.
-            word_shapes: Some(true),
+            word_shapes: true,
             ..crate::TrainOptions::default()
         };
         let abort = std::sync::atomic::AtomicBool::new(false);

@@ -463,14 +463,10 @@ pub fn fit_with_tool_space(
     // Under a tool space the pretrained table stays frozen unless the caller said otherwise:
     // fine-tuned rows of the trained words leave the words only a new tool's description uses
     // in another space (zero-shot fell from at least 5 of 16 to 2 in tests/toolspace.rs).
-    // Word shapes stay off there too: the trained tools claim the shapes they saw (a new
-    // stock tool's upper-case tickers went to the trained tools, zero-shot recall from 6 of
-    // 16 to 0 in tests/toolspace.rs).
     let opts = &crate::train::TrainOptions {
         freeze_pretrained: opts
             .freeze_pretrained
             .or(tool_space.is_some().then_some(true)),
-        word_shapes: opts.word_shapes.or(tool_space.is_some().then_some(false)),
         ..opts.clone()
     };
     let router = crate::train::fit_from(init, tools, train, valid, opts, progress, abort)?;

@@ -62,13 +62,13 @@ pub struct TrainOptions {
     pub ngrams: bool,
     /// Add each word's shape (case, digits, `@`; see [`crate::tokenizer::word_shapes`]) to its
     /// tokens' embeddings, so names, ids and e-mail addresses stand out from the lower-cased
-    /// sub-words. `None` (the default): on when a training text has a capital letter or an `@`,
-    /// the two things the sub-words lose. On all-lower-case texts (SNIPS, ATIS, CLINC150) a
-    /// shape only repeats what the tokens say (digits are tokens of their own), and turning them
-    /// on there validated no better (ATIS lower, CLINC150 higher, SNIPS equal); on the workflow
-    /// benchmark's mixed-case ids, names and addresses they validated much better. Off under
-    /// a tool space ([`crate::toolspace_fit::fit_with_tool_space`]) unless asked for.
-    pub word_shapes: Option<bool>,
+    /// sub-words. Off by default: on the workflow benchmark's mixed-case ids, names and
+    /// addresses they validated much better (its options turn them on), but on small mixed-case
+    /// sets (the distillation loop's 75 to 300 demo examples) the router answered more and was
+    /// right less often at its threshold, a new tool's upper-case tickers went to the trained
+    /// tools under a tool space, and on all-lower-case texts (SNIPS, ATIS, CLINC150) a shape
+    /// only repeats the tokens (validated no better).
+    pub word_shapes: bool,
     pub d_bag: usize,
     pub max_features: usize,
     pub min_df: usize,
@@ -125,7 +125,7 @@ impl Default for TrainOptions {
             pretrained: "minilm".into(),
             freeze_pretrained: None,
             ngrams: true,
-            word_shapes: None,
+            word_shapes: false,
             d_bag: 96,
             max_features: 200_000,
             min_df: 2,
@@ -480,12 +480,7 @@ pub fn fit_from(
             dropout: opts.dropout,
             d_bag: opts.d_bag,
             pretrained: pretrained.map_or(String::new(), |_| opts.pretrained.clone()),
-            n_shapes: if opts.architecture == "attention"
-                && opts.word_shapes.unwrap_or_else(|| {
-                    train
-                        .iter()
-                        .any(|e| e.text.contains('@') || e.text.chars().any(char::is_uppercase))
-                }) {
+            n_shapes: if opts.architecture == "attention" && opts.word_shapes {
                 crate::tokenizer::N_SHAPES
             } else {
                 0

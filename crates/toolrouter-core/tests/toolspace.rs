@@ -47,7 +47,6 @@ fn routers() -> &'static (Router, Router) {
             // What `fit_with_tool_space` picks for a tool space (this test calls the two stages
             // itself, to set the tool-space stage's own options).
             freeze_pretrained: Some(true),
-            word_shapes: Some(false),
             seed: 3,
             ..TrainOptions::default()
         };

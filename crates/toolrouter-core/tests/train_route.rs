@@ -119,10 +119,8 @@ fn a_loaded_model_routes_exactly_as_the_saved_one() {
 }
 
 #[test]
-fn word_shapes_turn_on_for_mixed_case_texts_and_survive_save_and_load() {
+fn word_shapes_are_off_unless_asked_for_and_survive_save_and_load() {
     let abort = AtomicBool::new(false);
-    let lower = fit(&tools(), &examples(), None, &small(), &|_| {}, &abort).unwrap();
-    assert_eq!(lower.config().n_shapes, 0, "all lower case: no shapes");
     let mut mixed = examples();
     mixed.extend(
         parse_examples(
@@ -133,17 +131,21 @@ fn word_shapes_turn_on_for_mixed_case_texts_and_survive_save_and_load() {
         )
         .unwrap(),
     );
-    let off = TrainOptions {
-        word_shapes: Some(false),
-        ..small()
-    };
-    let router = fit(&tools(), &mixed, None, &off, &|_| {}, &abort).unwrap();
-    assert_eq!(router.config().n_shapes, 0, "turned off");
     let router = fit(&tools(), &mixed, None, &small(), &|_| {}, &abort).unwrap();
     assert_eq!(
         router.config().n_shapes,
+        0,
+        "off by default, capitals or not"
+    );
+    let on = TrainOptions {
+        word_shapes: true,
+        ..small()
+    };
+    let router = fit(&tools(), &mixed, None, &on, &|_| {}, &abort).unwrap();
+    assert_eq!(
+        router.config().n_shapes,
         toolrouter_core::tokenizer::N_SHAPES,
-        "a capital letter turns them on"
+        "turned on"
     );
     let bytes = format::to_bytes(&router).unwrap();
     let back = format::from_bytes(&bytes, Path::new("shapes.toolrouter"), "cpu").unwrap();
@@ -342,7 +344,7 @@ fn the_fast_path_routes_as_candle_does() {
             ..small()
         },
         TrainOptions {
-            word_shapes: Some(true),
+            word_shapes: true,
             ..small()
         },
     ] {

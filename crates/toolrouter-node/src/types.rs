@@ -72,7 +72,7 @@ pub struct TrainOptions {
     pub freeze_pretrained: Option<bool>,
     /// TF-IDF n-gram features beside the tokens. @default true
     pub ngrams: Option<bool>,
-    /// Add each word's shape (letter case, digits, an `@`) to its tokens, so names, ids and e-mail addresses stand out from the lower-cased sub-words. @default on when a training text has a capital letter or an `@`, except with `toolSpace` (the trained tools would claim the shapes a new tool's requests use)
+    /// Add each word's shape (letter case, digits, an `@`) to its tokens, so names, ids and e-mail addresses stand out from the lower-cased sub-words. Validated better on the workflow benchmark's mixed-case data (`WORKFLOW_TRAINER_OPTIONS` turns it on), less precise at the threshold on small sets. @default false
     pub word_shapes: Option<bool>,
     /// Maximum epochs (early stopping may end sooner); 0 = auto (about 3000 steps, 8 to 60 epochs). @default 0
     pub epochs: Option<u32>,
@@ -177,7 +177,7 @@ impl TrainOptions {
             pretrained: self.pretrained.clone().unwrap_or(d.pretrained.clone()),
             freeze_pretrained: self.freeze_pretrained.or(d.freeze_pretrained),
             ngrams: self.ngrams.unwrap_or(d.ngrams),
-            word_shapes: self.word_shapes.or(d.word_shapes),
+            word_shapes: self.word_shapes.unwrap_or(d.word_shapes),
             epochs: u(self.epochs, d.epochs),
             patience: u(self.patience, d.patience),
             batch_size: u(self.batch_size, d.batch_size),
