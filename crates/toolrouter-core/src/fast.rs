@@ -1101,9 +1101,11 @@ mod tests {
                             ids: t_ids,
                             mask,
                             bag,
-                            shapes: (cfg.n_shapes > 0)
-                                .then(|| Batch::shapes(std::slice::from_ref(&shapes), &dev))
-                                .transpose()?,
+                            shapes: Batch::shapes(
+                                cfg.n_shapes,
+                                std::slice::from_ref(&shapes),
+                                &dev,
+                            )?,
                         },
                         false,
                     )?;

@@ -564,12 +564,8 @@ impl Router {
     fn batch(&self, inputs: &[Inputs]) -> Result<Batch> {
         let ids: Vec<&[u32]> = inputs.iter().map(|i| i.ids.as_slice()).collect();
         let (ids, mask) = Batch::tokens(&ids, &self.device)?;
-        let shapes = if self.cfg.n_shapes > 0 {
-            let s: Vec<&[u32]> = inputs.iter().map(|i| i.shapes.as_slice()).collect();
-            Some(Batch::shapes(&s, &self.device)?)
-        } else {
-            None
-        };
+        let shapes: Vec<&[u32]> = inputs.iter().map(|i| i.shapes.as_slice()).collect();
+        let shapes = Batch::shapes(self.cfg.n_shapes, &shapes, &self.device)?;
         let bag = match &self.bag {
             Some(table) => {
                 let f: Vec<&[u32]> = inputs.iter().map(|i| i.feat_ids.as_slice()).collect();

@@ -129,12 +129,8 @@ fn head_input(
 ) -> Result<Tensor> {
     let ids: Vec<&[u32]> = items.iter().map(|i| i.ids.as_slice()).collect();
     let (ids, mask) = Batch::tokens(&ids, dev)?;
-    let shapes = if model.config().n_shapes > 0 {
-        let s: Vec<&[u32]> = items.iter().map(|i| i.shapes.as_slice()).collect();
-        Some(Batch::shapes(&s, dev)?)
-    } else {
-        None
-    };
+    let shapes: Vec<&[u32]> = items.iter().map(|i| i.shapes.as_slice()).collect();
+    let shapes = Batch::shapes(model.config().n_shapes, &shapes, dev)?;
     let (_, pooled) = model.encode_t(&ids, &mask, shapes.as_ref(), train)?;
     match table {
         Some(table) => {

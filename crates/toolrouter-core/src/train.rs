@@ -979,11 +979,8 @@ fn corrupt(e: &Encoded, opts: &TrainOptions, rng: &mut StdRng) -> Encoded {
 
 /// The padded word shapes of `items`, when the model reads them.
 fn batch_shapes(cfg: &Config, items: &[&Encoded], device: &Device) -> Result<Option<Tensor>> {
-    if cfg.n_shapes == 0 {
-        return Ok(None);
-    }
     let s: Vec<&[u32]> = items.iter().map(|e| e.shapes.as_slice()).collect();
-    Ok(Some(Batch::shapes(&s, device)?))
+    Ok(Batch::shapes(cfg.n_shapes, &s, device)?)
 }
 
 /// A copy of every weight.

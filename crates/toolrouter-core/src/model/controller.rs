@@ -251,10 +251,18 @@ fn pad_rows<S: AsRef<[u32]>>(rows: &[S], fill: u32) -> (Vec<u32>, usize) {
 
 impl Batch {
     /// Pads each request's word shapes (`crate::tokenizer::word_shapes`) to the longest, as
-    /// [`Batch::tokens`] pads the ids (padding is shape 0, masked out anyway).
-    pub fn shapes<S: AsRef<[u32]>>(shapes: &[S], device: &Device) -> Result<Tensor> {
+    /// [`Batch::tokens`] pads the ids (padding is shape 0, masked out anyway); `None` for a
+    /// model without shapes (`n_shapes` 0).
+    pub fn shapes<S: AsRef<[u32]>>(
+        n_shapes: usize,
+        shapes: &[S],
+        device: &Device,
+    ) -> Result<Option<Tensor>> {
+        if n_shapes == 0 {
+            return Ok(None);
+        }
         let (flat, t) = pad_rows(shapes, 0);
-        Tensor::from_vec(flat, (shapes.len(), t), device)
+        Ok(Some(Tensor::from_vec(flat, (shapes.len(), t), device)?))
     }
 
     /// Pads `ids` to the longest request.
