@@ -155,6 +155,17 @@ export interface RouteOptions {
   threshold?: number
 }
 
+/** Options of {@link Router.route} (one request) and {@link Router.next}. */
+export interface RouteOneOptions extends RouteOptions {
+  /**
+   * Tools this call must not choose, by name: their probability is shared among the other labels
+   * (renormalised), so the answer is another tool, out of scope, or an abstention. For what the
+   * caller knows and the model cannot (a tool is down; {@link Router.next} uses it so that a
+   * workflow does not finish before its first call). An unknown name is an `INVALID_INPUT` error.
+   */
+  exclude?: readonly string[]
+}
+
 /** Training progress, reported at most ten times a second and at the end of every epoch. */
 export type Progress = native.Progress
 
@@ -480,11 +491,15 @@ export class Router {
   }
 
   /** Routes one request, synchronously: the fast path. */
-  route(text: string, opts?: RouteOptions): Route {
+  route(text: string, opts?: RouteOneOptions): Route {
     if (typeof text !== 'string') throw invalid('text', 'expected a string')
     const t = opts?.threshold ?? this.#threshold
     if (opts?.threshold !== undefined) checkThreshold(opts.threshold)
-    return this.#args.check(parseRoute(call(() => this.#native.routeJson(text, t))))
+    const exclude = opts?.exclude
+    if (exclude !== undefined && (!Array.isArray(exclude) || exclude.some((x) => typeof x !== 'string'))) {
+      throw invalid('exclude', 'expected an array of tool names')
+    }
+    return this.#args.check(parseRoute(call(() => this.#native.routeJson(text, t, exclude === undefined ? undefined : [...exclude]))))
   }
 
   /**
@@ -497,7 +512,7 @@ export class Router {
    * // { tool: 'refund_order', args: { order_id: 'A123', amount: 40 }, complete: true, ... }
    * ```
    */
-  next(request: string, steps: readonly WorkflowStep[] = [], opts?: RouteOptions): Route {
+  next(request: string, steps: readonly WorkflowStep[] = [], opts?: RouteOneOptions): Route {
     return nextStep(this, request, steps, opts)
   }
 

@@ -13,9 +13,10 @@ export declare class NativeRouter {
   /**
    * Routes one request synchronously (the fast path), at `threshold` or the router's own,
    * as JSON text (the core's `Route`): one string and one `JSON.parse` instead of building
-   * the route's nested objects property by property through N-API.
+   * the route's nested objects property by property through N-API. Tools named in `exclude`
+   * are not chosen (their probability goes to the others).
    */
-  routeJson(text: string, threshold?: number | undefined | null): string
+  routeJson(text: string, threshold?: number | undefined | null, exclude?: Array<string> | undefined | null): string
   /** Routes many requests off the JS thread; resolves to a JSON array of routes. */
   routeBatchJson(texts: Array<string>, threshold?: number | undefined | null, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<string>
   /** Scores the router on labelled examples; resolves to the metrics as JSON text. */

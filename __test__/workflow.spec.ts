@@ -139,6 +139,49 @@ test('an argument is taken from an earlier result, and finish comes at the end',
   t.true(done.complete)
 })
 
+test('next() does not finish before the first call when no training workflow did, where route() would', async (t) => {
+  const { router, train } = await sharedRouter()
+  // Requests that read like a finished state (its history flattened into the request text): the
+  // model's best label for them, without history, is finish.
+  const requests = train.slice(0, 40).map((w) => renderState(w.request, w.steps))
+  const finishing = requests.filter((r) => router.route(renderState(r, []), { threshold: 0 }).tool === '__finish__')
+  t.true(finishing.length > 0, 'route() puts finish first for some of them')
+  for (const r of finishing) {
+    const first = router.next(r, [], { threshold: 0 })
+    t.not(first.tool, FINISH, r)
+    t.false(first.alternatives.some((a) => a.tool === FINISH), r)
+  }
+  // After a call, finish is allowed again.
+  const w = train[0]
+  t.is(router.next(w.request, w.steps, { threshold: 0 }).tool, FINISH)
+})
+
+test('the training workflows record whether any finished without a call', (t) => {
+  const emptyFinishes = (tools: ToolSpec[]): unknown => {
+    const schema = tools.find((x) => x.name === '__finish__')?.parameters as Record<string, { emptyFinishes?: number }> | undefined
+    return schema?.['x-toolrouter-workflow']?.emptyFinishes
+  }
+  const train = refunds(4, 5)
+  t.is(emptyFinishes(workflowTools(TOOLS, train)), 0)
+  t.is(emptyFinishes(workflowTools(TOOLS, [...train, { request: 'thanks, that is all', steps: [] }])), 1)
+  // An unfinished workflow without a call says nothing about finishing.
+  t.is(emptyFinishes(workflowTools(TOOLS, [...train, { request: 'hmm', steps: [], finished: false }])), 0)
+})
+
+test('route() never picks an excluded tool: its probability goes to the others', async (t) => {
+  const { router } = await sharedRouter()
+  const text = 'refund order A1234'
+  const plain = router.route(text, { threshold: 0 })
+  t.is(plain.tool, 'lookup_order')
+  const alt = plain.alternatives[0]
+  const ex = router.route(text, { threshold: 0, exclude: ['lookup_order'] })
+  t.is(ex.tool, alt.tool)
+  t.true(Math.abs(ex.confidence - alt.confidence / (1 - plain.confidence)) < 1e-6, `${ex.confidence} vs ${alt.confidence} / (1 - ${plain.confidence})`)
+  t.false(ex.alternatives.some((a) => a.tool === 'lookup_order'))
+  assertToolrouterError(t, t.throws(() => router.route(text, { exclude: ['no_such_tool'] })), 'INVALID_ARGUMENT')
+  assertToolrouterError(t, t.throws(() => router.route(text, { exclude: 'lookup_order' as unknown as string[] })), 'INVALID_ARGUMENT')
+})
+
 test('a rule on a value in a result (from 500 on, approval) is learned: ≥ 95% right on held-out values', async (t) => {
   const { router, train } = await sharedRouter()
   const seen = new Set(train.map((w) => w.steps[0].result))

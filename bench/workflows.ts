@@ -513,7 +513,7 @@ function showFailures(router: Router, tasks: Task[]): void {
       const route = router.next(task.request, workflow.steps.slice(0, k), { threshold: 0 })
       const best = route.tool ?? route.alternatives[0]?.tool ?? null
       if (best === d.tool && sameArgs(route.args, d.args)) return
-      console.log(`${task.template} step ${k + 1}: gold ${d.tool} ${JSON.stringify(d.args)}  got ${best} ${JSON.stringify(route.args)} (${route.confidence.toFixed(2)})`)
+      console.log(`${task.template} step ${k + 1}: gold ${d.tool} ${JSON.stringify(d.args)}  got ${best} ${JSON.stringify(route.args)} (${route.confidence.toFixed(2)}); next: ${route.alternatives.map((a) => `${a.tool} (${a.confidence.toFixed(2)})`).join(', ')}`)
       console.log(`    ${renderState(task.request, workflow.steps.slice(0, k)).slice(0, 300)}`)
     })
   }

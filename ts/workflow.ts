@@ -24,7 +24,7 @@ import { readFile } from 'node:fs/promises'
 
 import Ajv, { type ValidateFunction } from 'ajv'
 
-import type { Example, Route, RouteOptions, Router, Span, ToolSpec } from '../index.js'
+import type { Example, Route, RouteOneOptions, Router, Span, ToolSpec } from '../index.js'
 import { ToolrouterError } from './errors'
 import { checkFormat, toSyntheticHistory, type HistoryFormat, type SyntheticHistoryMap } from './history'
 import { argsObject, codePoints, conversation, type TraceFormat } from './traces'
@@ -397,6 +397,12 @@ interface Provenance {
    * step) as `[source, times it held the value, times the history had it]`, best first.
    */
   sources: Record<string, Record<string, [string, number, number][]>>
+  /**
+   * How many of the training workflows finished without a call. When none did, {@link Router.next}
+   * does not answer {@link FINISH} before the first step. Absent in routers trained before it was
+   * recorded (they may answer it).
+   */
+  emptyFinishes?: number
 }
 
 /** The schema key under which {@link workflowTools} stores the argument sources. */
@@ -463,7 +469,8 @@ function learnProvenance(workflows: readonly Workflow[]): Provenance {
         .map(([src, [h, n]]) => [src, h, n])
     }
   }
-  return { version: 1, sources }
+  const emptyFinishes = workflows.filter((w) => w.steps.length === 0 && w.finished !== false).length
+  return { version: 1, sources, emptyFinishes }
 }
 
 /**
@@ -937,12 +944,17 @@ function typed(v: unknown, schema: Obj): unknown {
  * // { tool: 'refund_order', args: { order_id: 'A123', amount: 40 }, complete: true, ... }
  * ```
  */
-export function nextStep(router: Router, request: string, steps: readonly WorkflowStep[], opts?: RouteOptions): Route {
+export function nextStep(router: Router, request: string, steps: readonly WorkflowStep[], opts?: RouteOneOptions): Route {
   if (typeof router !== 'object' || router === null || typeof router.route !== 'function') {
     throw invalid('router', 'expected a Router')
   }
   const text = renderState(request, steps)
-  const routed = snapToWords(router, text, clean(request, 10_000).length, collapseRepeats(router, router.route(text, opts)))
+  // A request whose workflows always made a call is not done before its first one: on held-out
+  // phrasings the model, having seen `finish` only after a history, could still put it first
+  // (docs/eval-workflows.md). The exclusion hands its probability to the tools.
+  const early = steps.length === 0 && provenanceOf(router)?.emptyFinishes === 0
+  const routeOpts = early ? { ...opts, exclude: [...(opts?.exclude ?? []), FINISH_LABEL] } : opts
+  const routed = snapToWords(router, text, clean(request, 10_000).length, collapseRepeats(router, router.route(text, routeOpts)))
   const r = fromHistory(router, steps, text, routed)
   const name = (t: string): string => (t === FINISH_LABEL ? FINISH : t)
   return {

@@ -754,6 +754,41 @@ impl Router {
         Ok(self.decide(text, &p[0], t))
     }
 
+    /// Routes one request at `threshold` as if the tools named in `exclude` did not exist: their
+    /// probability is spread over the other labels (renormalised), so the answer is one of the
+    /// other tools, "none", or an abstention. For a caller that knows a tool cannot be the answer
+    /// this time (a workflow cannot finish before its first call; a tool is down). A name that is
+    /// not one of the router's tools is an `INVALID_INPUT` error naming `exclude`.
+    pub fn route_excluding(
+        &self,
+        text: &str,
+        threshold: Option<f64>,
+        exclude: &[&str],
+    ) -> Result<Route> {
+        let t = self.threshold_or_default(threshold)?;
+        let mut drop = vec![false; self.tools.len()];
+        for name in exclude {
+            let i = self
+                .tools
+                .iter()
+                .position(|tool| tool.name == *name)
+                .ok_or_else(|| Error::invalid("exclude", format!("no tool is named `{name}`")))?;
+            drop[i] = true;
+        }
+        if !drop.is_empty() && drop.iter().all(|&d| d) {
+            return Err(Error::invalid("exclude", "leaves no tool to choose"));
+        }
+        let mut p = self.predict(&[text])?;
+        let mut p = p
+            .pop()
+            .ok_or_else(|| Error::Internal("no prediction for the request".into()))?;
+        exclude_labels(&mut p.probs, &drop);
+        let mut r = self.decide(text, &p, t);
+        r.alternatives
+            .retain(|a| !exclude.contains(&a.tool.as_str()));
+        Ok(r)
+    }
+
     /// Routes many requests at the router's threshold.
     pub fn route_batch<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Route>> {
         self.route_batch_with(texts, None)
@@ -890,9 +925,49 @@ impl Router {
     }
 }
 
+/// Zeroes the probabilities of the labels marked in `drop` (tools; the labels past it, such as
+/// "none", stay) and renormalises the rest. When the rest holds no mass (their probabilities
+/// underflowed), it is shared evenly among them.
+fn exclude_labels(probs: &mut [f64], drop: &[bool]) {
+    let dropped = |i: usize| drop.get(i).copied().unwrap_or(false);
+    let kept: f64 = (0..probs.len())
+        .filter(|&i| !dropped(i))
+        .map(|i| probs[i])
+        .sum();
+    let n_kept = (0..probs.len()).filter(|&i| !dropped(i)).count();
+    for (i, p) in probs.iter_mut().enumerate() {
+        *p = if dropped(i) {
+            0.0
+        } else if kept > 0.0 {
+            *p / kept
+        } else {
+            1.0 / n_kept.max(1) as f64
+        };
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::top_k;
+    use super::{exclude_labels, top_k};
+
+    #[test]
+    fn excluded_labels_give_their_mass_to_the_others() {
+        // Tools 0..3, then "none" (index 3, past `drop`).
+        let mut p = vec![0.6, 0.2, 0.1, 0.1];
+        exclude_labels(&mut p, &[true, false, false]);
+        let want = [0.0, 0.5, 0.25, 0.25];
+        for (a, b) in p.iter().zip(want) {
+            assert!((a - b).abs() < 1e-12, "{p:?}");
+        }
+        // All the mass on the dropped label (underflow): the rest share it evenly.
+        let mut p = vec![1.0, 0.0, 0.0];
+        exclude_labels(&mut p, &[true, false]);
+        assert_eq!(p, vec![0.0, 0.5, 0.5]);
+        // Nothing dropped: unchanged.
+        let mut p = vec![0.7, 0.3];
+        exclude_labels(&mut p, &[false, false]);
+        assert_eq!(p, vec![0.7, 0.3]);
+    }
 
     #[test]
     fn top_k_orders_the_largest_and_keeps_the_lower_index_on_ties() {

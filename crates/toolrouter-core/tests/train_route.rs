@@ -90,6 +90,39 @@ fn a_small_separable_set_is_fitted_to_100_percent() {
 }
 
 #[test]
+fn an_excluded_tool_is_never_chosen_and_its_mass_goes_to_the_others() {
+    let router = train();
+    let text = "what is the weather in oslo";
+    let all = router.probabilities(&[text]).unwrap().remove(0);
+    let r = router
+        .route_excluding(text, Some(0.0), &["get_weather"])
+        .unwrap();
+    // The best of the rest, with its probability renormalised over the labels that remain.
+    let best = (1..all.len())
+        .max_by(|&a, &b| all[a].total_cmp(&all[b]))
+        .unwrap();
+    let want = all[best] / (1.0 - all[0]);
+    assert!((r.confidence - want).abs() < 1e-9, "{r:?} {all:?}");
+    assert_ne!(r.tool.as_deref(), Some("get_weather"));
+    assert!(
+        r.alternatives.iter().all(|a| a.tool != "get_weather"),
+        "{r:?}"
+    );
+    // Excluding nothing routes as `route_with`.
+    let plain = router.route_with(text, Some(0.0)).unwrap();
+    let same = router.route_excluding(text, Some(0.0), &[]).unwrap();
+    assert_eq!(same.tool, plain.tool);
+    assert!((same.confidence - plain.confidence).abs() < 1e-12);
+    // Unknown names and excluding every tool are input errors naming the option.
+    for bad in [vec!["nope"], vec!["get_weather", "play_music", "set_timer"]] {
+        match router.route_excluding(text, None, &bad) {
+            Err(Error::InvalidArgument { name, .. }) => assert_eq!(name, "exclude"),
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn a_loaded_model_routes_exactly_as_the_saved_one() {
     let router = train();
     let dir = std::env::temp_dir().join(format!("toolrouter-test-{}", std::process::id()));

@@ -86,11 +86,24 @@ impl ObjectFinalize for JsRouter {
 impl JsRouter {
     /// Routes one request synchronously (the fast path), at `threshold` or the router's own,
     /// as JSON text (the core's `Route`): one string and one `JSON.parse` instead of building
-    /// the route's nested objects property by property through N-API.
+    /// the route's nested objects property by property through N-API. Tools named in `exclude`
+    /// are not chosen (their probability goes to the others).
     #[napi(catch_unwind)]
-    pub fn route_json(&self, text: String, threshold: Option<f64>) -> napi::Result<String> {
+    pub fn route_json(
+        &self,
+        text: String,
+        threshold: Option<f64>,
+        exclude: Option<Vec<String>>,
+    ) -> napi::Result<String> {
         guard(|| {
-            let r = self.snapshot().route_with(&text, threshold)?;
+            let router = self.snapshot();
+            let r = match &exclude {
+                Some(names) if !names.is_empty() => {
+                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                    router.route_excluding(&text, threshold, &names)?
+                }
+                _ => router.route_with(&text, threshold)?,
+            };
             serde_json::to_string(&r).map_err(|e| toolrouter_core::Error::Internal(e.to_string()))
         })
     }
