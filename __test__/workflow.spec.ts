@@ -23,6 +23,7 @@ import {
   type ToolSpec,
   type Workflow,
 } from '../index.js'
+import { stateFor } from '../ts/workflow.ts'
 import { assertToolrouterError, tempDir } from './helpers.ts'
 
 const TOOLS: ToolSpec[] = [
@@ -95,15 +96,44 @@ test('a state renders deterministically, whatever the order of the arguments', (
   t.true(a.startsWith('refund order A123 | lookuporder order_id=A123 verbose=true → status=delivered amount=730 | facts '), a)
   t.true(a.includes(' amountge500'))
   t.false(a.includes('amountge1000'))
+  t.true(a.includes(' amountlt1000'))
   t.is(renderState('hi', []), 'hi')
 })
 
 test('numbers become threshold facts on a fixed grid, negative ones too', (t) => {
-  t.deepEqual(numberFacts('amount', 4), ['amountge1', 'amountge2', 'amountge3'])
+  // Both sides of the thresholds within a decade above the value.
+  t.deepEqual(numberFacts('amount', 4), ['amountge1', 'amountge2', 'amountge3', 'amountlt5', 'amountlt10', 'amountlt20', 'amountlt30'])
   t.true(numberFacts('amount', 500).includes('amountge500'))
+  t.false(numberFacts('amount', 500).includes('amountlt500'))
   t.false(numberFacts('amount', 499.99).includes('amountge500'))
-  t.deepEqual(numberFacts('change_pct', -6.2), ['changepctneg', 'changepctlem1', 'changepctlem2', 'changepctlem3', 'changepctlem5'])
+  t.true(numberFacts('amount', 499.99).includes('amountlt500'))
+  t.false(numberFacts('amount', 40).includes('amountlt500'), 'more than ten times the value: no fact')
+  t.deepEqual(numberFacts('change_pct', -6.2), [
+    'changepctneg',
+    'changepctlem1',
+    'changepctlem2',
+    'changepctlem3',
+    'changepctlem5',
+    'changepctgtm10',
+    'changepctgtm20',
+    'changepctgtm30',
+    'changepctgtm50',
+  ])
   t.deepEqual(numberFacts('x', 0.5), ['xlt1'])
+})
+
+test('next() reads a state with the threshold facts its router was trained on', (t) => {
+  const steps = [{ tool: 'lookup_order', args: { order_id: 'A1' }, result: { amount: 730 } }]
+  const now = stateFor({ tools: workflowTools(TOOLS) }, 'refund A1', steps)
+  t.is(now, renderState('refund A1', steps))
+  t.true(now.includes(' amountlt1000'))
+  // A router trained before the facts were versioned saw the `ge` side only.
+  const oldFinish: ToolSpec = { name: '__finish__', parameters: { type: 'object', properties: {} } }
+  const old = stateFor({ tools: [...TOOLS, oldFinish] }, 'refund A1', steps)
+  t.false(old.includes('amountlt'))
+  t.is(old, now.replace(/ amountlt\d+/g, ''))
+  // Tools made to train (or continue) a router from an old one's read states as they are written now.
+  t.is(stateFor({ tools: workflowTools([...TOOLS, oldFinish]) }, 'refund A1', steps), now)
 })
 
 test('each workflow state is an example; spans point into the request; finish ends a finished workflow', (t) => {

@@ -8,8 +8,8 @@
  * point at the argument values wherever they occur in that text, in the request or inside an earlier
  * result, so the existing argument tagger points into the rendered history. Numbers in results are
  * followed (at the end of the text, where the n-gram features see them) by threshold facts on a fixed
- * log-spaced grid, `amountge500` for "amount ≥ 500", so rules such as "over 500 needs an approval"
- * are single features a router can learn from examples.
+ * log-spaced grid, `amountge500` for "amount ≥ 500" and `amountlt500` for "under 500" when 500 is near,
+ * so rules such as "over 500 needs an approval" are single features a router can learn from examples.
  *
  * @example
  * ```ts
@@ -68,8 +68,18 @@ export const FINISH_LABEL = '__finish__'
 export const FINISH_TOOL: ToolSpec = {
   name: FINISH_LABEL,
   description: 'The workflow is done: no further tool call is needed.',
-  parameters: { type: 'object', properties: {} },
+  parameters: { type: 'object', properties: {}, 'x-toolrouter-facts': 2 },
 }
+
+/**
+ * The schema key of {@link FINISH_TOOL} that says which threshold facts the router was trained on
+ * ({@link numberFacts}): 2, both sides of each threshold; absent in routers trained before, which
+ * saw only the `ge` side and get it again in {@link Router.next}.
+ */
+const FACTS_KEY = 'x-toolrouter-facts'
+
+/** The threshold facts {@link renderState} writes (see {@link FACTS_KEY}). */
+const FACTS_VERSION = 2
 
 /**
  * Training options for workflow routers, compared on generated workflows whose phrasings the
@@ -162,21 +172,32 @@ function factKey(key: string): string {
 
 /**
  * The threshold facts of one number: `<key>ge<g>` for every grid point `g ≤ value` (a thermometer:
- * "value ≥ 500" is the single feature `amountge500`, present for every larger value too), `<key>lt1`
- * under 1, and for negative values `<key>neg` and `<key>lem<g>` for every `g ≤ -value` ("≤ -5" is
- * `changelem5`). Thresholds between grid points are learned to the grid's resolution.
+ * "value ≥ 500" is the single feature `amountge500`, present for every larger value too), and
+ * `<key>lt<g>` for the grid points above it up to ten times the value, so that the other side of a
+ * nearby threshold is a feature too ("under 500" is `amountlt500`: with n-grams dropped at random in
+ * training, an absent feature is weak evidence); `<key>lt1` under 1; for negative values `<key>neg`,
+ * `<key>lem<g>` for every `g ≤ -value` ("≤ -5" is `changelem5`) and `<key>gtm<g>` for the grid points
+ * past it up to ten times (`-3` gives `changegtm5`, "above -5"). Thresholds between grid points are
+ * learned to the grid's resolution.
  * @example
  * ```ts
- * numberFacts('amount', 730) // ['amountge1', 'amountge2', 'amountge3', 'amountge5', 'amountge10', …, 'amountge500']
+ * numberFacts('amount', 730) // ['amountge1', 'amountge2', …, 'amountge500', 'amountlt1000', 'amountlt2000', 'amountlt3000', 'amountlt5000']
  * ```
  */
 export function numberFacts(key: string, value: number): string[] {
+  return factsAt(key, value, FACTS_VERSION)
+}
+
+/** {@link numberFacts} as written by `version` (1: the `ge` and `lem` sides only). */
+function factsAt(key: string, value: number, version: number): string[] {
   if (typeof key !== 'string') throw invalid('key', 'expected a string')
   if (typeof value !== 'number' || !Number.isFinite(value)) return []
   const k = factKey(key)
-  if (value >= 1) return GRID.filter((g) => g <= value).map((g) => `${k}ge${g}`)
+  const above = (v: number, name: string): string[] =>
+    version >= 2 ? GRID.filter((g) => g > v && g <= 10 * v).map((g) => `${k}${name}${g}`) : []
+  if (value >= 1) return [...GRID.filter((g) => g <= value).map((g) => `${k}ge${g}`), ...above(value, 'lt')]
   if (value >= 0) return [`${k}lt1`]
-  return [`${k}neg`, ...GRID.filter((g) => g <= -value).map((g) => `${k}lem${g}`)]
+  return [`${k}neg`, ...GRID.filter((g) => g <= -value).map((g) => `${k}lem${g}`), ...above(-value, 'gtm')]
 }
 
 /** A string that is a plain decimal number, as results often carry amounts. */
@@ -274,10 +295,15 @@ function toolWord(tool: string): string {
  * @example
  * ```ts
  * renderState('refund order A123', [{ tool: 'lookup_order', args: { order_id: 'A123' }, result: { status: 'delivered', amount: 730 } }])
- * // 'refund order A123 | lookuporder order_id=A123 → status=delivered amount=730 | facts amountge1 … amountge500'
+ * // 'refund order A123 | lookuporder order_id=A123 → status=delivered amount=730 | facts amountge1 … amountge500 amountlt1000 … amountlt5000'
  * ```
  */
 export function renderState(request: string, steps: readonly WorkflowStep[]): string {
+  return renderAt(request, steps, FACTS_VERSION)
+}
+
+/** The state as a router trained on threshold facts of `version` reads it (see {@link FACTS_KEY}). */
+function renderAt(request: string, steps: readonly WorkflowStep[], version: number): string {
   if (typeof request !== 'string') throw invalid('request', 'expected a string')
   checkSteps(steps, 'steps')
   const parts = [clean(request, 10_000)]
@@ -286,8 +312,8 @@ export function renderState(request: string, steps: readonly WorkflowStep[]): st
     const args = renderArgs(s.args ?? {})
     parts.push(`${toolWord(s.tool)}${args === '' ? '' : ` ${args}`} → ${renderResult(s.result)}`)
     for (const [k, v] of resultFields(s.result)) {
-      if (typeof v === 'number') facts.push(...numberFacts(k, v))
-      else if (typeof v === 'string' && NUMERIC.test(v.trim())) facts.push(...numberFacts(k, Number(v)))
+      if (typeof v === 'number') facts.push(...factsAt(k, v, version))
+      else if (typeof v === 'string' && NUMERIC.test(v.trim())) facts.push(...factsAt(k, Number(v), version))
     }
   })
   if (facts.length > 0) parts.push(`facts ${facts.join(' ')}`)
@@ -491,7 +517,9 @@ export function workflowTools(tools: readonly ToolSpec[], workflows?: readonly W
     workflows === undefined
       ? (tools.find((t) => t.name === FINISH_LABEL) ?? FINISH_TOOL)
       : { ...FINISH_TOOL, parameters: { ...FINISH_TOOL.parameters, [PROVENANCE_KEY]: learnProvenance(workflows) } }
-  return [...rest, finish]
+  // The router these tools train reads states as renderState writes them now, whatever finish
+  // tool came in (an older router's, to continue it, says nothing or an older version).
+  return [...rest, { ...finish, parameters: { ...finish.parameters, [FACTS_KEY]: FACTS_VERSION } }]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -852,6 +880,15 @@ function snapToWords(router: Router, text: string, requestEnd: number, r: Route)
   return { ...r, args, spans, invalid: invalidArgs, complete: r.missing.length === 0 && invalidArgs.length === 0 }
 }
 
+/**
+ * The state as `router` reads it: with the threshold facts it was trained on ({@link FACTS_KEY}).
+ * Exported for the tests, not from the package.
+ */
+export function stateFor(router: Pick<Router, 'tools'>, request: string, steps: readonly WorkflowStep[]): string {
+  const v = router.tools.find((t) => t.name === FINISH_LABEL)?.parameters?.[FACTS_KEY]
+  return renderAt(request, steps, typeof v === 'number' ? v : 1)
+}
+
 function provenanceOf(router: Router): Provenance | undefined {
   const p = router.tools.find((t) => t.name === FINISH_LABEL)?.parameters?.[PROVENANCE_KEY]
   return isObj(p) && p.version === 1 && isObj(p.sources) ? (p as unknown as Provenance) : undefined
@@ -948,7 +985,7 @@ export function nextStep(router: Router, request: string, steps: readonly Workfl
   if (typeof router !== 'object' || router === null || typeof router.route !== 'function') {
     throw invalid('router', 'expected a Router')
   }
-  const text = renderState(request, steps)
+  const text = stateFor(router, request, steps)
   // A request whose workflows always made a call is not done before its first one: on held-out
   // phrasings the model, having seen `finish` only after a history, could still put it first
   // (docs/eval-workflows.md). The exclusion hands its probability to the tools.
