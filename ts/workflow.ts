@@ -85,13 +85,13 @@ const FACTS_VERSION = 2
  * Training options for workflow routers, compared on generated workflows whose phrasings the
  * candidates were not trained on (`npm run eval:workflows -- --sweep`, never its test set): a
  * window of 64 tokens (the request and the first steps; the n-gram features still see the whole
- * state, threshold facts included), a small transformer (the default 64 × 2 layers was within the
- * spread between seeds on new phrasings and 2× slower to train on states this long), a heavier argument loss
+ * state, threshold facts included), a small transformer (the default 64 × 2 layers validated no
+ * better on new phrasings and is 2× slower to train on states this long), a heavier argument loss
  * with no early stop before 60 epochs (the tagger learns more slowly than the tool head), and
  * fewer n-grams dropped per step than for plain routing (0.3 instead of 0.8: a state's threshold
  * facts and earlier results are n-grams the next step depends on), and word shapes (the ids,
- * names and e-mail addresses a request gives: 84.3% against 74.8% mean step accuracy over 3
- * seeds; off by default elsewhere, see `wordShapes`).
+ * names and e-mail addresses a request gives: 89.3% against 76.9% mean step accuracy over 3
+ * seeds; off by default elsewhere, see `wordShapes`). docs/eval-workflows.md has the sweep.
  */
 export const WORKFLOW_TRAINER_OPTIONS = {
   maxTokens: 64,
