@@ -161,7 +161,7 @@ export interface RouteOneOptions extends RouteOptions {
    * Tools this call must not choose, by name: their probability is shared among the other labels
    * (renormalised), so the answer is another tool, out of scope, or an abstention. For what the
    * caller knows and the model cannot (a tool is down; {@link Router.next} uses it so that a
-   * workflow does not finish before its first call). An unknown name is an `INVALID_INPUT` error.
+   * workflow does not finish before its first call). An unknown name is an `INVALID_ARGUMENT` error.
    */
   exclude?: readonly string[]
 }

@@ -64,13 +64,6 @@ export const FINISH = 'finish'
  */
 export const FINISH_LABEL = '__finish__'
 
-/** The pseudo-tool that ends a workflow: no arguments. Add it to the tools of a workflow router ({@link workflowTools}). */
-export const FINISH_TOOL: ToolSpec = {
-  name: FINISH_LABEL,
-  description: 'The workflow is done: no further tool call is needed.',
-  parameters: { type: 'object', properties: {}, 'x-toolrouter-facts': 2 },
-}
-
 /**
  * The schema key of {@link FINISH_TOOL} that says which threshold facts the router was trained on
  * ({@link numberFacts}): 2, both sides of each threshold; absent in routers trained before, which
@@ -80,6 +73,13 @@ const FACTS_KEY = 'x-toolrouter-facts'
 
 /** The threshold facts {@link renderState} writes (see {@link FACTS_KEY}). */
 const FACTS_VERSION = 2
+
+/** The pseudo-tool that ends a workflow: no arguments. Add it to the tools of a workflow router ({@link workflowTools}). */
+export const FINISH_TOOL: ToolSpec = {
+  name: FINISH_LABEL,
+  description: 'The workflow is done: no further tool call is needed.',
+  parameters: { type: 'object', properties: {}, [FACTS_KEY]: FACTS_VERSION },
+}
 
 /**
  * Training options for workflow routers, compared on generated workflows whose phrasings the

@@ -758,7 +758,7 @@ impl Router {
     /// probability is spread over the other labels (renormalised), so the answer is one of the
     /// other tools, "none", or an abstention. For a caller that knows a tool cannot be the answer
     /// this time (a workflow cannot finish before its first call; a tool is down). A name that is
-    /// not one of the router's tools is an `INVALID_INPUT` error naming `exclude`.
+    /// not one of the router's tools is an `INVALID_ARGUMENT` error naming `exclude`.
     pub fn route_excluding(
         &self,
         text: &str,
