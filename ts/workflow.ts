@@ -885,12 +885,17 @@ function snapToWords(router: Router, text: string, requestEnd: number, r: Route)
  * Exported for the tests, not from the package.
  */
 export function stateFor(router: Pick<Router, 'tools'>, request: string, steps: readonly WorkflowStep[]): string {
-  const v = router.tools.find((t) => t.name === FINISH_LABEL)?.parameters?.[FACTS_KEY]
+  const v = finishSchema(router)?.[FACTS_KEY]
   return renderAt(request, steps, typeof v === 'number' ? v : 1)
 }
 
+/** The schema of the router's {@link FINISH_TOOL}, where the workflow keys live. */
+function finishSchema(router: Pick<Router, 'tools'>): Record<string, unknown> | undefined {
+  return router.tools.find((t) => t.name === FINISH_LABEL)?.parameters
+}
+
 function provenanceOf(router: Router): Provenance | undefined {
-  const p = router.tools.find((t) => t.name === FINISH_LABEL)?.parameters?.[PROVENANCE_KEY]
+  const p = finishSchema(router)?.[PROVENANCE_KEY]
   return isObj(p) && p.version === 1 && isObj(p.sources) ? (p as unknown as Provenance) : undefined
 }
 

@@ -749,9 +749,7 @@ impl Router {
 
     /// Routes one request at `threshold` (the router's own when `None`).
     pub fn route_with(&self, text: &str, threshold: Option<f64>) -> Result<Route> {
-        let t = self.threshold_or_default(threshold)?;
-        let p = self.predict(&[text])?;
-        Ok(self.decide(text, &p[0], t))
+        self.route_excluding(text, threshold, &[])
     }
 
     /// Routes one request at `threshold` as if the tools named in `exclude` did not exist: their
@@ -766,22 +764,31 @@ impl Router {
         exclude: &[&str],
     ) -> Result<Route> {
         let t = self.threshold_or_default(threshold)?;
-        let mut drop = vec![false; self.tools.len()];
-        for name in exclude {
-            let i = self
-                .tools
-                .iter()
-                .position(|tool| tool.name == *name)
-                .ok_or_else(|| Error::invalid("exclude", format!("no tool is named `{name}`")))?;
-            drop[i] = true;
+        let mut drop = Vec::new();
+        if !exclude.is_empty() {
+            drop = vec![false; self.tools.len()];
+            for name in exclude {
+                let i = self
+                    .tools
+                    .iter()
+                    .position(|tool| tool.name == *name)
+                    .ok_or_else(|| {
+                        Error::invalid("exclude", format!("no tool is named `{name}`"))
+                    })?;
+                drop[i] = true;
+            }
+            if drop.iter().all(|&d| d) {
+                return Err(Error::invalid("exclude", "leaves no tool to choose"));
+            }
         }
-        if !drop.is_empty() && drop.iter().all(|&d| d) {
-            return Err(Error::invalid("exclude", "leaves no tool to choose"));
-        }
-        let mut p = self.predict(&[text])?;
-        let mut p = p
+        let mut p = self
+            .predict(&[text])?
             .pop()
             .ok_or_else(|| Error::Internal("no prediction for the request".into()))?;
+        if drop.is_empty() {
+            // Nothing excluded (every plain `route()`): no pass over the probabilities.
+            return Ok(self.decide(text, &p, t));
+        }
         exclude_labels(&mut p.probs, &drop);
         let mut r = self.decide(text, &p, t);
         r.alternatives

@@ -96,14 +96,9 @@ impl JsRouter {
         exclude: Option<Vec<String>>,
     ) -> napi::Result<String> {
         guard(|| {
-            let router = self.snapshot();
-            let r = match &exclude {
-                Some(names) if !names.is_empty() => {
-                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                    router.route_excluding(&text, threshold, &names)?
-                }
-                _ => router.route_with(&text, threshold)?,
-            };
+            // Empty when nothing is excluded: collecting nothing allocates nothing.
+            let names: Vec<&str> = exclude.iter().flatten().map(String::as_str).collect();
+            let r = self.snapshot().route_excluding(&text, threshold, &names)?;
             serde_json::to_string(&r).map_err(|e| toolrouter_core::Error::Internal(e.to_string()))
         })
     }
