@@ -1,6 +1,7 @@
 //! Routes the first 256 requests of a JSONL file in a loop, for a profiler to sample:
 //! `routeBatch` on `threads` threads (0: one `route()` at a time), for `seconds` seconds, and
-//! prints the rate. How the README's breakdown of `routeBatch` was taken:
+//! prints the rate (for `route()`, also the median time of one call). How the README's
+//! breakdown of `routeBatch` was taken:
 //!
 //! ```sh
 //! CARGO_PROFILE_RELEASE_STRIP=none CARGO_PROFILE_RELEASE_DEBUG=1 \
@@ -23,10 +24,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let texts: Vec<&str> = rows.iter().take(256).map(|e| e.text.as_str()).collect();
     let t0 = Instant::now();
     let mut n = 0usize;
+    // route(): each call timed too, for a median that one slow stretch of a shared machine
+    // does not move as it moves the mean.
+    let mut each: Vec<f64> = Vec::new();
     while t0.elapsed().as_secs_f64() < seconds {
         if threads == 0 {
             for t in &texts {
+                let start = Instant::now();
                 std::hint::black_box(router.route(t)?);
+                each.push(start.elapsed().as_secs_f64() * 1e6);
             }
             n += texts.len();
         } else {
@@ -38,8 +44,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         format!("routeBatch({}) on {threads} thread(s)", texts.len())
     };
+    each.sort_by(f64::total_cmp);
+    let median = match each.get(each.len() / 2) {
+        Some(m) => format!(", median {m:.2} µs"),
+        None => String::new(),
+    };
     println!(
-        "{how}: {:.0} routes/s",
+        "{how}: {:.0} routes/s{median}",
         n as f64 / t0.elapsed().as_secs_f64()
     );
     Ok(())
