@@ -13,6 +13,7 @@
 //! ```
 
 use crate::error::{Error, Result};
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use tokenizers::normalizers::{unicode::NFKC, utils::Lowercase, Sequence};
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
@@ -262,8 +263,8 @@ pub fn encode(tok: &Tokenizer, text: &str, max_tokens: usize) -> Result<Encoded>
 #[derive(Debug, Clone)]
 pub struct LeanWordPiece {
     /// Word-initial pieces and `##` pieces (stored without the prefix).
-    start: HashMap<String, u32>,
-    cont: HashMap<String, u32>,
+    start: FxHashMap<String, u32>,
+    cont: FxHashMap<String, u32>,
     unk: u32,
     max_chars: usize,
 }
@@ -288,8 +289,8 @@ impl LeanWordPiece {
             return None;
         };
         let prefix = wp.continuing_subword_prefix.as_str();
-        let mut start = HashMap::new();
-        let mut cont = HashMap::new();
+        let mut start = FxHashMap::default();
+        let mut cont = FxHashMap::default();
         for (piece, id) in tok.get_vocab(false) {
             match piece.strip_prefix(prefix).filter(|_| !prefix.is_empty()) {
                 Some(rest) => cont.insert(rest.to_string(), id),
