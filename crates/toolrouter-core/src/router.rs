@@ -817,22 +817,35 @@ impl Router {
         threshold: Option<f64>,
         threads: usize,
     ) -> Result<Vec<Route>> {
+        self.route_batch_map(texts, threshold, threads, Ok)
+    }
+
+    /// [`Router::route_batch_threads`] with each route passed through `map` on the thread that
+    /// decided it, in order: the N-API layer serialises routes there, instead of on one thread
+    /// after the others have finished.
+    pub fn route_batch_map<S: AsRef<str>, T: Send>(
+        &self,
+        texts: &[S],
+        threshold: Option<f64>,
+        threads: usize,
+        map: impl Fn(Route) -> Result<T> + Sync,
+    ) -> Result<Vec<T>> {
         let t = self.threshold_or_default(threshold)?;
         let refs: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
-        let decide = |chunk: &[&str], preds: Vec<Prediction>| -> Vec<Route> {
+        let decide = |chunk: &[&str], preds: Vec<Prediction>| -> Result<Vec<T>> {
             chunk
                 .iter()
                 .zip(&preds)
-                .map(|(text, p)| self.decide(text, p, t))
+                .map(|(text, p)| map(self.decide(text, p, t)))
                 .collect()
         };
         match self.fast_path() {
             // Each thread also decides its share: argument decoding and typing take about 3 µs
             // of a route's 45, which one thread would add up serially after the split.
             Some(fast) => on_threads(&refs, threads, |chunk| {
-                Ok(decide(chunk, self.predict_groups(fast, chunk)?))
+                decide(chunk, self.predict_groups(fast, chunk)?)
             }),
-            None => Ok(decide(&refs, self.predict_candle(&refs)?)),
+            None => decide(&refs, self.predict_candle(&refs)?),
         }
     }
 

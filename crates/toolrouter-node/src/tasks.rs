@@ -109,10 +109,13 @@ impl Task for RouteBatchTask {
 
     fn compute(&mut self) -> Result<Self::Output> {
         guard(|| {
-            let routes =
+            // Each routing thread writes its routes' JSON; here they are only joined.
+            let parts =
                 self.router
-                    .route_batch_threads(&self.texts, self.threshold, self.threads)?;
-            serde_json::to_string(&routes).map_err(|e| core::Error::Internal(e.to_string()))
+                    .route_batch_map(&self.texts, self.threshold, self.threads, |r| {
+                        serde_json::to_string(&r).map_err(|e| core::Error::Internal(e.to_string()))
+                    })?;
+            Ok(format!("[{}]", parts.join(",")))
         })
     }
 
