@@ -462,12 +462,12 @@ impl FastModel {
             matmul(h, &l.qkv, qkv, n);
             let ctx = &mut s.ctx[..n * d];
             for (start, t) in self.spans(reqs) {
+                let (q, c) = (
+                    &qkv[start * 3 * d..(start + t) * 3 * d],
+                    &mut ctx[start * d..(start + t) * d],
+                );
                 #[cfg(target_arch = "x86_64")]
                 if self.isa == Isa::Avx512 && hd == HEAD16 && t <= 2 * HEAD16 {
-                    let (q, c) = (
-                        &qkv[start * 3 * d..(start + t) * 3 * d],
-                        &mut ctx[start * d..(start + t) * d],
-                    );
                     // SAFETY: `isa` is Avx512 only when the CPU reported avx512f (`Isa::detect`,
                     // enforced in `with_isa`).
                     match t <= HEAD16 {
@@ -476,16 +476,7 @@ impl FastModel {
                     }
                     continue;
                 }
-                attention(
-                    &qkv[start * 3 * d..(start + t) * 3 * d],
-                    &mut ctx[start * d..(start + t) * d],
-                    &mut s.scores,
-                    t,
-                    d,
-                    self.heads,
-                    hd,
-                    scale,
-                );
+                attention(q, c, &mut s.scores, t, d, self.heads, hd, scale);
             }
             matmul_add(ctx, &l.out, x, n);
             layer_norm(x, h, &l.ln2, d);
