@@ -271,12 +271,8 @@ fn on_threads<T: Send>(
         return f(texts);
     }
     let per = texts.len().div_ceil(threads);
-    let parts: Vec<Result<Vec<T>>> = texts.par_chunks(per).map(&f).collect();
-    let mut out = Vec::with_capacity(texts.len());
-    for part in parts {
-        out.extend(part?);
-    }
-    Ok(out)
+    let parts: Vec<Vec<T>> = texts.par_chunks(per).map(&f).collect::<Result<_>>()?;
+    Ok(parts.into_iter().flatten().collect())
 }
 
 /// How many alternatives a route lists.
@@ -944,11 +940,11 @@ impl Router {
 /// underflowed), it is shared evenly among them.
 fn exclude_labels(probs: &mut [f64], drop: &[bool]) {
     let dropped = |i: usize| drop.get(i).copied().unwrap_or(false);
-    let kept: f64 = (0..probs.len())
-        .filter(|&i| !dropped(i))
-        .map(|i| probs[i])
-        .sum();
-    let n_kept = (0..probs.len()).filter(|&i| !dropped(i)).count();
+    let (kept, n_kept) = probs
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| !dropped(i))
+        .fold((0.0, 0usize), |(sum, n), (_, p)| (sum + p, n + 1));
     for (i, p) in probs.iter_mut().enumerate() {
         *p = if dropped(i) {
             0.0
