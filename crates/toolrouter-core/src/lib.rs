@@ -19,6 +19,7 @@ pub mod grow;
 pub mod model;
 pub mod pretrained;
 pub mod router;
+pub mod teacher;
 pub mod tokenizer;
 pub mod toolspace;
 pub mod toolspace_fit;
