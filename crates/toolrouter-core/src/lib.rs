@@ -10,6 +10,7 @@ pub mod args;
 pub mod calibrate;
 pub mod data;
 pub mod device;
+pub mod distill;
 pub mod error;
 pub mod eval;
 pub mod fast;

@@ -128,6 +128,20 @@ pub struct TrainingInfo {
     pub replayed: usize,
     /// Temperature and abstention threshold fitted on the validation set.
     pub calibration: Calibration,
+    /// Training with a teacher: which router was kept; `None` without one.
+    pub teacher: Option<TeacherReport>,
+}
+
+/// Training with a teacher trains on the labels alone too and keeps the router that validates
+/// better (see [`crate::train::fit_from`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TeacherReport {
+    /// The kept router is the one trained with the teacher.
+    pub used: bool,
+    /// Validation score (tool accuracy + 0.1 × tag F1) of the router trained on labels alone.
+    pub valid_labels: f64,
+    /// The same, of the router trained with the teacher.
+    pub valid_teacher: f64,
 }
 
 /// Why a route is what it is.

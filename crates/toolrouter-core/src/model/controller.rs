@@ -349,6 +349,8 @@ pub struct Output {
     pub logits: Tensor,
     /// (B, T, n_tags) argument tag logits, when the model has arguments.
     pub tags: Option<Tensor>,
+    /// (B, d_model) the encoder's request vector, before the n-gram bag joins it.
+    pub pooled: Tensor,
 }
 
 impl ToolController {
@@ -529,7 +531,7 @@ impl ToolController {
             self.encode_with(&batch.ids, &batch.mask, batch.shapes.as_ref(), rows, train)?;
         let h = match &batch.bag {
             Some(bag) => Tensor::cat(&[&pooled, bag], 1)?,
-            None => pooled,
+            None => pooled.clone(),
         };
         let logits = linear_t(&self.head, &dropout(&h, self.cfg.dropout, train)?, train)?;
         let tags = match &self.tagger {
@@ -540,7 +542,11 @@ impl ToolController {
             )?),
             None => None,
         };
-        Ok(Output { logits, tags })
+        Ok(Output {
+            logits,
+            tags,
+            pooled,
+        })
     }
 }
 
