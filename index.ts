@@ -312,6 +312,11 @@ export interface TrainingInfo {
   /** Examples replayed from the router training continued from ({@link FitOptions.init}); 0 for a fresh fit. */
   replayed: number
   calibration: Calibration
+  /**
+   * Training with a {@link TrainerOptions.teacher}: a router was also trained on the labels alone
+   * and the one that validates better kept (`used`: the taught one). Null without a teacher.
+   */
+  teacher: { used: boolean; valid_labels: number; valid_teacher: number } | null
 }
 
 /** What {@link Router.profile} reports: medians in µs per request. */
@@ -725,6 +730,23 @@ function checkOptions(o: TrainerOptions): void {
     }
     const anneal = (g as { anneal?: unknown }).anneal
     if (anneal !== undefined && !ok(anneal)) throw invalid('gumbel.anneal', 'expected a number > 0')
+  }
+  if (o.teacher !== undefined) {
+    const d: unknown = o.teacher
+    if (typeof d !== 'object' || d === null || typeof (d as { dir?: unknown }).dir !== 'string') {
+      throw invalid('teacher', "expected { dir: string (the teacher's folder), weight?, augment?, augmentLabelWeight?, softWeight? }")
+    }
+    const r = d as Record<string, unknown>
+    for (const k of ['weight', 'augmentLabelWeight', 'softWeight'] as const) {
+      const v = r[k]
+      if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
+        throw invalid(`teacher.${k}`, `expected a finite number >= 0, got ${String(v)}`)
+      }
+    }
+    const a = r.augment
+    if (a !== undefined && !(typeof a === 'number' && Number.isInteger(a) && a >= 0 && a <= 64)) {
+      throw invalid('teacher.augment', `expected an integer from 0 to 64, got ${String(a)}`)
+    }
   }
 }
 

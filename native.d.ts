@@ -88,7 +88,7 @@ export declare function loadTools(path: string): Promise<Array<ToolSpec>>
 
 /** Training progress. */
 export interface Progress {
-  /** `prepare`, `train` or `done`. */
+  /** `prepare`, `distill` (the teacher embeds the texts: `step` of `stepsPerEpoch` done), `train` or `done`. */
   phase: string
   epoch: number
   epochs: number
@@ -108,6 +108,20 @@ export interface Span {
   start: number
   /** End offset (exclusive) in Unicode code points. */
   end: number
+}
+
+/** A sentence encoder distilled into the router while it trains (all-MiniLM-L6-v2: `scripts/fetch-minilm.sh` puts it in `.cache/minilm`). The teacher is read only during training; the saved router neither contains nor needs it. */
+export interface TeacherOptions {
+  /** Folder of the teacher: `config.json`, `model.safetensors`, `tokenizer.json`. */
+  dir: string
+  /** Weight of the distillation loss (1 − cosine between the router's projected request vector and the teacher's) beside the tool loss. @default 3 */
+  weight?: number
+  /** Augmented copies of each training text (words dropped, swapped, borrowed or spliced) that the teacher embeds. @default 4 */
+  augment?: number
+  /** Weight of the tool loss on an augmented copy, which keeps its source's tool; 0: the copies train the distillation loss only. @default 0 */
+  augmentLabelWeight?: number
+  /** Weight of the soft-label loss: cross-entropy against the tool probabilities of a logistic regression on the teacher's embeddings of the labelled texts, on every text and copy; 0: off. @default 3 */
+  softWeight?: number
 }
 
 /** A tool the agent can call. */
@@ -185,4 +199,6 @@ export interface TrainOptions {
   toolSpace?: boolean
   /** With `toolSpace`: logits taken off added tools' bias beyond what validation asks for; lower favours added tools over the trained ones. @default 2.5 */
   toolSpaceMargin?: number
+  /** Learn from a sentence encoder's embeddings as well as from the labels (docs/eval-distill.md). Off when absent. */
+  teacher?: TeacherOptions
 }

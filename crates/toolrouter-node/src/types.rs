@@ -106,6 +106,24 @@ pub struct TrainOptions {
     pub tool_space: Option<bool>,
     /// With `toolSpace`: logits taken off added tools' bias beyond what validation asks for; lower favours added tools over the trained ones. @default 2.5
     pub tool_space_margin: Option<f64>,
+    /// Learn from a sentence encoder's embeddings as well as from the labels (docs/eval-distill.md). Off when absent.
+    pub teacher: Option<TeacherOptions>,
+}
+
+/// A sentence encoder distilled into the router while it trains (all-MiniLM-L6-v2: `scripts/fetch-minilm.sh` puts it in `.cache/minilm`). The teacher is read only during training; the saved router neither contains nor needs it.
+#[napi(object)]
+#[derive(Default, Clone)]
+pub struct TeacherOptions {
+    /// Folder of the teacher: `config.json`, `model.safetensors`, `tokenizer.json`.
+    pub dir: String,
+    /// Weight of the distillation loss (1 − cosine between the router's projected request vector and the teacher's) beside the tool loss. @default 3
+    pub weight: Option<f64>,
+    /// Augmented copies of each training text (words dropped, swapped, borrowed or spliced) that the teacher embeds. @default 4
+    pub augment: Option<u32>,
+    /// Weight of the tool loss on an augmented copy, which keeps its source's tool; 0: the copies train the distillation loss only. @default 0
+    pub augment_label_weight: Option<f64>,
+    /// Weight of the soft-label loss: cross-entropy against the tool probabilities of a logistic regression on the teacher's embeddings of the labelled texts, on every text and copy; 0: off. @default 3
+    pub soft_weight: Option<f64>,
 }
 
 /// Straight-through Gumbel-softmax on the tool output during training.
@@ -121,7 +139,7 @@ pub struct GumbelOptions {
 /// Training progress.
 #[napi(object)]
 pub struct Progress {
-    /// `prepare`, `train` or `done`.
+    /// `prepare`, `distill` (the teacher embeds the texts: `step` of `stepsPerEpoch` done), `train` or `done`.
     pub phase: String,
     pub epoch: u32,
     pub epochs: u32,
@@ -198,6 +216,16 @@ impl TrainOptions {
                 .unwrap_or(d.gumbel_anneal),
             seed: self.seed.map(u64::from).unwrap_or(d.seed),
             device: self.device.clone().unwrap_or(d.device.clone()),
+            teacher: self.teacher.as_ref().map(|o| {
+                let dd = core::distill::TeacherOptions::default();
+                core::distill::TeacherOptions {
+                    dir: o.dir.clone(),
+                    weight: o.weight.unwrap_or(dd.weight),
+                    augment: o.augment.map_or(dd.augment, |a| a as usize),
+                    augment_label_weight: o.augment_label_weight.unwrap_or(dd.augment_label_weight),
+                    soft_weight: o.soft_weight.unwrap_or(dd.soft_weight),
+                }
+            }),
             ..d
         }
     }
