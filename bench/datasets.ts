@@ -39,3 +39,13 @@ export async function loadDataset(dir: string, name: string): Promise<Dataset | 
   const test = await loadExamples(path.join(d, 'test.jsonl'), { tools })
   return { name, tools, train, valid, test }
 }
+
+/** The first `n` training examples of each label (out of scope included), as train_eval per_tool=N. */
+export function perTool(train: Example[], n: number): Example[] {
+  const seen = new Map<string | null, number>()
+  return train.filter((e) => {
+    const c = (seen.get(e.tool) ?? 0) + 1
+    seen.set(e.tool, c)
+    return c <= n
+  })
+}

