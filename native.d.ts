@@ -88,7 +88,7 @@ export declare function loadTools(path: string): Promise<Array<ToolSpec>>
 
 /** Training progress. */
 export interface Progress {
-  /** `prepare`, `distill` (the teacher embeds the texts: `step` of `stepsPerEpoch` done), `train` or `done`. */
+  /** `prepare`, `distill` (the teacher embeds the texts: `step` of `stepsPerEpoch` done), `train` or `done`. With a `teacher` and validation data, a labels-alone run's phases come first, then the taught run's. */
   phase: string
   epoch: number
   epochs: number
@@ -112,7 +112,7 @@ export interface Span {
 
 /** A sentence encoder distilled into the router while it trains (all-MiniLM-L6-v2: `scripts/fetch-minilm.sh` puts it in `.cache/minilm`). The teacher is read only during training; the saved router neither contains nor needs it. */
 export interface TeacherOptions {
-  /** Folder of the teacher: `config.json`, `model.safetensors`, `tokenizer.json`. */
+  /** Folder of the teacher (`config.json`, `model.safetensors`, `tokenizer.json`), relative to the working directory or absolute. */
   dir: string
   /** Weight of the distillation loss (1 − cosine between the router's projected request vector and the teacher's) beside the tool loss. @default 3 */
   weight?: number

@@ -114,7 +114,7 @@ pub struct TrainOptions {
 #[napi(object)]
 #[derive(Default, Clone)]
 pub struct TeacherOptions {
-    /// Folder of the teacher: `config.json`, `model.safetensors`, `tokenizer.json`.
+    /// Folder of the teacher (`config.json`, `model.safetensors`, `tokenizer.json`), relative to the working directory or absolute.
     pub dir: String,
     /// Weight of the distillation loss (1 − cosine between the router's projected request vector and the teacher's) beside the tool loss. @default 3
     pub weight: Option<f64>,
@@ -139,7 +139,7 @@ pub struct GumbelOptions {
 /// Training progress.
 #[napi(object)]
 pub struct Progress {
-    /// `prepare`, `distill` (the teacher embeds the texts: `step` of `stepsPerEpoch` done), `train` or `done`.
+    /// `prepare`, `distill` (the teacher embeds the texts: `step` of `stepsPerEpoch` done), `train` or `done`. With a `teacher` and validation data, a labels-alone run's phases come first, then the taught run's.
     pub phase: String,
     pub epoch: u32,
     pub epochs: u32,
