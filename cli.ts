@@ -129,6 +129,7 @@ interface TrainCliOptions {
   layers?: number
   dModel?: number
   pretrained?: 'minilm' | 'none'
+  teacher?: string
   toolSpace?: boolean
   json?: boolean
 }
@@ -170,6 +171,8 @@ class ProgressView {
     let line: string
     if (p.phase === 'prepare') {
       line = 'preparing…'
+    } else if (p.phase === 'distill') {
+      line = `teacher embedding the texts: ${p.step}/${p.stepsPerEpoch}  ${seconds(p.elapsedS)}`
     } else {
       const steps = Math.max(p.stepsPerEpoch, 1)
       const width = 20
@@ -232,6 +235,7 @@ async function trainCommand(opts: TrainCliOptions): Promise<void> {
     dModel: opts.dModel,
     pretrained: opts.pretrained,
     toolSpace: opts.toolSpace,
+    ...(opts.teacher === undefined ? {} : { teacher: { dir: opts.teacher } }),
   })
   const interrupted = (): Interrupted => {
     if (json) writeJson({ event: 'aborted' })
@@ -516,6 +520,10 @@ function buildProgram(): Command {
     .option('--layers <n>', 'transformer layers; 0 keeps only the n-gram features (default 2)', integer(0))
     .option('--d-model <n>', 'width of the transformer (default 64)', integer(1))
     .option('--pretrained <table>', "start from a static word table: 'minilm' or 'none' (default minilm)", pretrainedTable)
+    .option(
+      '--teacher <dir>',
+      "distil this sentence encoder into the router while training (all-MiniLM-L6-v2: scripts/fetch-minilm.sh puts it in .cache/minilm); also trains on the labels alone and keeps the better",
+    )
     .option('--tool-space', 'also train the tool encoder that `add-tool` uses (about a minute more on CLINC150)')
     .option('--json', 'print one JSON object a line on stdout: progress events, then a "done" event')
     .addHelpText(

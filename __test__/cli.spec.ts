@@ -385,6 +385,14 @@ test('a missing model file exits 2 with MODEL_NOT_FOUND', async (t) => {
   t.regex(r.stderr, /^toolrouter: MODEL_NOT_FOUND: /m)
 })
 
+test('train --teacher with no teacher there exits 2 with MODEL_NOT_FOUND naming the file', async (t) => {
+  const dir = tempDir(t)
+  const r = await cli(['train', '--train', TRAIN, '--tools', TOOLS, '--out', join(dir, 'm.trm'), ...QUICK, '--teacher', join(dir, 'none')])
+  t.is(r.code, 2)
+  t.regex(r.stderr, /^toolrouter: MODEL_NOT_FOUND: .*config\.json/m)
+  t.false(existsSync(join(dir, 'm.trm')))
+})
+
 test('a JSONL file with an invalid line exits 2 and names the line', async (t) => {
   const dir = tempDir(t)
   const data = join(dir, 'bad.jsonl')

@@ -360,6 +360,9 @@ pub fn fit_from(
 ) -> Result<Router> {
     let started = Instant::now();
     check_options(opts)?;
+    if let Some(t) = &opts.teacher {
+        crate::teacher::Teacher::check_dir(std::path::Path::new(&t.dir))?;
+    }
     let validated = valid.is_some_and(|v| !v.is_empty()) || opts.valid_fraction > 0.0;
     if opts.teacher.is_none() || !validated {
         return fit_once(init, tools, train, valid, opts, progress, abort);

@@ -171,18 +171,22 @@ fn distillation_trains_a_router_that_routes_and_differs_from_labels_alone() {
 fn a_missing_teacher_is_named_before_training() {
     let abort = AtomicBool::new(false);
     let gone = std::env::temp_dir().join("toolrouter-no-such-teacher");
-    let err = fit(
-        &tools(),
-        &examples(),
-        None,
-        &options(Some(&gone)),
-        &|_| {},
-        &abort,
-    )
-    .err()
-    .unwrap();
-    assert_eq!(err.code(), "MODEL_NOT_FOUND");
-    assert!(err.to_string().contains("config.json"), "{err}");
+    // With validation data too: the labels-alone run would come first, so the check must
+    // precede it (no progress at all is reported).
+    for valid_fraction in [0.0, 0.25] {
+        let opts = TrainOptions {
+            valid_fraction,
+            ..options(Some(&gone))
+        };
+        let reported = Mutex::new(0usize);
+        let progress = |_: &toolrouter_core::Progress| *reported.lock().unwrap() += 1;
+        let err = fit(&tools(), &examples(), None, &opts, &progress, &abort)
+            .err()
+            .unwrap();
+        assert_eq!(err.code(), "MODEL_NOT_FOUND");
+        assert!(err.to_string().contains("config.json"), "{err}");
+        assert_eq!(*reported.lock().unwrap(), 0);
+    }
 }
 
 #[test]
