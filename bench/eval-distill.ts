@@ -48,7 +48,7 @@ const pct = (v: number | null | undefined): string => (v === null || v === undef
 /**
  * Kept by a re-render: the sweep the defaults were picked from (validation accuracy, CLINC150 with
  * 10 examples per intent), run with the Rust example on 2026-12-06 (Intel Xeon, 2 cores):
- * `cargo run --release -p toolrouter-core --example train_eval -- ../shared/datasets/clinc150 per_tool=10 'teacher={"dir":".cache/minilm","weight":3,"soft_weight":3}'`
+ * `cargo run --release -p toolrouter-core --example train_eval -- ../shared/datasets/clinc150 per_tool=10 'teacher={"dir":".cache/minilm","weight":3,"soft_weight":3,"select":false}'`
  * and the other settings in the table (`augment_label_weight`, `augment`; weight 0 and soft 0 turn a lever off).
  */
 const SWEEP = [
@@ -56,8 +56,10 @@ const SWEEP = [
   '',
   'On the validation split (valid.jsonl, 3,100 requests), training on CLINC150 with 10 examples per intent, seed 42; ' +
     'the test column is shown for reference only. Each row: ' +
-    "`cargo run --release -p toolrouter-core --example train_eval -- ../shared/datasets/clinc150 per_tool=10 'teacher={...}'` " +
-    '(2026-12-06, Intel Xeon, 2 cores). Embedding weight is `weight`, soft-label weight `softWeight`, copies `augment`.',
+    "`cargo run --release -p toolrouter-core --example train_eval -- ../shared/datasets/clinc150 per_tool=10 " +
+    '\'teacher={"dir":".cache/minilm","weight":3,"soft_weight":3,"augment":4,"augment_label_weight":0,"select":false}\'` ' +
+    'with that row\'s values (2026-12-06, Intel Xeon, 2 cores); `"select": false` keeps the taught router itself rather ' +
+    'than the better of it and the labels-alone one. Embedding weight is `weight`, soft-label weight `softWeight`, copies `augment`.',
   '',
   '| teacher options | valid accuracy | test accuracy |',
   '|---|---|---|',

@@ -35,6 +35,10 @@ pub struct TeacherOptions {
     /// teacher classifier (a logistic regression on the teacher's embeddings of the labelled
     /// training texts), on every text and copy (0: off).
     pub soft_weight: f64,
+    /// With validation data, also train on the labels alone and keep the router that validates
+    /// better (see [`crate::train::fit_from`]). `false` keeps the taught router whatever it
+    /// scores: the sweep in docs/eval-distill.md, which compares the taught routers themselves.
+    pub select: bool,
 }
 
 impl Default for TeacherOptions {
@@ -45,6 +49,7 @@ impl Default for TeacherOptions {
             augment: 4,
             augment_label_weight: 0.0,
             soft_weight: 3.0,
+            select: true,
         }
     }
 }

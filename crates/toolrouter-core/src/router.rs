@@ -128,7 +128,8 @@ pub struct TrainingInfo {
     pub replayed: usize,
     /// Temperature and abstention threshold fitted on the validation set.
     pub calibration: Calibration,
-    /// Training with a teacher: which router was kept; `None` without one.
+    /// Training with a teacher: which router was kept; `None` without one (or without the
+    /// labels-alone run: no validation data, or `select: false`).
     pub teacher: Option<TeacherReport>,
 }
 

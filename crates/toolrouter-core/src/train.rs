@@ -364,7 +364,7 @@ pub fn fit_from(
         crate::teacher::Teacher::check_dir(std::path::Path::new(&t.dir))?;
     }
     let validated = valid.is_some_and(|v| !v.is_empty()) || opts.valid_fraction > 0.0;
-    if opts.teacher.is_none() || !validated {
+    if !validated || !opts.teacher.as_ref().is_some_and(|t| t.select) {
         return fit_once(init, tools, train, valid, opts, progress, abort);
     }
     let plain_opts = TrainOptions {

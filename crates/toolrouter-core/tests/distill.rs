@@ -208,6 +208,18 @@ fn with_validation_data_the_router_that_validates_better_is_kept() {
         report.valid_labels
     };
     assert!((own - expected).abs() < 1e-9, "{own} vs {expected}");
+    // `select: false` keeps the taught router without training the other: no report, and the
+    // same model as the taught one above when that one was kept.
+    let unselected = TrainOptions {
+        teacher: opts
+            .teacher
+            .clone()
+            .map(|t| TeacherOptions { select: false, ..t }),
+        ..opts.clone()
+    };
+    let only = fit(&tools(), &examples(), None, &unselected, &|_| {}, &abort).unwrap();
+    assert!(only.training().teacher.is_none());
+    assert!((only.training().valid_accuracy.unwrap() - report.valid_teacher).abs() < 1e-9);
     // Without a teacher there is no report.
     let plain = fit(&tools(), &examples(), None, &options(None), &|_| {}, &abort).unwrap();
     assert!(plain.training().teacher.is_none());

@@ -224,6 +224,7 @@ impl TrainOptions {
                     augment: o.augment.map_or(dd.augment, |a| a as usize),
                     augment_label_weight: o.augment_label_weight.unwrap_or(dd.augment_label_weight),
                     soft_weight: o.soft_weight.unwrap_or(dd.soft_weight),
+                    ..dd
                 }
             }),
             ..d
