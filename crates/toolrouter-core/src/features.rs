@@ -95,36 +95,52 @@ fn words(text: &str) -> Vec<String> {
 pub fn extract(text: &str) -> Vec<u64> {
     let ws = words(text);
     let mut out = Vec::with_capacity(ws.len() * 24);
-    let mut marked = String::with_capacity(40);
-    let mut bounds: Vec<usize> = Vec::with_capacity(40);
+    let mut marked = Marked::default();
     for (i, w) in ws.iter().enumerate() {
         out.push(fnv(b'w', &[w]));
         if i + 1 < ws.len() {
             out.push(fnv(b'b', &[w, &ws[i + 1]]));
         }
-        marked.clear();
-        marked.push('<');
-        marked.push_str(w);
-        marked.push('>');
-        bounds.clear();
-        bounds.extend(marked.char_indices().map(|(b, _)| b));
-        bounds.push(marked.len());
-        let chars = bounds.len() - 1;
-        let bytes = marked.as_bytes();
+        marked.char_ngrams(w, |h| out.push(h));
+    }
+    out
+}
+
+/// Buffers for the character n-grams of one word at a time.
+#[derive(Default)]
+struct Marked {
+    /// `<word>`.
+    bytes: Vec<u8>,
+    /// Where each character of `bytes` starts, then its length.
+    bounds: Vec<usize>,
+}
+
+impl Marked {
+    /// The hashes of the character 2-5-grams of `<w>`, passed to `f`.
+    fn char_ngrams(&mut self, w: &str, mut f: impl FnMut(u64)) {
+        self.bytes.clear();
+        self.bytes.push(b'<');
+        self.bytes.extend_from_slice(w.as_bytes());
+        self.bytes.push(b'>');
+        self.bounds.clear();
+        // UTF-8: a character starts at every byte that is not a continuation byte (0b10xxxxxx).
+        self.bounds
+            .extend((0..self.bytes.len()).filter(|&i| self.bytes[i] & 0xC0 != 0x80));
+        self.bounds.push(self.bytes.len());
+        let chars = self.bounds.len() - 1;
         // The n-grams starting at one character share their prefix: each longer one extends
         // the shorter one's hash by its last character's bytes (the same hash as `fnv` of its
         // text, computed once per character instead of once per n-gram and length).
         for start in 0..chars {
             let mut h = fnv_start(b'c');
             for end in start + 1..=(start + CHAR_MAX).min(chars) {
-                h = fnv_bytes(h, &bytes[bounds[end - 1]..bounds[end]]);
+                h = fnv_bytes(h, &self.bytes[self.bounds[end - 1]..self.bounds[end]]);
                 if end - start >= CHAR_MIN {
-                    out.push(h);
+                    f(h);
                 }
             }
         }
     }
-    out
 }
 
 /// The feature vocabulary with inverse document frequencies.
@@ -133,6 +149,18 @@ pub struct NgramVocab {
     pub hashes: Vec<u64>,
     pub idf: Vec<f32>,
     index: HashIndex,
+    words: WordCache,
+}
+
+/// The known features of whole words, computed once (see [`NgramVocab::cache_words`]): a word's
+/// unigram and character n-grams are a third of a request's n-gram lookups each; a cached word
+/// costs one lookup, by the hash of its unigram, which routing computes anyway.
+#[derive(Debug, Clone, Default)]
+struct WordCache {
+    /// Unigram hash -> `ids[start..start + len]`.
+    index: HashMap<u64, (u32, u32), BuildHasherDefault<PreHashed>>,
+    /// Feature ids, repeats kept (a repeated character n-gram counts twice in TF).
+    ids: Vec<u32>,
 }
 
 impl NgramVocab {
@@ -189,7 +217,58 @@ impl NgramVocab {
             .enumerate()
             .map(|(i, &h)| (h, i as u32))
             .collect();
-        NgramVocab { hashes, idf, index }
+        NgramVocab {
+            hashes,
+            idf,
+            index,
+            words: WordCache::default(),
+        }
+    }
+
+    /// Precomputes the known features of each of `words` that is a single lower-case word as
+    /// [`extract`] splits text (others are skipped), for [`NgramVocab::weights`]. The router
+    /// caches its tokenizer's whole-word pieces: the frequent words of its training texts,
+    /// fixed at load time, so a request's cost does not depend on the requests before it.
+    /// Results are the same with or without the cache.
+    pub fn cache_words<'a>(&mut self, words: impl IntoIterator<Item = &'a str>) {
+        let mut cache = WordCache::default();
+        let mut ids = Vec::new();
+        let mut marked = Marked::default();
+        self.words = WordCache::default();
+        for w in words {
+            if w.is_empty()
+                || w.chars()
+                    .any(|c| !c.is_alphanumeric() || c.to_lowercase().ne([c]))
+            {
+                continue;
+            }
+            let h = fnv(b'w', &[w]);
+            if cache.index.contains_key(&h) {
+                continue;
+            }
+            ids.clear();
+            self.word_ids(w, h, &mut ids, &mut marked);
+            let start = cache.ids.len() as u32;
+            cache.ids.extend_from_slice(&ids);
+            cache.index.insert(h, (start, ids.len() as u32));
+        }
+        self.words = cache;
+    }
+
+    /// Words in the cache of [`NgramVocab::cache_words`], and the feature ids it holds.
+    pub fn cached_words(&self) -> (usize, usize) {
+        (self.words.index.len(), self.words.ids.len())
+    }
+
+    /// The known features of word `w` (lower-cased), whose unigram hash is `h`: the unigram and
+    /// the character n-grams of `<w>`, as [`extract`] computes them.
+    fn word_ids(&self, w: &str, h: u64, out: &mut Vec<u32>, scratch: &mut Marked) {
+        if let Some(&(start, len)) = self.words.index.get(&h) {
+            out.extend_from_slice(&self.words.ids[start as usize..(start + len) as usize]);
+            return;
+        }
+        out.extend(self.index.get(&h).copied());
+        scratch.char_ngrams(w, |g| out.extend(self.index.get(&g).copied()));
     }
 
     pub fn len(&self) -> usize {
@@ -202,10 +281,34 @@ impl NgramVocab {
 
     /// Distinct known features of `text` and their TF-IDF weights (sub-linear TF, L2-normalised).
     pub fn weights(&self, text: &str) -> (Vec<u32>, Vec<f32>) {
-        let mut ids: Vec<u32> = extract(text)
-            .into_iter()
-            .filter_map(|h| self.index.get(&h).copied())
-            .collect();
+        let mut ids: Vec<u32> = Vec::with_capacity(text.len() * 4);
+        let mut marked = Marked::default();
+        // The words of `extract`, one at a time, each lower-cased into `cur`; `bigram` is the
+        // bigram hash's state after the previous word and the separator.
+        let mut cur = String::with_capacity(32);
+        let mut bigram: Option<u64> = None;
+        let mut word = |cur: &str, ids: &mut Vec<u32>| {
+            let h = fnv(b'w', &[cur]);
+            self.word_ids(cur, h, ids, &mut marked);
+            if let Some(b) = bigram {
+                ids.extend(self.index.get(&fnv_bytes(b, cur.as_bytes())).copied());
+            }
+            bigram = Some(fnv_bytes(
+                fnv_bytes(fnv_start(b'b'), cur.as_bytes()),
+                &[0x1f],
+            ));
+        };
+        for c in text.chars() {
+            if c.is_alphanumeric() {
+                cur.extend(c.to_lowercase());
+            } else if !cur.is_empty() {
+                word(&cur, &mut ids);
+                cur.clear();
+            }
+        }
+        if !cur.is_empty() {
+            word(&cur, &mut ids);
+        }
         ids.sort_unstable();
         let mut out_ids = Vec::with_capacity(ids.len());
         let mut out_w = Vec::with_capacity(ids.len());
@@ -282,6 +385,77 @@ mod tests {
         assert_eq!(fnv(b'w', &["jazz"]), 0xa9a0ea76990213af);
         assert_ne!(fnv(b'w', &["jazz"]), fnv(b'c', &["jazz"]));
         assert_ne!(fnv(b'b', &["ab", "c"]), fnv(b'b', &["a", "bc"]));
+    }
+
+    /// `weights` as first written: from `extract`'s hashes.
+    fn weights_reference(vocab: &NgramVocab, text: &str) -> (Vec<u32>, Vec<f32>) {
+        let mut ids: Vec<u32> = extract(text)
+            .into_iter()
+            .filter_map(|h| vocab.index.get(&h).copied())
+            .collect();
+        ids.sort_unstable();
+        let mut out_ids: Vec<u32> = ids.clone();
+        out_ids.dedup();
+        let mut out_w: Vec<f32> = out_ids
+            .iter()
+            .map(|&i| {
+                let n = ids.iter().filter(|&&j| j == i).count();
+                (1.0 + (n as f32).ln()) * vocab.idf[i as usize]
+            })
+            .collect();
+        let norm = out_w.iter().map(|w| w * w).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            out_w.iter_mut().for_each(|w| *w /= norm);
+        }
+        (out_ids, out_w)
+    }
+
+    #[test]
+    fn cached_words_give_the_same_weights() {
+        let train: Vec<String> = [
+            "Play jazz by Nina Simone",
+            "book a table for 4 at Café Zoë tomorrow",
+            "aaaa bbbb aaaa, remind me about the dentist",
+            "naïve façade — ünïcödé 日本語のテキスト",
+            "supercalifragilisticexpialidocious weather in Oslo",
+        ]
+        .map(String::from)
+        .to_vec();
+        let plain = NgramVocab::fit(&train, 1, usize::MAX);
+        let mut cached = plain.clone();
+        // Pieces as a tokenizer's vocabulary has them: whole words, `##` pieces, specials, and
+        // strings that are not one lower-case word (skipped).
+        cached.cache_words([
+            "play",
+            "jazz",
+            "aaaa",
+            "café",
+            "zoë",
+            "naïve",
+            "日本語のテキスト",
+            "oslo",
+            "supercalifragilisticexpialidocious",
+            "##ing",
+            "[CLS]",
+            "Jazz",
+            "two words",
+            "",
+        ]);
+        assert_eq!(cached.cached_words().0, 9);
+        assert!(cached.cached_words().1 > 0);
+        for text in train.iter().map(String::as_str).chain([
+            "",
+            "   ",
+            "PLAY JAZZ jazz jazz",
+            "Café zoë, naïve?! aaaa",
+            "wether in osloo",
+            "x",
+            "🎵🎶 play",
+        ]) {
+            let want = weights_reference(&plain, text);
+            assert_eq!(plain.weights(text), want, "{text:?}");
+            assert_eq!(cached.weights(text), want, "{text:?} (cached)");
+        }
     }
 
     #[test]

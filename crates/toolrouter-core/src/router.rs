@@ -36,7 +36,14 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    pub fn new(tokenizer: Tokenizer, vocab: NgramVocab, max_tokens: usize, shapes: bool) -> Self {
+    pub fn new(
+        tokenizer: Tokenizer,
+        mut vocab: NgramVocab,
+        max_tokens: usize,
+        shapes: bool,
+    ) -> Self {
+        // The tokenizer's whole-word pieces are its training texts' frequent words.
+        vocab.cache_words(tokenizer.get_vocab(false).keys().map(String::as_str));
         Encoder {
             lean: tokenizer::LeanWordPiece::new(&tokenizer),
             tokenizer,
@@ -391,7 +398,8 @@ impl Router {
         let weights: usize = self.weights.values().map(|t| t.elem_count() * 4).sum();
         let fast = if self.fast.is_some() { weights } else { 0 };
         // Hash, IDF, and the lookup's (key, index) entries with the table's slack.
-        let vocab = self.encoder.vocab.len() * (8 + 4 + 24);
+        let (cached, cached_ids) = self.encoder.vocab.cached_words();
+        let vocab = self.encoder.vocab.len() * (8 + 4 + 24) + cached * 24 + cached_ids * 4;
         let replay: usize = self.replay.iter().map(|e| e.text.len() + 64).sum();
         weights + fast + vocab + replay
     }
