@@ -332,10 +332,14 @@ export interface RouteProfile {
   flops: number
   /** Kernels of the CPU fast path (`avx512`, `avx2+fma`, `portable`), or null when the forward is candle's. */
   isa: string | null
-  /** The forward's arithmetic floor: its matrix products at the best single-core rate measured for their shapes. */
+  /** The forward's arithmetic floor: its matrix products at the best single-core rate a plain product (this crate's tiled kernel, the `gemm` crate) reaches on their shapes. */
   floor_us: number | null
   gflops_kernel: number | null
   gflops_gemm_crate: number | null
+  /** The rate of the products the forward runs (with AVX-512: a kernel over weights packed at load time). */
+  gflops_forward: number | null
+  /** The floor at the better of that rate and the plain products' (stricter than `floor_us` where the forward's kernel is faster). */
+  floor_forward_us: number | null
 }
 
 /** Temperature scaling and the abstention threshold, fitted on the validation set. */

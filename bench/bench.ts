@@ -42,10 +42,17 @@ interface ModelBench {
   napi_and_js_us: number
   gflops_kernel: number | null
   gflops_gemm_crate: number | null
+  /** The rate of the forward's own products (packed AVX-512 kernel where the CPU has it). */
+  gflops_forward: number | null
+  /** The floor at the better of the forward's rate and the plain products', and p50 against it. */
+  floor_forward_us: number | null
+  ratio_to_forward_floor: number | null
   /** routes/s by batch size, then threads. */
   batch_throughput: Record<string, Record<string, number>>
   /** batch 256 on 2 threads against the rate the floor allows on 2 cores. */
   batch_share_of_floor: number | null
+  /** The same against the stricter floor. */
+  batch_share_of_forward_floor: number | null
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -155,8 +162,13 @@ async function benchModel(
     napi_and_js_us: Math.max(0, p50 - stages),
     gflops_kernel: p.gflops_kernel,
     gflops_gemm_crate: p.gflops_gemm_crate,
+    gflops_forward: p.gflops_forward,
+    floor_forward_us: p.floor_forward_us,
+    ratio_to_forward_floor: p.floor_forward_us !== null ? p50 / p.floor_forward_us : null,
     batch_throughput: batchThroughput,
     batch_share_of_floor: floorRate !== null ? batchThroughput['256']['2'] / floorRate : null,
+    batch_share_of_forward_floor:
+      p.floor_forward_us !== null ? batchThroughput['256']['2'] / ((2 * 1e6) / p.floor_forward_us) : null,
   }
 }
 
@@ -248,6 +260,8 @@ function printTable(models: Record<string, ModelBench>, napiUs: number): void {
     ['N-API crossing and JS (µs)', (m) => f1(m.napi_and_js_us)],
     ['tokens per request (mean), FLOPs', (m) => `${m.tokens_mean.toFixed(1)}, ${(m.flops / 1e6).toFixed(2)} M`],
     ['matmul GFLOP/s: our kernel / gemm crate', (m) => `${f1(m.gflops_kernel)} / ${f1(m.gflops_gemm_crate)} (${m.isa ?? 'candle'})`],
+    ['matmul GFLOP/s the forward runs at (packed)', (m) => f1(m.gflops_forward)],
+    ['stricter floor at that rate (µs), p50 / it', (m) => `${f1(m.floor_forward_us, 2)}, ${f1(m.ratio_to_forward_floor, 2)}`],
     ...[1, 32, 256].map(
       (b): [string, (m: ModelBench) => string] => [
         `routeBatch(${b}) routes/s, 1 / 2 threads`,
@@ -255,6 +269,7 @@ function printTable(models: Record<string, ModelBench>, napiUs: number): void {
       ],
     ),
     ['batch 256 × 2 threads, share of the floor rate', (m) => (m.batch_share_of_floor === null ? '–' : `${(100 * m.batch_share_of_floor).toFixed(0)}%`)],
+    ['the same, of the stricter floor\'s rate', (m) => (m.batch_share_of_forward_floor === null ? '–' : `${(100 * m.batch_share_of_forward_floor).toFixed(0)}%`)],
     ['training (s), examples/s', (m) => `${m.train_s.toFixed(1)}, ${m.train_examples_per_s.toFixed(0)}`],
     ['model file', (m) => `${(m.model_bytes / 1e6).toFixed(1)} MB`],
   ]

@@ -230,12 +230,19 @@ pub struct Profile {
     /// The kernels of the fast path, or `None` when the forward is candle's.
     pub isa: Option<&'static str>,
     /// The arithmetic floor of the forward: each matrix product of the model at the mean token
-    /// count, timed at the single-core rate the better of this crate's kernel and the `gemm`
-    /// crate reaches on that shape (attention scores at the rate of the QKV product).
+    /// count, timed at the single-core rate the better of a plain product (this crate's tiled
+    /// kernel, the `gemm` crate) reaches on that shape (attention scores at the rate of the QKV
+    /// product): the speed issue's floor.
     pub floor_us: Option<f64>,
     /// FLOP-weighted single-core rates over the model's shapes.
     pub gflops_kernel: Option<f64>,
     pub gflops_gemm_crate: Option<f64>,
+    /// The rate of the products the forward runs (the packed AVX-512 kernel, whose weights are
+    /// laid out at load time, else the `gemm` crate).
+    pub gflops_forward: Option<f64>,
+    /// The floor at that rate: stricter than `floor_us` wherever the forward's kernel is faster
+    /// than a plain product.
+    pub floor_forward_us: Option<f64>,
 }
 
 /// CPU cores available to this process, asked once: `available_parallelism` reads the cgroup
@@ -493,28 +500,35 @@ impl Router {
         let t = (tokens_mean.round() as usize).max(1);
         let fast = self.fast_path();
         let (mut floor_s, mut flops_mm, mut work_k, mut work_g) = (0.0, 0.0, 0.0, 0.0);
-        let mut qkv_rate = 0.0;
+        let (mut floor_f, mut work_f) = (0.0, 0.0);
+        let (mut qkv_rate, mut qkv_rate_f) = (0.0, 0.0);
         if let Some(f) = fast {
-            let mut seen: HashMap<(usize, usize, usize), (f64, f64)> = HashMap::new();
+            let mut seen: HashMap<(usize, usize, usize), (f64, f64, f64)> = HashMap::new();
             for shape in f.matmul_shapes(t) {
                 let (m, k, n) = shape;
-                let (ours, theirs) = *seen
+                let (ours, theirs, forward) = *seen
                     .entry(shape)
-                    .or_insert_with(|| crate::fast::matmul_gflops(f.isa(), m, k, n, 30.0));
+                    .or_insert_with(|| crate::fast::matmul_rates(f.isa(), m, k, n, 30.0));
                 let fl = 2.0 * (m * k * n) as f64;
                 let best = ours.max(theirs) * 1e9;
+                // The stricter floor: the best of the plain products and the forward's own.
+                let best_f = best.max(forward * 1e9);
                 if qkv_rate == 0.0 {
                     qkv_rate = best;
+                    qkv_rate_f = best_f;
                 }
                 floor_s += fl / best;
+                floor_f += fl / best_f;
                 flops_mm += fl;
                 work_k += fl / (ours * 1e9);
                 work_g += fl / (theirs * 1e9);
+                work_f += fl / (forward * 1e9);
             }
         }
         let flops = fast.map_or(0.0, |f| f.flops(t) as f64);
         if qkv_rate > 0.0 {
             floor_s += (flops - flops_mm).max(0.0) / qkv_rate;
+            floor_f += (flops - flops_mm).max(0.0) / qkv_rate_f;
         }
         Ok(Profile {
             tokenize_us: median(tok),
@@ -527,6 +541,8 @@ impl Router {
             floor_us: fast.map(|_| floor_s * 1e6),
             gflops_kernel: fast.map(|_| flops_mm / work_k / 1e9),
             gflops_gemm_crate: fast.map(|_| flops_mm / work_g / 1e9),
+            gflops_forward: fast.map(|_| flops_mm / work_f / 1e9),
+            floor_forward_us: fast.map(|_| floor_f * 1e6),
         })
     }
 
