@@ -1303,23 +1303,38 @@ mod tests {
         assert_eq!(exp(-1000.0), exp(-87.0));
     }
 
+    /// Whether the AVX-512 kernels can run here; says so on stderr when not (the test then has
+    /// nothing to compare: route() never takes that path on this CPU).
     #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn the_packed_kernel_equals_the_tiled_loop() {
-        if Isa::detect() != Isa::Avx512 {
+    fn avx512_here(test: &str) -> bool {
+        let here = Isa::detect() == Isa::Avx512;
+        if !here {
             eprintln!(
-                "the_packed_kernel_equals_the_tiled_loop: no AVX-512 on this CPU, so route() \
-                 never takes that path here; nothing to compare"
+                "{test}: no AVX-512 on this CPU, so route() never takes that path here; nothing \
+                 to compare"
             );
-            return;
         }
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
+        here
+    }
+
+    /// Uniform values in [-scale, scale) from a xorshift generator seeded with `seed`.
+    #[cfg(target_arch = "x86_64")]
+    fn xorshift(mut seed: u64, scale: f32) -> impl FnMut() -> f32 {
+        move || {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            (seed >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-        };
+            ((seed >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_packed_kernel_equals_the_tiled_loop() {
+        if !avx512_here("the_packed_kernel_equals_the_tiled_loop") {
+            return;
+        }
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15, 1.0);
         // Every tile height (1-6 rows and more), one and two panels, partial last panels.
         for (m, k, n) in [
             (1, 1, 1),
@@ -1357,11 +1372,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn the_16_wide_gelu_equals_the_general_loop() {
-        if Isa::detect() != Isa::Avx512 {
-            eprintln!(
-                "the_16_wide_gelu_equals_the_general_loop: no AVX-512 on this CPU, so route() \
-                 never takes that path here; nothing to compare"
-            );
+        if !avx512_here("the_16_wide_gelu_equals_the_general_loop") {
             return;
         }
         // Every lane of the chunks and the remainder's scalar path (37 = 2·16 + 5), across the
@@ -1388,20 +1399,10 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn the_16_wide_attention_equals_the_general_loop() {
-        if Isa::detect() != Isa::Avx512 {
-            eprintln!(
-                "the_16_wide_attention_equals_the_general_loop: no AVX-512 on this CPU, so \
-                 route() never takes that path here; nothing to compare"
-            );
+        if !avx512_here("the_16_wide_attention_equals_the_general_loop") {
             return;
         }
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 40) as f32 / (1u64 << 24) as f32 * 8.0 - 4.0
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d, 4.0);
         for heads in 1..=4 {
             let d = HEAD16 * heads;
             for t in 1..=2 * HEAD16 {
