@@ -31,8 +31,9 @@ struct Dense {
 }
 
 impl Dense {
-    /// From candle's `(out, in)` weight and `(out)` bias.
-    fn load(weights: &HashMap<String, Tensor>, name: &str) -> Result<Dense> {
+    /// From candle's `(out, in)` weight and `(out)` bias; `pack`: also lay it out for the
+    /// AVX-512 kernel (only where that kernel runs: elsewhere the copy would go unread).
+    fn load(weights: &HashMap<String, Tensor>, name: &str, pack: bool) -> Result<Dense> {
         let w = get(weights, &format!("{name}.weight"))?;
         let (n_out, n_in) = w
             .dims2()
@@ -46,7 +47,11 @@ impl Dense {
             )));
         }
         Ok(Dense {
-            packed: pack16(&w, n_in, n_out),
+            packed: if pack {
+                pack16(&w, n_in, n_out)
+            } else {
+                Vec::new()
+            },
             w,
             b,
             n_in,
@@ -233,16 +238,17 @@ impl FastModel {
             (Isa::Avx2, Isa::Portable) => Isa::Portable,
             (i, _) => i,
         };
+        let pack = isa == Isa::Avx512;
         let layers = (0..cfg.layers)
             .map(|i| {
                 let p = format!("layers.{i}");
                 Ok(Layer {
                     ln1: Norm::load(weights, &format!("{p}.ln1"))?,
-                    qkv: Dense::load(weights, &format!("{p}.attn.qkv"))?,
-                    out: Dense::load(weights, &format!("{p}.attn.out"))?,
+                    qkv: Dense::load(weights, &format!("{p}.attn.qkv"), pack)?,
+                    out: Dense::load(weights, &format!("{p}.attn.out"), pack)?,
                     ln2: Norm::load(weights, &format!("{p}.ln2"))?,
-                    fc1: Dense::load(weights, &format!("{p}.mlp.fc1"))?,
-                    fc2: Dense::load(weights, &format!("{p}.mlp.fc2"))?,
+                    fc1: Dense::load(weights, &format!("{p}.mlp.fc1"), pack)?,
+                    fc2: Dense::load(weights, &format!("{p}.mlp.fc2"), pack)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -267,9 +273,9 @@ impl FastModel {
             n_shapes: cfg.n_shapes,
             layers,
             ln_f: Norm::load(weights, "ln_f")?,
-            head: Dense::load(weights, "head")?,
+            head: Dense::load(weights, "head", pack)?,
             tagger: if cfg.n_tags() > 1 {
-                Some(Dense::load(weights, "tagger")?)
+                Some(Dense::load(weights, "tagger", pack)?)
             } else {
                 None
             },
@@ -280,12 +286,32 @@ impl FastModel {
 
     /// Reloads the output head alone from `weights` (the tools changed, nothing else did).
     pub fn set_head(&mut self, weights: &HashMap<String, Tensor>) -> Result<()> {
-        self.head = Dense::load(weights, "head")?;
+        self.head = Dense::load(weights, "head", self.isa == Isa::Avx512)?;
         Ok(())
     }
 
     pub fn isa(&self) -> Isa {
         self.isa
+    }
+
+    /// Bytes of the weights this path keeps beside candle's (its own layout and, with AVX-512,
+    /// the packed copy of the dense layers); the n-gram table is read in place.
+    pub fn bytes(&self) -> usize {
+        let dense = |l: &Dense| (l.w.len() + l.packed.len() + l.b.len()) * 4;
+        let layers: usize = self
+            .layers
+            .iter()
+            .map(|l| {
+                dense(&l.qkv)
+                    + dense(&l.out)
+                    + dense(&l.fc1)
+                    + dense(&l.fc2)
+                    + (l.ln1.w.len() + l.ln1.b.len() + l.ln2.w.len() + l.ln2.b.len()) * 4
+            })
+            .sum();
+        let tables =
+            self.tok_emb.len() + self.pos_emb.len() + self.shape_emb.as_ref().map_or(0, Vec::len);
+        layers + dense(&self.head) + self.tagger.as_ref().map_or(0, dense) + tables * 4
     }
 
     /// The matrix products of one forward pass over `t` tokens, as `(m, k, n)`.
@@ -1504,6 +1530,29 @@ mod tests {
             out.push((cfg, model, weights));
         }
         Ok(out)
+    }
+
+    #[test]
+    fn the_packed_copy_exists_only_where_its_kernel_runs() -> Result<()> {
+        for (cfg, _, weights) in random_cases()? {
+            let plain = FastModel::with_isa(&cfg, &weights, Isa::Portable)?.expect("attention");
+            let best = FastModel::with_isa(&cfg, &weights, Isa::Avx512)?.expect("attention");
+            let dense: Vec<&Dense> = plain
+                .layers
+                .iter()
+                .flat_map(|l| [&l.qkv, &l.out, &l.fc1, &l.fc2])
+                .chain([&plain.head])
+                .chain(plain.tagger.as_ref())
+                .collect();
+            assert!(dense.iter().all(|l| l.packed.is_empty()));
+            let padded: usize = dense
+                .iter()
+                .map(|l| l.n_out.div_ceil(16) * 16 * l.n_in * 4)
+                .sum();
+            let extra = if best.isa() == Isa::Avx512 { padded } else { 0 };
+            assert_eq!(best.bytes(), plain.bytes() + extra);
+        }
+        Ok(())
     }
 
     #[test]

@@ -152,9 +152,9 @@ pub struct NgramVocab {
     words: WordCache,
 }
 
-/// The known features of whole words, computed once (see [`NgramVocab::cache_words`]): a word's
-/// unigram and character n-grams are a third of a request's n-gram lookups each; a cached word
-/// costs one lookup, by the hash of its unigram, which routing computes anyway.
+/// The known features of whole words, computed once (see [`NgramVocab::cache_words`]): hashing
+/// a word's character n-grams and looking each up was most of a request's n-gram time; a cached
+/// word costs one lookup, by the hash of its unigram, which routing computes anyway.
 #[derive(Debug, Clone, Default)]
 struct WordCache {
     /// Unigram hash -> `ids[start..start + len]`.
@@ -227,8 +227,8 @@ impl NgramVocab {
 
     /// Precomputes the known features of each of `words` that is a single lower-case word as
     /// [`extract`] splits text (others are skipped), for [`NgramVocab::weights`]. The router
-    /// caches its tokenizer's whole-word pieces: the frequent words of its training texts,
-    /// fixed at load time, so a request's cost does not depend on the requests before it.
+    /// caches its tokenizer's whole words, fixed at load time, so a request's cost does not
+    /// depend on the requests before it.
     /// Results are the same with or without the cache.
     pub fn cache_words<'a>(&mut self, words: impl IntoIterator<Item = &'a str>) {
         let mut cache = WordCache::default();

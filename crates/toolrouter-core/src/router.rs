@@ -42,7 +42,8 @@ impl Encoder {
         max_tokens: usize,
         shapes: bool,
     ) -> Self {
-        // The tokenizer's whole-word pieces are its training texts' frequent words.
+        // The tokenizer's whole words: its training texts' frequent words, or with a pretrained
+        // table (the default) the teacher's English vocabulary.
         vocab.cache_words(tokenizer.get_vocab(false).keys().map(String::as_str));
         Encoder {
             lean: tokenizer::LeanWordPiece::new(&tokenizer),
@@ -399,11 +400,12 @@ impl Router {
         &self.tools
     }
 
-    /// Approximate heap bytes this router holds: the weights (twice when the CPU fast path keeps
-    /// its own layout of them), the n-gram vocabulary and its lookup, the replay sample.
+    /// Approximate heap bytes this router holds: the weights (and the CPU fast path's own layout
+    /// of them, see [`FastModel::bytes`]), the n-gram vocabulary, its lookup and its cache of
+    /// known words, the replay sample.
     pub fn memory_bytes(&self) -> usize {
         let weights: usize = self.weights.values().map(|t| t.elem_count() * 4).sum();
-        let fast = if self.fast.is_some() { weights } else { 0 };
+        let fast = self.fast.as_ref().map_or(0, FastModel::bytes);
         // Hash, IDF, and the lookup's (key, index) entries with the table's slack.
         let (cached, cached_ids) = self.encoder.vocab.cached_words();
         let vocab = self.encoder.vocab.len() * (8 + 4 + 24) + cached * 24 + cached_ids * 4;
