@@ -916,16 +916,11 @@ fn gemm_isa(isa: Isa, a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n
 }
 
 /// Single-thread GFLOP/s of `c += a · b`, `(m × k) · (k × n)` in f32, over at least `min_ms`
-/// of repeats: with this module's kernel (for `isa`) and with the `gemm` crate (candle's CPU
-/// matmul). The bench divides a request's FLOPs by the better of the two: the floor.
-pub fn matmul_gflops(isa: Isa, m: usize, k: usize, n: usize, min_ms: f64) -> (f64, f64) {
-    let (ours, crate_rate, _) = matmul_rates(isa, m, k, n, min_ms);
-    (ours, crate_rate)
-}
-
-/// [`matmul_gflops`] and, third, the rate of the product the forward runs for `isa`: the
-/// packed AVX-512 kernel (its weights packed beforehand, as at load time), else the `gemm`
-/// crate's.
+/// of repeats: with this module's plain tiled kernel (for `isa`), with the `gemm` crate
+/// (candle's CPU matmul), and with the product the forward runs for `isa` (the packed AVX-512
+/// kernel, its weights packed beforehand as at load time; else the `gemm` crate). The bench
+/// divides a request's FLOPs by the better of the first two: the floor; by the best of all
+/// three: the stricter floor.
 pub fn matmul_rates(isa: Isa, m: usize, k: usize, n: usize, min_ms: f64) -> (f64, f64, f64) {
     let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
     let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
