@@ -375,7 +375,7 @@ pub fn fit_from(
     let taught = fit_once(init, tools, train, valid, opts, progress, abort)?;
     let score = |r: &Router| {
         let t = r.training();
-        t.valid_accuracy.unwrap_or(0.0) + TAG_WEIGHT * t.valid_tag_f1.unwrap_or(0.0)
+        valid_score(t.valid_accuracy.unwrap_or(0.0), t.valid_tag_f1)
     };
     let (a, b) = (score(&plain), score(&taught));
     let mut kept = if b > a { taught } else { plain };
@@ -1209,10 +1209,15 @@ struct Validation {
     tag_f1: Option<f64>,
 }
 
+/// What epochs (and, with a teacher, the two runs of [`fit_from`]) are compared by: tool
+/// accuracy plus [`TAG_WEIGHT`] x tag F1.
+fn valid_score(accuracy: f64, tag_f1: Option<f64>) -> f64 {
+    accuracy + TAG_WEIGHT * tag_f1.unwrap_or(0.0)
+}
+
 impl Validation {
-    /// What epochs are compared by: tool accuracy plus [`TAG_WEIGHT`] x tag F1.
     fn score(&self) -> f64 {
-        self.accuracy + TAG_WEIGHT * self.tag_f1.unwrap_or(0.0)
+        valid_score(self.accuracy, self.tag_f1)
     }
 }
 
