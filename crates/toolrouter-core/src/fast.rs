@@ -660,39 +660,40 @@ fn layer_norm(x: &[f32], out: &mut [f32], n: &Norm, d: usize) {
     }
 }
 
-/// `out = x · w + b` for `m` rows.
+/// `out = x · w + b` for `m` rows: the packed AVX-512 kernel where the CPU has it, else the
+/// `gemm` crate.
 #[inline(always)]
 fn matmul(isa: Isa, x: &[f32], l: &Dense, out: &mut [f32], m: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx512 {
+        // SAFETY: `isa` is Avx512 only when the CPU reported avx512f (`Isa::detect`, enforced
+        // in `with_isa`).
+        unsafe { gemm_packed16(x, &l.packed, out, m, l.n_in, l.n_out, Init::Bias(&l.b)) };
+        return;
+    }
+    let _ = isa;
     for row in out.chunks_exact_mut(l.n_out).take(m) {
         row.copy_from_slice(&l.b);
     }
-    dense_acc(isa, x, l, out, m);
+    gemm_crate_acc(x, &l.w, out, m, l.n_in, l.n_out);
 }
 
 /// `acc += x · w + b` for `m` rows (the residual connections).
 #[inline(always)]
 fn matmul_add(isa: Isa, x: &[f32], l: &Dense, acc: &mut [f32], m: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx512 {
+        // SAFETY: as in `matmul`.
+        unsafe { gemm_packed16(x, &l.packed, acc, m, l.n_in, l.n_out, Init::AddBias(&l.b)) };
+        return;
+    }
+    let _ = isa;
     for row in acc.chunks_exact_mut(l.n_out).take(m) {
         for (a, b) in row.iter_mut().zip(&l.b) {
             *a += b;
         }
     }
-    dense_acc(isa, x, l, acc, m);
-}
-
-/// `c += x · w` for `m` rows: the packed AVX-512 kernel where the CPU has it, else the `gemm`
-/// crate.
-#[inline(always)]
-fn dense_acc(isa: Isa, x: &[f32], l: &Dense, c: &mut [f32], m: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx512 {
-        // SAFETY: `isa` is Avx512 only when the CPU reported avx512f (`Isa::detect`, enforced
-        // in `with_isa`).
-        unsafe { gemm_packed16(x, &l.packed, c, m, l.n_in, l.n_out) };
-        return;
-    }
-    let _ = isa;
-    gemm_crate_acc(x, &l.w, c, m, l.n_in, l.n_out);
+    gemm_crate_acc(x, &l.w, acc, m, l.n_in, l.n_out);
 }
 
 /// `w` (`k × n`, row-major) as panels of 16 columns, each `k × 16` and contiguous, the last
@@ -710,6 +711,19 @@ fn pack16(w: &[f32], k: usize, n: usize) -> Vec<f32> {
     out
 }
 
+/// What [`gemm_packed16`]'s sums start from: the bias is added as a tile's registers are
+/// loaded, not by a pass over `c` before (a copy per row was 3% of a route).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+enum Init<'a> {
+    /// `c += a · w`.
+    Add,
+    /// `c = b + a · w` (`b`: `n` values).
+    Bias(&'a [f32]),
+    /// `c += b + a · w`, in that order (`(c + b) + a · w`, as the residual connections were).
+    AddBias(&'a [f32]),
+}
+
 /// Rows of `c` per register tile of [`gemm_packed16`].
 #[cfg(target_arch = "x86_64")]
 const PACKED_ROWS: usize = 6;
@@ -724,9 +738,20 @@ const PACKED_ROWS: usize = 6;
 /// The CPU must support avx512f.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn gemm_packed16(a: &[f32], packed: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
+unsafe fn gemm_packed16(
+    a: &[f32],
+    packed: &[f32],
+    c: &mut [f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    init: Init,
+) {
     let panels = n.div_ceil(16);
     assert!(a.len() >= m * k && packed.len() >= panels * k * 16 && c.len() >= m * n);
+    if let Init::Bias(b) | Init::AddBias(b) = init {
+        assert!(b.len() >= n);
+    }
     let mut p = 0;
     while p < panels {
         let two = p + 1 < panels;
@@ -739,8 +764,8 @@ unsafe fn gemm_packed16(a: &[f32], packed: &[f32], c: &mut [f32], m: usize, k: u
                 macro_rules! tile {
                     ($($r:literal)*) => {
                         match (rows, two) {
-                            $(($r, true) => tile16::<$r, 2>(a, packed, c, r, p, k, n),
-                              ($r, false) => tile16::<$r, 1>(a, packed, c, r, p, k, n),)*
+                            $(($r, true) => tile16::<$r, 2>(a, packed, c, r, p, k, n, init),
+                              ($r, false) => tile16::<$r, 1>(a, packed, c, r, p, k, n, init),)*
                             _ => unreachable!(),
                         }
                     };
@@ -769,6 +794,7 @@ unsafe fn tile16<const R: usize, const P: usize>(
     p: usize,
     k: usize,
     n: usize,
+    init: Init,
 ) {
     use std::arch::x86_64::*;
     let masks: [__mmask16; P] = std::array::from_fn(|j| match n - (p + j) * 16 {
@@ -778,9 +804,18 @@ unsafe fn tile16<const R: usize, const P: usize>(
     let cp = c.as_mut_ptr();
     let ap = a.as_ptr();
     let bp = packed.as_ptr().add(p * k * 16);
+    // SAFETY (the loads): columns past `n` are masked; `b` has `n` values (the caller's assert).
+    let load_c = |i: usize, j: usize| unsafe {
+        _mm512_maskz_loadu_ps(masks[j], cp.add((r + i) * n + (p + j) * 16))
+    };
+    let load_b = |b: &[f32], j: usize| unsafe {
+        _mm512_maskz_loadu_ps(masks[j], b.as_ptr().add((p + j) * 16))
+    };
     let mut acc: [[__m512; P]; R] = std::array::from_fn(|i| {
-        std::array::from_fn(|j| unsafe {
-            _mm512_maskz_loadu_ps(masks[j], cp.add((r + i) * n + (p + j) * 16))
+        std::array::from_fn(|j| match init {
+            Init::Add => load_c(i, j),
+            Init::Bias(b) => load_b(b, j),
+            Init::AddBias(b) => _mm512_add_ps(load_c(i, j), load_b(b, j)),
         })
     });
     for kk in 0..k {
@@ -948,7 +983,8 @@ pub fn matmul_rates(isa: Isa, m: usize, k: usize, n: usize, min_ms: f64) -> (f64
         let packed = pack16(&b, k, n);
         // SAFETY: `isa` is Avx512 only when the CPU reported avx512f (`Isa::detect`, and the
         // callers pass a model's `isa()`).
-        forward_rate = time(&mut || unsafe { gemm_packed16(&a, &packed, &mut c, m, k, n) });
+        forward_rate =
+            time(&mut || unsafe { gemm_packed16(&a, &packed, &mut c, m, k, n, Init::Add) });
     }
     std::hint::black_box(&c);
     (ours, crate_rate, forward_rate)
@@ -1373,19 +1409,36 @@ mod tests {
             let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
             let w: Vec<f32> = (0..k * n).map(|_| next()).collect();
             let c0: Vec<f32> = (0..m * n).map(|_| next()).collect();
-            let mut want = c0.clone();
-            gemm_acc(&a, &w, &mut want, m, k, n);
-            let mut got = c0.clone();
-            // A guard past `c` must stay untouched by the masked stores.
-            got.push(7.0);
-            // SAFETY: the CPU reported avx512f above.
-            unsafe { gemm_packed16(&a, &pack16(&w, k, n), &mut got, m, k, n) };
-            assert_eq!(got.pop(), Some(7.0), "{m}x{k}x{n}: wrote past c");
-            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                assert!(
-                    (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
-                    "{m}x{k}x{n} [{i}]: {g} vs {w}"
-                );
+            let bias: Vec<f32> = (0..n).map(|_| next()).collect();
+            let with_bias = |c: &[f32]| -> Vec<f32> {
+                c.chunks(n)
+                    .flat_map(|row| row.iter().zip(&bias).map(|(x, b)| x + b))
+                    .collect()
+            };
+            // Each start: what `c` holds before the products are added.
+            for (what, init, start) in [
+                ("add", Init::Add, c0.clone()),
+                ("bias", Init::Bias(&bias), with_bias(&vec![0.0; m * n])),
+                ("add+bias", Init::AddBias(&bias), with_bias(&c0)),
+            ] {
+                let mut want = start;
+                gemm_acc(&a, &w, &mut want, m, k, n);
+                // `Bias` must not read `c`: it starts as garbage there.
+                let mut got = match init {
+                    Init::Bias(_) => vec![f32::NAN; m * n],
+                    _ => c0.clone(),
+                };
+                // A guard past `c` must stay untouched by the masked stores.
+                got.push(7.0);
+                // SAFETY: the CPU reported avx512f above.
+                unsafe { gemm_packed16(&a, &pack16(&w, k, n), &mut got, m, k, n, init) };
+                assert_eq!(got.pop(), Some(7.0), "{m}x{k}x{n} {what}: wrote past c");
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                        "{m}x{k}x{n} {what} [{i}]: {g} vs {w}"
+                    );
+                }
             }
         }
     }
