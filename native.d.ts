@@ -17,8 +17,11 @@ export declare class NativeRouter {
    * are not chosen (their probability goes to the others).
    */
   routeJson(text: string, threshold?: number | undefined | null, exclude?: Array<string> | undefined | null): string
-  /** Routes many requests off the JS thread; resolves to a JSON array of routes. */
-  routeBatchJson(texts: Array<string>, threshold?: number | undefined | null, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<string>
+  /**
+   * Routes many requests off the JS thread; resolves to them as JSON text in the compact
+   * form of `toolrouter_core::wire` (index.ts rebuilds the routes).
+   */
+  routeBatchWire(texts: Array<string>, threshold?: number | undefined | null, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<string>
   /** Scores the router on labelled examples; resolves to the metrics as JSON text. */
   evaluate(examples: Array<Example>, threshold?: number | undefined | null): Promise<string>
   /** Writes the model file atomically. */

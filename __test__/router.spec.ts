@@ -2,7 +2,7 @@ import test from 'ava'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Router, Trainer, type Route } from '../index.js'
-import { assertToolrouterError, fixtureData, SMALL, sharedRouter, tempDir, TOOL_NAMES, trainSmall } from './helpers.ts'
+import { assertClose, assertToolrouterError, fixtureData, SMALL, sharedRouter, tempDir, TOOL_NAMES, trainSmall } from './helpers.ts'
 
 const REASONS = ['confident', 'low_confidence', 'out_of_scope']
 
@@ -97,22 +97,25 @@ test('an out-of-scope request trained as null abstains with reason out_of_scope'
   t.true(r.alternatives.length > 0, 'the best tools are listed when abstaining')
 })
 
-test('routeBatch gives the same routes as route, in order', async (t) => {
+test('routeBatch gives the same routes as route, in order, every field and every reason', async (t) => {
   const router = await sharedRouter()
   const texts = [...IN_SCOPE.map(([text]) => text), OUT_OF_SCOPE, ...ODD_TEXTS.slice(0, 3), ODD_TEXTS[5]]
-  const batch = await router.routeBatch(texts)
-  t.is(batch.length, texts.length)
-  for (const [i, text] of texts.entries()) {
-    const one = router.route(text)
-    t.is(batch[i].tool, one.tool, text)
-    t.is(batch[i].reason, one.reason)
-    t.is(batch[i].abstained, one.abstained)
-    t.true(Math.abs(batch[i].confidence - one.confidence) <= 1e-6, `${batch[i].confidence} vs ${one.confidence}`)
-    t.deepEqual(
-      batch[i].alternatives.map((a) => a.tool),
-      one.alternatives.map((a) => a.tool),
+  const reasons = new Set<string>()
+  // The router's threshold, then one no route reaches: confident, out of scope, low confidence.
+  for (const threshold of [undefined, 1]) {
+    const batch = await router.routeBatch(texts, { threshold })
+    t.is(batch.length, texts.length)
+    // routeBatch reads a compact form of the routes (tools and names as indices): it must
+    // rebuild exactly route()'s objects, arguments, spans and flags included.
+    assertClose(
+      t,
+      batch,
+      texts.map((text) => router.route(text, { threshold })),
+      `routeBatch agrees with route at threshold ${String(threshold)}`,
     )
+    for (const r of batch) reasons.add(r.reason)
   }
+  t.deepEqual([...reasons].sort(), ['confident', 'low_confidence', 'out_of_scope'])
   t.deepEqual(await router.routeBatch([]), [])
 })
 

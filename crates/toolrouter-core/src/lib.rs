@@ -26,6 +26,7 @@ pub mod toolspace;
 pub mod toolspace_fit;
 pub mod train;
 pub mod typed;
+pub mod wire;
 
 pub use data::{load_examples, load_tools, Example, Span, ToolSpec};
 pub use error::{Error, Result};

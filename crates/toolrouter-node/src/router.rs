@@ -103,9 +103,10 @@ impl JsRouter {
         })
     }
 
-    /// Routes many requests off the JS thread; resolves to a JSON array of routes.
+    /// Routes many requests off the JS thread; resolves to them as JSON text in the compact
+    /// form of `toolrouter_core::wire` (index.ts rebuilds the routes).
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn route_batch_json(
+    pub fn route_batch_wire(
         &self,
         texts: Vec<String>,
         threshold: Option<f64>,

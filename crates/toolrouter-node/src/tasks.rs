@@ -101,21 +101,25 @@ pub struct RouteBatchTask {
     pub threads: usize,
 }
 
-/// Resolves to the routes as one JSON array: serialised here, off the JS thread, and read
-/// with one `JSON.parse` on it, instead of building every route's objects through N-API there.
+/// Resolves to the routes in the compact form of `toolrouter_core::wire`, written here off the
+/// JS thread and read with one `JSON.parse` there, instead of building every route's objects
+/// through N-API.
 impl Task for RouteBatchTask {
     type Output = String;
     type JsValue = String;
 
     fn compute(&mut self) -> Result<Self::Output> {
         guard(|| {
-            // Each routing thread writes its routes' JSON; here they are only joined.
+            let tables = core::wire::Tables::new(&self.router);
+            // Each routing thread writes its routes; here they are only joined.
             let parts =
                 self.router
                     .route_batch_map(&self.texts, self.threshold, self.threads, |r| {
-                        serde_json::to_string(&r).map_err(|e| core::Error::Internal(e.to_string()))
+                        let mut out = Vec::with_capacity(160);
+                        tables.write_route(&r, &mut out)?;
+                        Ok(out)
                     })?;
-            Ok(format!("[{}]", parts.join(",")))
+            tables.batch(&parts)
         })
     }
 
