@@ -506,7 +506,7 @@ impl FastModel {
                     // SAFETY: `isa` is Avx512 only when the CPU reported avx512f (`Isa::detect`,
                     // enforced in `with_isa`).
                     match t <= HEAD16 {
-                        true => unsafe { attention16_avx512::<1>(q, c, t, d, scale) },
+                        true => unsafe { attention16_lanes_avx512(q, c, t, d, scale) },
                         false => unsafe { attention16_avx512::<2>(q, c, t, d, scale) },
                     }
                     continue;
@@ -1176,6 +1176,123 @@ unsafe fn attention16_avx512<const V: usize>(
     }
 }
 
+/// Rows `0..16` of `r` transposed in registers (row `c` of the result holds column `c`):
+/// four rounds of sixteen shuffles (32-bit, 64-bit, then 128-bit lanes twice).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn transpose16(r: [std::arch::x86_64::__m512; 16]) -> [std::arch::x86_64::__m512; 16] {
+    use std::arch::x86_64::*;
+    let t: [__m512; 16] = std::array::from_fn(|i| {
+        let (a, b) = (r[i & !1], r[i | 1]);
+        match i % 2 {
+            0 => _mm512_unpacklo_ps(a, b),
+            _ => _mm512_unpackhi_ps(a, b),
+        }
+    });
+    // Within each group of four rows: pairs (0, 2) and (1, 3) of `t`, low then high halves.
+    let u: [__m512; 16] = std::array::from_fn(|i| {
+        let g = i & !3;
+        let (a, b) = match i % 4 {
+            0 | 1 => (t[g], t[g + 2]),
+            _ => (t[g + 1], t[g + 3]),
+        };
+        let (a, b) = (_mm512_castps_pd(a), _mm512_castps_pd(b));
+        _mm512_castpd_ps(match i % 2 {
+            0 => _mm512_unpacklo_pd(a, b),
+            _ => _mm512_unpackhi_pd(a, b),
+        })
+    });
+    // 128-bit lanes: rows k and k + 4 of each group of eight, even lanes then odd.
+    let v: [__m512; 16] = std::array::from_fn(|i| {
+        let g = i & !7;
+        let k = i % 4;
+        let (a, b) = (u[g + k], u[g + k + 4]);
+        match (i % 8) < 4 {
+            true => _mm512_shuffle_f32x4::<0x88>(a, b),
+            false => _mm512_shuffle_f32x4::<0xdd>(a, b),
+        }
+    });
+    std::array::from_fn(|i| {
+        let k = i % 8;
+        let (a, b) = (v[k], v[k + 8]);
+        match i < 8 {
+            true => _mm512_shuffle_f32x4::<0x88>(a, b),
+            false => _mm512_shuffle_f32x4::<0xdd>(a, b),
+        }
+    })
+}
+
+/// [`attention`] for heads of 16 and at most 16 tokens, with the queries in the lanes: the
+/// scores of key `j` for every query are one vector (`Σ_c qᵀ[c] · k_j[c]`), so the softmax's
+/// maximum and sum run across vectors, not across lanes (no horizontal reductions), and the
+/// queries are transposed once per head in registers. Then each query's context is
+/// `Σ_j p_ij · v_j`, four queries at a time so each value row loaded feeds four sums.
+///
+/// # Safety
+/// The CPU must support avx512f.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn attention16_lanes_avx512(qkv: &[f32], ctx: &mut [f32], t: usize, d: usize, scale: f32) {
+    use std::arch::x86_64::*;
+    let w = 3 * d;
+    let heads = d / HEAD16;
+    assert!(
+        (1..=HEAD16).contains(&t)
+            && heads * HEAD16 == d
+            && qkv.len() >= t * w
+            && ctx.len() >= t * d
+    );
+    // p[j][i]: query i's weight on key j (before the division by its sum); inv[i]: 1 / sum.
+    let mut p = [[0f32; HEAD16]; HEAD16];
+    let mut inv = [0f32; HEAD16];
+    for h in 0..heads {
+        // SAFETY (every pointer below): query, key and value rows are 16 floats at
+        // `h·16 < d` inside the rows the assert checked; `p` and `inv` rows are 16 floats.
+        let rows: [__m512; HEAD16] = std::array::from_fn(|i| match i < t {
+            true => unsafe { _mm512_loadu_ps(qkv.as_ptr().add(i * w + h * HEAD16)) },
+            // Queries past `t` are zeros: their lanes hold finite values, never stored.
+            false => _mm512_setzero_ps(),
+        });
+        let sc = _mm512_set1_ps(scale);
+        let qt = transpose16(rows).map(|q| _mm512_mul_ps(q, sc));
+        let mut s = [_mm512_setzero_ps(); HEAD16];
+        for (j, s) in s.iter_mut().enumerate().take(t) {
+            let k = unsafe { qkv.as_ptr().add(j * w + d + h * HEAD16) };
+            // Two chains of eight fused multiply-adds instead of one of sixteen.
+            let (mut s0, mut s1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+            for c in (0..HEAD16).step_by(2) {
+                s0 = _mm512_fmadd_ps(qt[c], _mm512_set1_ps(unsafe { *k.add(c) }), s0);
+                s1 = _mm512_fmadd_ps(qt[c + 1], _mm512_set1_ps(unsafe { *k.add(c + 1) }), s1);
+            }
+            *s = _mm512_add_ps(s0, s1);
+        }
+        let max = s[1..t].iter().fold(s[0], |m, &x| _mm512_max_ps(m, x));
+        let mut total = _mm512_setzero_ps();
+        for (j, s) in s.iter().enumerate().take(t) {
+            let e = exp16(_mm512_sub_ps(*s, max));
+            total = _mm512_add_ps(total, e);
+            unsafe { _mm512_storeu_ps(p[j].as_mut_ptr(), e) };
+        }
+        unsafe { _mm512_storeu_ps(inv.as_mut_ptr(), _mm512_div_ps(_mm512_set1_ps(1.0), total)) };
+        let col = 2 * d + h * HEAD16;
+        for i0 in (0..t).step_by(4) {
+            let mut acc = [_mm512_setzero_ps(); 4];
+            for (j, pj) in p.iter().enumerate().take(t) {
+                let v = unsafe { _mm512_loadu_ps(qkv.as_ptr().add(j * w + col)) };
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    // Lanes past `t` are read (finite) for the fourth query of the last block;
+                    // its row is not stored.
+                    *acc = _mm512_fmadd_ps(_mm512_set1_ps(pj[(i0 + r) % HEAD16]), v, *acc);
+                }
+            }
+            for (r, acc) in acc.iter().enumerate().take(t - i0) {
+                let out = _mm512_mul_ps(*acc, _mm512_set1_ps(inv[i0 + r]));
+                unsafe { _mm512_storeu_ps(ctx.as_mut_ptr().add((i0 + r) * d + h * HEAD16), out) };
+            }
+        }
+    }
+}
+
 /// [`exp`] on sixteen lanes (the same reduction and polynomial, with fused multiply-adds).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
@@ -1445,6 +1562,29 @@ mod tests {
 
     #[cfg(target_arch = "x86_64")]
     #[test]
+    fn transpose16_transposes() {
+        use std::arch::x86_64::*;
+        if !avx512_here("transpose16_transposes") {
+            return;
+        }
+        let m: Vec<f32> = (0..256).map(|i| i as f32).collect();
+        // SAFETY: the CPU has avx512f (checked above); each row is 16 floats of `m`.
+        let rows: [__m512; 16] =
+            std::array::from_fn(|r| unsafe { _mm512_loadu_ps(m[r * 16..].as_ptr()) });
+        let mut got = vec![0f32; 256];
+        // SAFETY: as above, for the transposed rows stored into `got`.
+        for (r, v) in unsafe { transpose16(rows) }.iter().enumerate() {
+            unsafe { _mm512_storeu_ps(got[r * 16..].as_mut_ptr(), *v) };
+        }
+        for r in 0..16 {
+            for c in 0..16 {
+                assert_eq!(got[r * 16 + c], m[c * 16 + r], "row {r}, column {c}");
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
     fn the_16_wide_gelu_equals_the_general_loop() {
         if !avx512_here("the_16_wide_gelu_equals_the_general_loop") {
             return;
@@ -1493,6 +1633,16 @@ mod tests {
                 }
                 let diff = max_diff(&got, &want);
                 assert!(diff < 1e-5, "heads {heads}, {t} tokens: differs by {diff}");
+                if t <= HEAD16 {
+                    let mut lanes = vec![f32::NAN; t * d];
+                    // SAFETY: as above.
+                    unsafe { attention16_lanes_avx512(&qkv, &mut lanes, t, d, scale) };
+                    let diff = max_diff(&lanes, &want);
+                    assert!(
+                        diff < 1e-5,
+                        "queries in lanes, heads {heads}, {t} tokens: {diff}"
+                    );
+                }
             }
         }
     }
