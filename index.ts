@@ -381,14 +381,6 @@ function fromNativeExample(e: native.Example): Example {
   }
 }
 
-/**
- * A route from its JSON text (the core's `Route`, serialised in Rust): its keys and types are
- * exactly {@link Route}'s, `tool` included (`null` when the router abstains).
- */
-function parseRoute(json: string): Route {
-  return JSON.parse(json) as Route
-}
-
 /** One route in the compact form `routeBatch` receives (see `crates/toolrouter-core/src/wire.rs`). */
 type WireRoute = [
   tool: number | string | null,
@@ -410,35 +402,44 @@ interface WireBatch {
 
 const WIRE_REASONS: readonly RouteReason[] = ['confident', 'low_confidence', 'out_of_scope']
 
+/** The route of one compact array; tools and argument names given as indices are read from the tables. */
+function routeFromWire(w: WireRoute, tools: readonly string[], names: readonly string[]): Route {
+  const [tool, confidence, alts, args, spanList, flags, missing, invalid] = w
+  const name = (table: readonly string[], v: number | string): string => (typeof v === 'number' ? table[v] : v)
+  const alternatives: Alternative[] = []
+  for (let i = 0; i + 1 < alts.length; i += 2) {
+    alternatives.push({ tool: name(tools, alts[i]), confidence: alts[i + 1] as number })
+  }
+  const spans: Span[] = []
+  for (let i = 0; i + 2 < spanList.length; i += 3) {
+    spans.push({ name: name(names, spanList[i]), start: spanList[i + 1] as number, end: spanList[i + 2] as number })
+  }
+  return {
+    tool: tool === null ? null : name(tools, tool),
+    confidence,
+    alternatives,
+    args,
+    spans,
+    abstained: (flags & 1) !== 0,
+    reason: WIRE_REASONS[flags >> 2],
+    missing,
+    invalid,
+    complete: (flags & 2) !== 0,
+  }
+}
+
 /**
  * The routes of a batch from their compact JSON text: the same objects `route()` gives, built
  * here from arrays (a third of the text of the routes as objects, and quicker to read).
  */
 function routesFromWire(json: string): Route[] {
   const { tools, names, routes } = JSON.parse(json) as WireBatch
-  const name = (table: string[], v: number | string): string => (typeof v === 'number' ? table[v] : v)
-  return routes.map(([tool, confidence, alts, args, spanList, flags, missing, invalid]) => {
-    const alternatives: Alternative[] = []
-    for (let i = 0; i + 1 < alts.length; i += 2) {
-      alternatives.push({ tool: name(tools, alts[i]), confidence: alts[i + 1] as number })
-    }
-    const spans: Span[] = []
-    for (let i = 0; i + 2 < spanList.length; i += 3) {
-      spans.push({ name: name(names, spanList[i]), start: spanList[i + 1] as number, end: spanList[i + 2] as number })
-    }
-    return {
-      tool: tool === null ? null : name(tools, tool),
-      confidence,
-      alternatives,
-      args,
-      spans,
-      abstained: (flags & 1) !== 0,
-      reason: WIRE_REASONS[flags >> 2],
-      missing,
-      invalid,
-      complete: (flags & 2) !== 0,
-    }
-  })
+  return routes.map((w) => routeFromWire(w, tools, names))
+}
+
+/** One route from its compact JSON text (names as strings, no tables). */
+function parseRoute(json: string): Route {
+  return routeFromWire(JSON.parse(json) as WireRoute, [], [])
 }
 
 /**
@@ -560,7 +561,7 @@ export class Router {
     if (exclude !== undefined && (!Array.isArray(exclude) || exclude.some((x) => typeof x !== 'string'))) {
       throw invalid('exclude', 'expected an array of tool names')
     }
-    return this.#args.check(parseRoute(call(() => this.#native.routeJson(text, t, exclude === undefined ? undefined : [...exclude]))))
+    return this.#args.check(parseRoute(call(() => this.#native.routeWire(text, t, exclude === undefined ? undefined : [...exclude]))))
   }
 
   /**

@@ -12,11 +12,12 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeRouter {
   /**
    * Routes one request synchronously (the fast path), at `threshold` or the router's own,
-   * as JSON text (the core's `Route`): one string and one `JSON.parse` instead of building
-   * the route's nested objects property by property through N-API. Tools named in `exclude`
-   * are not chosen (their probability goes to the others).
+   * as JSON text in the compact form of `toolrouter_core::wire` (one route, names as
+   * strings): one string and one `JSON.parse` instead of building the route's nested
+   * objects property by property through N-API. Tools named in `exclude` are not chosen
+   * (their probability goes to the others).
    */
-  routeJson(text: string, threshold?: number | undefined | null, exclude?: Array<string> | undefined | null): string
+  routeWire(text: string, threshold?: number | undefined | null, exclude?: Array<string> | undefined | null): string
   /**
    * Routes many requests off the JS thread; resolves to them as JSON text in the compact
    * form of `toolrouter_core::wire` (index.ts rebuilds the routes).

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! `tool` and `alt` index `tools` (`tool` is `null` when the router abstained), `name` indexes
-//! `names`; either is the name itself, as a string, when it is not in its table. `flags` is
+//! `names`; either is the name itself, as a string, when it is not in its table (one route on
+//! its own is written with no tables, [`Tables::none`], and without the object around it). `flags` is
 //! `abstained | complete << 1 | reason << 2`, reason 0 `confident`, 1 `low_confidence`,
 //! 2 `out_of_scope`. Why: a batch of routes as objects is three times the text, and reading
 //! it (one `JSON.parse` on the JS thread, after the routing threads are done) was a tenth of a
@@ -46,6 +47,17 @@ impl<'a> Tables<'a> {
             name_index: index(&names),
             tools,
             names,
+        }
+    }
+
+    /// No tables: every tool and argument name is written as a string. For one route on its
+    /// own (`route()`), where a table would cost more than it saves.
+    pub fn none() -> Tables<'static> {
+        Tables {
+            tools: Vec::new(),
+            names: Vec::new(),
+            tool_index: HashMap::new(),
+            name_index: HashMap::new(),
         }
     }
 
@@ -127,7 +139,13 @@ fn ref_or_name(
     name: &str,
     out: &mut Vec<u8>,
 ) -> std::result::Result<(), serde_json::Error> {
-    match table.get(name) {
+    // An empty table (`Tables::none`) is not hashed into.
+    let i = if table.is_empty() {
+        None
+    } else {
+        table.get(name)
+    };
+    match i {
         Some(i) => write!(out, "{i}").map_err(serde_json::Error::io),
         None => serde_json::to_writer(&mut *out, name),
     }
@@ -234,6 +252,13 @@ mod tests {
         for (w, r) in wire.iter().zip(&routes) {
             let full = serde_json::to_value(r).map_err(|e| Error::Internal(e.to_string()))?;
             assert_eq!(rebuild(&tools, &names, w), full);
+            // One route alone, no tables: the names are strings.
+            let mut alone = Vec::new();
+            Tables::none().write_route(r, &mut alone)?;
+            let alone: Value =
+                serde_json::from_slice(&alone).map_err(|e| Error::Internal(e.to_string()))?;
+            assert!(alone[0].is_string() || alone[0].is_null());
+            assert_eq!(rebuild(&[], &[], &alone), full);
         }
         Ok(())
     }

@@ -85,11 +85,12 @@ impl ObjectFinalize for JsRouter {
 #[napi]
 impl JsRouter {
     /// Routes one request synchronously (the fast path), at `threshold` or the router's own,
-    /// as JSON text (the core's `Route`): one string and one `JSON.parse` instead of building
-    /// the route's nested objects property by property through N-API. Tools named in `exclude`
-    /// are not chosen (their probability goes to the others).
+    /// as JSON text in the compact form of `toolrouter_core::wire` (one route, names as
+    /// strings): one string and one `JSON.parse` instead of building the route's nested
+    /// objects property by property through N-API. Tools named in `exclude` are not chosen
+    /// (their probability goes to the others).
     #[napi(catch_unwind)]
-    pub fn route_json(
+    pub fn route_wire(
         &self,
         text: String,
         threshold: Option<f64>,
@@ -99,7 +100,9 @@ impl JsRouter {
             // Empty when nothing is excluded: collecting nothing allocates nothing.
             let names: Vec<&str> = exclude.iter().flatten().map(String::as_str).collect();
             let r = self.snapshot().route_excluding(&text, threshold, &names)?;
-            serde_json::to_string(&r).map_err(|e| toolrouter_core::Error::Internal(e.to_string()))
+            let mut out = Vec::with_capacity(256);
+            toolrouter_core::wire::Tables::none().write_route(&r, &mut out)?;
+            String::from_utf8(out).map_err(|e| toolrouter_core::Error::Internal(e.to_string()))
         })
     }
 
