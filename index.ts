@@ -430,7 +430,7 @@ function routeFromWire(w: WireRoute, tools: readonly string[], names: readonly s
 
 /**
  * The routes of a batch from their compact JSON text: the same objects `route()` gives, built
- * here from arrays (a third of the text of the routes as objects, and quicker to read).
+ * here from arrays (less text than the routes as objects, and quicker to read).
  */
 function routesFromWire(json: string): Route[] {
   const { tools, names, routes } = JSON.parse(json) as WireBatch
