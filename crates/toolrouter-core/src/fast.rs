@@ -502,13 +502,10 @@ impl FastModel {
                     &mut ctx[start * d..(start + t) * d],
                 );
                 #[cfg(target_arch = "x86_64")]
-                if self.isa == Isa::Avx512 && hd == HEAD16 && t <= 2 * HEAD16 {
+                if self.isa == Isa::Avx512 && hd == HEAD16 && t <= LANES_MAX_TOKENS {
                     // SAFETY: `isa` is Avx512 only when the CPU reported avx512f (`Isa::detect`,
                     // enforced in `with_isa`).
-                    match t <= HEAD16 {
-                        true => unsafe { attention16_lanes_avx512(q, c, t, d, scale) },
-                        false => unsafe { attention16_avx512::<2>(q, c, t, d, scale) },
-                    }
+                    unsafe { attention16_lanes_avx512(q, c, t, d, scale) };
                     continue;
                 }
                 attention(q, c, &mut s.scores, t, d, self.heads, hd, scale);
@@ -1086,95 +1083,8 @@ fn attention(
     }
 }
 
-/// Head width of [`attention16_avx512`], and the lanes of one AVX-512 vector.
+/// Head width of [`attention16_lanes_avx512`], and the lanes of one AVX-512 vector.
 const HEAD16: usize = 16;
-
-/// [`attention`] for the default model's head width, 16, over at most `16·V` tokens, with every
-/// row of a head in `V` AVX-512 registers: a query's scores are `V` vectors, its softmax two
-/// in-register reductions and a vector `exp`, and the lanes past `t` are masked instead of
-/// filled. By `perf`, the general loop spent a fifth of a request's time here, mostly moving
-/// scores through memory between its steps. Same sums as `attention` up to fused multiply-adds
-/// and their order (equal to 1e-5, tested).
-///
-/// # Safety
-/// The CPU must support avx512f.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn attention16_avx512<const V: usize>(
-    qkv: &[f32],
-    ctx: &mut [f32],
-    t: usize,
-    d: usize,
-    scale: f32,
-) {
-    use std::arch::x86_64::*;
-    let w = 3 * d;
-    let heads = d / HEAD16;
-    assert!(
-        (1..=V * HEAD16).contains(&t)
-            && heads * HEAD16 == d
-            && qkv.len() >= t * w
-            && ctx.len() >= t * d
-    );
-    // The lanes of key vector `v` that hold one of the `t` keys.
-    let valid: [__mmask16; V] = std::array::from_fn(|v| match t.saturating_sub(v * HEAD16) {
-        n if n >= HEAD16 => !0,
-        n => (1u16 << n) - 1,
-    });
-    // kt[c][v][l]: key 16·v + l's column c. Lanes past `t` keep finite values (zeros, then an
-    // earlier head's keys): they are masked out of every score.
-    let mut kt = [[[0f32; HEAD16]; V]; HEAD16];
-    let mut p = [[0f32; HEAD16]; V];
-    for h in 0..heads {
-        for j in 0..t {
-            let k = &qkv[j * w + d + h * HEAD16..j * w + d + (h + 1) * HEAD16];
-            for (row, &x) in kt.iter_mut().zip(k) {
-                row[j / HEAD16][j % HEAD16] = x;
-            }
-        }
-        // SAFETY (every pointer below): `kt` and `p` rows are 16 floats; query, value and
-        // context rows are 16 floats at `h·16 < d` inside rows checked by the assert.
-        let keys: [[__m512; V]; HEAD16] = std::array::from_fn(|c| {
-            std::array::from_fn(|v| unsafe { _mm512_loadu_ps(kt[c][v].as_ptr()) })
-        });
-        for i in 0..t {
-            let q = &qkv[i * w + h * HEAD16..i * w + (h + 1) * HEAD16];
-            let s: [__m512; V] = std::array::from_fn(|v| {
-                // Two chains of eight fused multiply-adds instead of one of sixteen.
-                let (mut s0, mut s1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
-                for c in (0..HEAD16).step_by(2) {
-                    s0 = _mm512_fmadd_ps(_mm512_set1_ps(q[c] * scale), keys[c][v], s0);
-                    s1 = _mm512_fmadd_ps(_mm512_set1_ps(q[c + 1] * scale), keys[c + 1][v], s1);
-                }
-                _mm512_add_ps(s0, s1)
-            });
-            let max = (0..V)
-                .map(|v| _mm512_mask_reduce_max_ps(valid[v], s[v]))
-                .fold(f32::NEG_INFINITY, f32::max);
-            let mut total = 0.0;
-            for v in 0..V {
-                let e = exp16(_mm512_sub_ps(s[v], _mm512_set1_ps(max)));
-                let e = _mm512_maskz_mov_ps(valid[v], e);
-                total += _mm512_reduce_add_ps(e);
-                unsafe { _mm512_storeu_ps(p[v].as_mut_ptr(), e) };
-            }
-            let (mut a0, mut a1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
-            let col = 2 * d + h * HEAD16;
-            for j in 0..t {
-                let x = unsafe { _mm512_loadu_ps(qkv[j * w + col..j * w + col + HEAD16].as_ptr()) };
-                let pj = _mm512_set1_ps(p[j / HEAD16][j % HEAD16]);
-                if j % 2 == 0 {
-                    a0 = _mm512_fmadd_ps(pj, x, a0);
-                } else {
-                    a1 = _mm512_fmadd_ps(pj, x, a1);
-                }
-            }
-            let out = _mm512_mul_ps(_mm512_add_ps(a0, a1), _mm512_set1_ps(1.0 / total));
-            let o = &mut ctx[i * d + h * HEAD16..i * d + (h + 1) * HEAD16];
-            unsafe { _mm512_storeu_ps(o.as_mut_ptr(), out) };
-        }
-    }
-}
 
 /// Rows `0..16` of `r` transposed in registers (row `c` of the result holds column `c`):
 /// four rounds of sixteen shuffles (32-bit, 64-bit, then 128-bit lanes twice).
@@ -1222,11 +1132,16 @@ fn transpose16(r: [std::arch::x86_64::__m512; 16]) -> [std::arch::x86_64::__m512
     })
 }
 
-/// [`attention`] for heads of 16 and at most 16 tokens, with the queries in the lanes: the
-/// scores of key `j` for every query are one vector (`Σ_c qᵀ[c] · k_j[c]`), so the softmax's
-/// maximum and sum run across vectors, not across lanes (no horizontal reductions), and the
-/// queries are transposed once per head in registers. Then each query's context is
-/// `Σ_j p_ij · v_j`, four queries at a time so each value row loaded feeds four sums.
+/// Most tokens [`attention16_lanes_avx512`] takes.
+#[cfg(target_arch = "x86_64")]
+const LANES_MAX_TOKENS: usize = 2 * HEAD16;
+
+/// [`attention`] for heads of 16 and at most 32 tokens, with the queries in the lanes: the
+/// scores of key `j` for sixteen queries are one vector (`Σ_c qᵀ[c] · k_j[c]`), so the
+/// softmax's maximum and sum run across vectors, not across lanes (no horizontal reductions),
+/// and the queries are transposed once per head and group of sixteen, in registers. Then each
+/// query's context is `Σ_j p_ij · v_j`, four queries at a time so each value row loaded feeds
+/// four sums.
 ///
 /// # Safety
 /// The CPU must support avx512f.
@@ -1237,57 +1152,65 @@ unsafe fn attention16_lanes_avx512(qkv: &[f32], ctx: &mut [f32], t: usize, d: us
     let w = 3 * d;
     let heads = d / HEAD16;
     assert!(
-        (1..=HEAD16).contains(&t)
+        (1..=LANES_MAX_TOKENS).contains(&t)
             && heads * HEAD16 == d
             && qkv.len() >= t * w
             && ctx.len() >= t * d
     );
-    // p[j][i]: query i's weight on key j (before the division by its sum); inv[i]: 1 / sum.
-    let mut p = [[0f32; HEAD16]; HEAD16];
+    // p[j][l]: query (g·16 + l)'s weight on key j (before the division by its sum); inv[l]:
+    // 1 / that sum.
+    let mut p = [[0f32; HEAD16]; LANES_MAX_TOKENS];
     let mut inv = [0f32; HEAD16];
+    let sc = _mm512_set1_ps(scale);
     for h in 0..heads {
-        // SAFETY (every pointer below): query, key and value rows are 16 floats at
-        // `h·16 < d` inside the rows the assert checked; `p` and `inv` rows are 16 floats.
-        let rows: [__m512; HEAD16] = std::array::from_fn(|i| match i < t {
-            true => unsafe { _mm512_loadu_ps(qkv.as_ptr().add(i * w + h * HEAD16)) },
-            // Queries past `t` are zeros: their lanes hold finite values, never stored.
-            false => _mm512_setzero_ps(),
-        });
-        let sc = _mm512_set1_ps(scale);
-        let qt = transpose16(rows).map(|q| _mm512_mul_ps(q, sc));
-        let mut s = [_mm512_setzero_ps(); HEAD16];
-        for (j, s) in s.iter_mut().enumerate().take(t) {
-            let k = unsafe { qkv.as_ptr().add(j * w + d + h * HEAD16) };
-            // Two chains of eight fused multiply-adds instead of one of sixteen.
-            let (mut s0, mut s1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
-            for c in (0..HEAD16).step_by(2) {
-                s0 = _mm512_fmadd_ps(qt[c], _mm512_set1_ps(unsafe { *k.add(c) }), s0);
-                s1 = _mm512_fmadd_ps(qt[c + 1], _mm512_set1_ps(unsafe { *k.add(c + 1) }), s1);
-            }
-            *s = _mm512_add_ps(s0, s1);
-        }
-        let max = s[1..t].iter().fold(s[0], |m, &x| _mm512_max_ps(m, x));
-        let mut total = _mm512_setzero_ps();
-        for (j, s) in s.iter().enumerate().take(t) {
-            let e = exp16(_mm512_sub_ps(*s, max));
-            total = _mm512_add_ps(total, e);
-            unsafe { _mm512_storeu_ps(p[j].as_mut_ptr(), e) };
-        }
-        unsafe { _mm512_storeu_ps(inv.as_mut_ptr(), _mm512_div_ps(_mm512_set1_ps(1.0), total)) };
         let col = 2 * d + h * HEAD16;
-        for i0 in (0..t).step_by(4) {
-            let mut acc = [_mm512_setzero_ps(); 4];
-            for (j, pj) in p.iter().enumerate().take(t) {
-                let v = unsafe { _mm512_loadu_ps(qkv.as_ptr().add(j * w + col)) };
-                for (r, acc) in acc.iter_mut().enumerate() {
-                    // Lanes past `t` are read (finite) for the fourth query of the last block;
-                    // its row is not stored.
-                    *acc = _mm512_fmadd_ps(_mm512_set1_ps(pj[(i0 + r) % HEAD16]), v, *acc);
+        for g in (0..t).step_by(HEAD16) {
+            let n = (t - g).min(HEAD16);
+            // SAFETY (every pointer below): query, key and value rows are 16 floats at
+            // `h·16 < d` inside the rows the assert checked; `p` and `inv` rows are 16 floats.
+            let rows: [__m512; HEAD16] = std::array::from_fn(|l| match l < n {
+                true => unsafe { _mm512_loadu_ps(qkv.as_ptr().add((g + l) * w + h * HEAD16)) },
+                // Queries past the group's last are zeros: their lanes hold finite values,
+                // never stored.
+                false => _mm512_setzero_ps(),
+            });
+            let qt = transpose16(rows).map(|q| _mm512_mul_ps(q, sc));
+            let mut s = [_mm512_setzero_ps(); LANES_MAX_TOKENS];
+            for (j, s) in s.iter_mut().enumerate().take(t) {
+                let k = unsafe { qkv.as_ptr().add(j * w + d + h * HEAD16) };
+                // Two chains of eight fused multiply-adds instead of one of sixteen.
+                let (mut s0, mut s1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+                for c in (0..HEAD16).step_by(2) {
+                    s0 = _mm512_fmadd_ps(qt[c], _mm512_set1_ps(unsafe { *k.add(c) }), s0);
+                    s1 = _mm512_fmadd_ps(qt[c + 1], _mm512_set1_ps(unsafe { *k.add(c + 1) }), s1);
                 }
+                *s = _mm512_add_ps(s0, s1);
             }
-            for (r, acc) in acc.iter().enumerate().take(t - i0) {
-                let out = _mm512_mul_ps(*acc, _mm512_set1_ps(inv[i0 + r]));
-                unsafe { _mm512_storeu_ps(ctx.as_mut_ptr().add((i0 + r) * d + h * HEAD16), out) };
+            let max = s[1..t].iter().fold(s[0], |m, &x| _mm512_max_ps(m, x));
+            let mut total = _mm512_setzero_ps();
+            for (j, s) in s.iter().enumerate().take(t) {
+                let e = exp16(_mm512_sub_ps(*s, max));
+                total = _mm512_add_ps(total, e);
+                unsafe { _mm512_storeu_ps(p[j].as_mut_ptr(), e) };
+            }
+            unsafe {
+                _mm512_storeu_ps(inv.as_mut_ptr(), _mm512_div_ps(_mm512_set1_ps(1.0), total))
+            };
+            for l0 in (0..n).step_by(4) {
+                let mut acc = [_mm512_setzero_ps(); 4];
+                for (j, pj) in p.iter().enumerate().take(t) {
+                    let v = unsafe { _mm512_loadu_ps(qkv.as_ptr().add(j * w + col)) };
+                    for (r, acc) in acc.iter_mut().enumerate() {
+                        // Lanes past `n` are read (finite) for the last block's extra queries;
+                        // their rows are not stored.
+                        *acc = _mm512_fmadd_ps(_mm512_set1_ps(pj[(l0 + r) % HEAD16]), v, *acc);
+                    }
+                }
+                for (r, acc) in acc.iter().enumerate().take(n - l0) {
+                    let out = _mm512_mul_ps(*acc, _mm512_set1_ps(inv[l0 + r]));
+                    let row = (g + l0 + r) * d + h * HEAD16;
+                    unsafe { _mm512_storeu_ps(ctx.as_mut_ptr().add(row), out) };
+                }
             }
         }
     }
@@ -1619,7 +1542,7 @@ mod tests {
         let mut next = xorshift(0x2545_f491_4f6c_dd1d, 4.0);
         for heads in 1..=4 {
             let d = HEAD16 * heads;
-            for t in 1..=2 * HEAD16 {
+            for t in 1..=LANES_MAX_TOKENS {
                 let qkv: Vec<f32> = (0..t * 3 * d).map(|_| next()).collect();
                 let scale = 1.0 / (HEAD16 as f32).sqrt();
                 let mut want = vec![0f32; t * d];
@@ -1627,22 +1550,9 @@ mod tests {
                 attention(&qkv, &mut want, &mut scratch, t, d, heads, HEAD16, scale);
                 let mut got = vec![f32::NAN; t * d];
                 // SAFETY: the CPU has avx512f (checked above).
-                match t <= HEAD16 {
-                    true => unsafe { attention16_avx512::<1>(&qkv, &mut got, t, d, scale) },
-                    false => unsafe { attention16_avx512::<2>(&qkv, &mut got, t, d, scale) },
-                }
+                unsafe { attention16_lanes_avx512(&qkv, &mut got, t, d, scale) };
                 let diff = max_diff(&got, &want);
                 assert!(diff < 1e-5, "heads {heads}, {t} tokens: differs by {diff}");
-                if t <= HEAD16 {
-                    let mut lanes = vec![f32::NAN; t * d];
-                    // SAFETY: as above.
-                    unsafe { attention16_lanes_avx512(&qkv, &mut lanes, t, d, scale) };
-                    let diff = max_diff(&lanes, &want);
-                    assert!(
-                        diff < 1e-5,
-                        "queries in lanes, heads {heads}, {t} tokens: {diff}"
-                    );
-                }
             }
         }
     }
