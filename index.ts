@@ -381,7 +381,7 @@ function fromNativeExample(e: native.Example): Example {
   }
 }
 
-/** One route in the compact form `routeBatch` receives (see `crates/toolrouter-core/src/wire.rs`). */
+/** One route in the compact form `route()` and `routeBatch` receive (see `crates/toolrouter-core/src/wire.rs`). */
 type WireRoute = [
   tool: number | string | null,
   confidence: number,
