@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Where a model's calibration error comes from: ECE (15 bins, best label, as `router.evaluate`)
-on the validation and test splits, overall, on the in-scope requests and on the out-of-scope
-ones, at the temperature fitted in training; and, for the record only (never to choose one: the
-test split does not pick anything here), what other temperatures would give.
+"""Where a model's calibration error comes from, and what its thresholds trade: ECE (15 bins,
+best label, as `router.evaluate`) on the validation and test splits, overall, on the in-scope
+requests and on the out-of-scope ones, at the temperature fitted in training; then, when the
+data has out-of-scope requests, in-scope accuracy (an abstention counts as wrong) and
+out-of-scope recall at a range of thresholds. The other temperatures and thresholds are for the
+record only, never to choose one: the test split picks nothing here.
 
     cargo run --release -p toolrouter-core --example train_eval -- ../shared/datasets/clinc150 dump=/tmp/clinc.json
-    python3 scripts/ece-by-group.py /tmp/clinc.json
+    python3 scripts/calibration-report.py /tmp/clinc.json
 
 Needs numpy (`pip install numpy`). The dump's labels are indices into its `names`; the index
 `len(names)` is "none" (out of scope).
@@ -42,7 +44,7 @@ def ece(p, y):
 
 def main():
     if len(sys.argv) != 2:
-        sys.exit("usage: ece-by-group.py DUMP.json (from train_eval dump=PATH)")
+        sys.exit("usage: calibration-report.py DUMP.json (from train_eval dump=PATH)")
     d = json.load(open(sys.argv[1]))
     none = len(d["names"])
     t_fit = d["calibration"]["temperature"]
@@ -69,6 +71,21 @@ def main():
     for t in (1.0, 1.5, t_fit, 2.5, 3.0):
         row = " / ".join(f"{ece(softmax(z, t), y):.4f}" for z, y in splits.values())
         print(f"  T={t:.3f}: {row}")
+    t_stored = d["calibration"].get("threshold")
+    for s, (z, y) in splits.items():
+        oos = y == none
+        if not oos.any():
+            continue
+        p = softmax(z, t_fit)
+        best, conf = p.argmax(1), p.max(1)
+        print(f"{s}: in-scope accuracy / out-of-scope recall by threshold")
+        ths = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9] + ([t_stored] if t_stored is not None else [])
+        for th in ths:
+            answered = (best != none) & (conf >= th)
+            in_scope = (answered & (best == y))[~oos].mean()
+            recall = (~answered)[oos].mean()
+            mark = " (the fitted threshold)" if th == t_stored else ""
+            print(f"  {th:.3f}: {in_scope:.1%} / {recall:.1%}{mark}")
 
 
 if __name__ == "__main__":
