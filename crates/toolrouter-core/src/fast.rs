@@ -657,40 +657,44 @@ fn layer_norm(x: &[f32], out: &mut [f32], n: &Norm, d: usize) {
     }
 }
 
-/// `out = x · w + b` for `m` rows: the packed AVX-512 kernel where the CPU has it, else the
-/// `gemm` crate.
+/// `out = x · w + b` for `m` rows.
 #[inline(always)]
 fn matmul(isa: Isa, x: &[f32], l: &Dense, out: &mut [f32], m: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx512 {
-        // SAFETY: `isa` is Avx512 only when the CPU reported avx512f (`Isa::detect`, enforced
-        // in `with_isa`).
-        unsafe { gemm_packed16(x, &l.packed, out, m, l.n_in, l.n_out, Init::Bias(&l.b)) };
-        return;
-    }
-    let _ = isa;
-    for row in out.chunks_exact_mut(l.n_out).take(m) {
-        row.copy_from_slice(&l.b);
-    }
-    gemm_crate_acc(x, &l.w, out, m, l.n_in, l.n_out);
+    dense(isa, x, l, out, m, false);
 }
 
 /// `acc += x · w + b` for `m` rows (the residual connections).
 #[inline(always)]
 fn matmul_add(isa: Isa, x: &[f32], l: &Dense, acc: &mut [f32], m: usize) {
+    dense(isa, x, l, acc, m, true);
+}
+
+/// `c = x · w + b` (or `c += …` when `add`) for `m` rows: the packed AVX-512 kernel where the
+/// CPU has it (the bias enters as its sums start), else the `gemm` crate after a pass that
+/// puts the bias in `c`.
+#[inline(always)]
+fn dense(isa: Isa, x: &[f32], l: &Dense, c: &mut [f32], m: usize, add: bool) {
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx512 {
-        // SAFETY: as in `matmul`.
-        unsafe { gemm_packed16(x, &l.packed, acc, m, l.n_in, l.n_out, Init::AddBias(&l.b)) };
+        let init = if add {
+            Init::AddBias(&l.b)
+        } else {
+            Init::Bias(&l.b)
+        };
+        // SAFETY: `isa` is Avx512 only when the CPU reported avx512f (`Isa::detect`, enforced
+        // in `with_isa`).
+        unsafe { gemm_packed16(x, &l.packed, c, m, l.n_in, l.n_out, init) };
         return;
     }
     let _ = isa;
-    for row in acc.chunks_exact_mut(l.n_out).take(m) {
-        for (a, b) in row.iter_mut().zip(&l.b) {
-            *a += b;
+    for row in c.chunks_exact_mut(l.n_out).take(m) {
+        if add {
+            row.iter_mut().zip(&l.b).for_each(|(a, b)| *a += b);
+        } else {
+            row.copy_from_slice(&l.b);
         }
     }
-    gemm_crate_acc(x, &l.w, acc, m, l.n_in, l.n_out);
+    gemm_crate_acc(x, &l.w, c, m, l.n_in, l.n_out);
 }
 
 /// `w` (`k × n`, row-major) as panels of 16 columns, each `k × 16` and contiguous, the last

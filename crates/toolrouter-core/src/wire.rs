@@ -76,24 +76,18 @@ impl<'a> Tables<'a> {
         out.push(b',');
         serde_json::to_writer(&mut *out, &r.confidence)?;
         out.extend_from_slice(b",[");
-        for (i, a) in r.alternatives.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
+        joined(out, &r.alternatives, |a, out| {
             ref_or_name(&self.tool_index, &a.tool, out)?;
             out.push(b',');
-            serde_json::to_writer(&mut *out, &a.confidence)?;
-        }
+            serde_json::to_writer(&mut *out, &a.confidence)
+        })?;
         out.extend_from_slice(b"],");
         serde_json::to_writer(&mut *out, &r.args)?;
         out.extend_from_slice(b",[");
-        for (i, s) in r.spans.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
+        joined(out, &r.spans, |s, out| {
             ref_or_name(&self.name_index, &s.name, out)?;
-            write!(out, ",{},{}", s.start, s.end).map_err(serde_json::Error::io)?;
-        }
+            write!(out, ",{},{}", s.start, s.end).map_err(serde_json::Error::io)
+        })?;
         let reason = match r.reason {
             Reason::Confident => 0,
             Reason::LowConfidence => 1,
@@ -121,16 +115,30 @@ impl<'a> Tables<'a> {
         })();
         tables.map_err(|e| Error::Internal(format!("writing a batch: {e}")))?;
         out.extend_from_slice(b",\"routes\":[");
-        for (i, r) in routes.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
+        let written = joined(&mut out, routes, |r, out| {
             out.extend_from_slice(r);
-        }
+            Ok(())
+        });
+        written.map_err(|e| Error::Internal(format!("writing a batch: {e}")))?;
         out.extend_from_slice(b"]}");
         // Every piece is serde_json's output or ASCII punctuation and digits.
         String::from_utf8(out).map_err(|e| Error::Internal(format!("a batch is not UTF-8: {e}")))
     }
+}
+
+/// Each of `items` written by `each`, with commas between them.
+fn joined<T>(
+    out: &mut Vec<u8>,
+    items: &[T],
+    mut each: impl FnMut(&T, &mut Vec<u8>) -> std::result::Result<(), serde_json::Error>,
+) -> std::result::Result<(), serde_json::Error> {
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        each(x, out)?;
+    }
+    Ok(())
 }
 
 /// `name`'s index in `table`, or `name` as a JSON string when it is not there.
