@@ -73,20 +73,27 @@ fn fnv(kind: u8, parts: &[&str]) -> u64 {
     h
 }
 
-/// Lower-cased words: maximal runs of alphanumeric characters.
-fn words(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
+/// Calls `f` with each lower-cased word of `text` (maximal runs of alphanumeric characters), in
+/// order, from one reused buffer.
+fn each_word(text: &str, mut f: impl FnMut(&str)) {
+    let mut cur = String::with_capacity(32);
     for c in text.chars() {
         if c.is_alphanumeric() {
             cur.extend(c.to_lowercase());
         } else if !cur.is_empty() {
-            out.push(std::mem::take(&mut cur));
+            f(&cur);
+            cur.clear();
         }
     }
     if !cur.is_empty() {
-        out.push(cur);
+        f(&cur);
     }
+}
+
+/// Lower-cased words: maximal runs of alphanumeric characters.
+fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    each_word(text, |w| out.push(w.to_string()));
     out
 }
 
@@ -234,6 +241,7 @@ impl NgramVocab {
         let mut cache = WordCache::default();
         let mut ids = Vec::new();
         let mut marked = Marked::default();
+        // `word_ids` reads the cache: empty it first, so every word is computed in full.
         self.words = WordCache::default();
         for w in words {
             if w.is_empty()
@@ -283,32 +291,17 @@ impl NgramVocab {
     pub fn weights(&self, text: &str) -> (Vec<u32>, Vec<f32>) {
         let mut ids: Vec<u32> = Vec::with_capacity(text.len() * 4);
         let mut marked = Marked::default();
-        // The words of `extract`, one at a time, each lower-cased into `cur`; `bigram` is the
+        // The words of `extract`, one at a time, without collecting them; `bigram` is the
         // bigram hash's state after the previous word and the separator.
-        let mut cur = String::with_capacity(32);
         let mut bigram: Option<u64> = None;
-        let mut word = |cur: &str, ids: &mut Vec<u32>| {
-            let h = fnv(b'w', &[cur]);
-            self.word_ids(cur, h, ids, &mut marked);
+        each_word(text, |w| {
+            let h = fnv(b'w', &[w]);
+            self.word_ids(w, h, &mut ids, &mut marked);
             if let Some(b) = bigram {
-                ids.extend(self.index.get(&fnv_bytes(b, cur.as_bytes())).copied());
+                ids.extend(self.index.get(&fnv_bytes(b, w.as_bytes())).copied());
             }
-            bigram = Some(fnv_bytes(
-                fnv_bytes(fnv_start(b'b'), cur.as_bytes()),
-                &[0x1f],
-            ));
-        };
-        for c in text.chars() {
-            if c.is_alphanumeric() {
-                cur.extend(c.to_lowercase());
-            } else if !cur.is_empty() {
-                word(&cur, &mut ids);
-                cur.clear();
-            }
-        }
-        if !cur.is_empty() {
-            word(&cur, &mut ids);
-        }
+            bigram = Some(fnv_bytes(fnv_bytes(fnv_start(b'b'), w.as_bytes()), &[0x1f]));
+        });
         ids.sort_unstable();
         let mut out_ids = Vec::with_capacity(ids.len());
         let mut out_w = Vec::with_capacity(ids.len());
