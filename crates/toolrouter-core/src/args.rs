@@ -182,12 +182,15 @@ pub fn tag_gains(scores: &[f32], n_tags: usize, tags: &[u32]) -> Vec<f32> {
 
 /// Joins spans of one argument separated only by spaces or punctuation ("this" "afternoon",
 /// "88" "-" "1932"): one value, cut apart by an uncertain tagger. Joined spans add their gains.
-pub fn merge_adjacent(spans: Vec<ScoredSpan>, chars: &[char]) -> Vec<ScoredSpan> {
+/// The arguments in `apart` (those the training data gives side by side, [`adjacent_args`])
+/// keep the tagger's boundaries.
+pub fn merge_adjacent(spans: Vec<ScoredSpan>, chars: &[char], apart: &[u32]) -> Vec<ScoredSpan> {
     let mut out: Vec<ScoredSpan> = Vec::with_capacity(spans.len());
     for (k, start, end, g) in spans {
         match out.last_mut() {
             Some(last)
                 if last.0 == k
+                    && !apart.contains(&k)
                     && chars
                         .get(last.2..start)
                         .is_some_and(|gap| gap.iter().all(|c| !c.is_alphanumeric())) =>
@@ -221,6 +224,31 @@ pub fn keep_best_single(spans: Vec<ScoredSpan>, single: &[u32]) -> Vec<ScoredSpa
         .enumerate()
         .filter(|(i, s)| best.get(&s.0).is_none_or(|b| b == i))
         .map(|(_, s)| s)
+        .collect()
+}
+
+/// Indices into `names` of the arguments that some example in `examples` gives twice in a row,
+/// with only spaces or punctuation between ("early" "morning" as two times of day): their
+/// spans are separate values, which [`merge_adjacent`] must not join.
+pub fn adjacent_args(names: &[String], examples: &[Example]) -> Vec<u32> {
+    let mut adjacent: BTreeSet<&str> = BTreeSet::new();
+    for ex in examples {
+        let chars: Vec<char> = ex.text.chars().collect();
+        let mut spans: Vec<&Span> = ex.spans.iter().collect();
+        spans.sort_by_key(|s| s.start);
+        for w in spans.windows(2) {
+            let gap = chars.get(w[0].end..w[1].start);
+            if w[0].name == w[1].name && gap.is_some_and(|g| g.iter().all(|c| !c.is_alphanumeric()))
+            {
+                adjacent.insert(w[0].name.as_str());
+            }
+        }
+    }
+    names
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| adjacent.contains(n.as_str()))
+        .map(|(k, _)| k as u32)
         .collect()
 }
 
@@ -476,9 +504,49 @@ mod tests {
         // "88" "-" "1932" join (gains add); "77" stays apart ("and" between); another argument
         // never joins.
         assert_eq!(
-            merge_adjacent(spans, &chars),
+            merge_adjacent(spans.clone(), &chars, &[]),
             vec![(0, 6, 13, 3.0), (0, 18, 20, 4.0), (1, 26, 27, 8.0)]
         );
+        // An argument kept apart (given side by side in training) is left as tagged.
+        assert_eq!(merge_adjacent(spans.clone(), &chars, &[0]), spans);
+    }
+
+    #[test]
+    fn arguments_given_side_by_side_in_training_are_found() {
+        let span = |n: &str, a: usize, b: usize| Span {
+            name: n.into(),
+            start: a,
+            end: b,
+        };
+        let ex = |text: &str, spans: Vec<Span>| Example {
+            text: text.into(),
+            tool: Some("t".into()),
+            args: serde_json::Map::new(),
+            spans,
+        };
+        let names: Vec<String> = ["time", "city", "day"].map(String::from).to_vec();
+        let examples = [
+            // "early" "morning": two times of day side by side (given in reverse order).
+            ex(
+                "early morning to boston",
+                vec![
+                    span("city", 17, 23),
+                    span("time", 6, 13),
+                    span("time", 0, 5),
+                ],
+            ),
+            // Two cities with a word between, and days joined by a comma only.
+            ex(
+                "boston and denver, mon, tue",
+                vec![
+                    span("city", 0, 6),
+                    span("city", 11, 17),
+                    span("day", 19, 22),
+                    span("day", 24, 27),
+                ],
+            ),
+        ];
+        assert_eq!(adjacent_args(&names, &examples), vec![0, 2]);
     }
 
     #[test]
@@ -571,7 +639,7 @@ mod tests {
         let tok = crate::tokenizer::train_tokenizer(&[text.to_string(), text.to_string()], 200)?;
         let enc = crate::tokenizer::encode(&tok, text, 64)?;
         let tags = bio_tags(&enc.offsets, &spans, &names);
-        let decoded = merge_adjacent(decode_scored_spans(&tags, &enc.offsets, &[]), &chars);
+        let decoded = merge_adjacent(decode_scored_spans(&tags, &enc.offsets, &[]), &chars, &[]);
         let got: Vec<String> = decoded
             .iter()
             .map(|&(_, a, b, _)| chars[a..b].iter().collect())

@@ -663,7 +663,8 @@ impl Router {
     /// Arguments of `tool` from the tag scores: each token takes its best tag among `O` and the
     /// tool's own arguments, spans map back to the user's characters; a name found twice gives
     /// an array, unless no training example gave it twice (`single_args`): then its surest span
-    /// stays.
+    /// stays. Pieces of one argument with only spaces or punctuation between are joined into one
+    /// value, unless training gave that argument side by side (`adjacent_args`).
     fn arguments(
         &self,
         tool: usize,
@@ -686,6 +687,7 @@ impl Router {
             crate::args::merge_adjacent(
                 crate::args::decode_scored_spans(&tags, &p.offsets, &gains),
                 &chars,
+                &self.cfg.adjacent_args,
             ),
             &self.cfg.single_args,
         );

@@ -72,6 +72,16 @@ fn small() -> TrainOptions {
     }
 }
 
+/// The index of argument `name` in the router's tagger.
+fn arg_index(router: &Router, name: &str) -> u32 {
+    router
+        .config()
+        .arg_names
+        .iter()
+        .position(|n| n == name)
+        .expect("an argument of the router") as u32
+}
+
 fn train() -> Router {
     let abort = AtomicBool::new(false);
     fit(&tools(), &examples(), None, &small(), &|_| {}, &abort).unwrap()
@@ -316,12 +326,7 @@ fn arguments_are_extracted_in_the_users_spelling() {
     let ex = parse_examples(&lines.join("\n"), Path::new("t.jsonl"), Some(&tools())).unwrap();
     let abort = AtomicBool::new(false);
     let router = fit(&tools(), &ex, None, &small(), &|_| {}, &abort).unwrap();
-    let city = router
-        .config()
-        .arg_names
-        .iter()
-        .position(|n| n == "city")
-        .expect("city is an argument") as u32;
+    let city = arg_index(&router, "city");
     // No example names two cities: a route keeps one, its surest span, never an array.
     assert!(router.config().single_args.contains(&city));
     let r = router
@@ -350,6 +355,47 @@ fn arguments_are_extracted_in_the_users_spelling() {
     // Arguments of other tools are never produced.
     let r = router.route("play some queen").unwrap();
     assert!(r.args.get("city").is_none(), "{r:?}");
+}
+
+#[test]
+fn values_the_training_data_gives_side_by_side_stay_apart() {
+    // Two cities in a row ("oslo" "rome", as ATIS gives "early" "morning"): routing keeps the
+    // tagger's two spans instead of joining them into one value "oslo rome".
+    let mut lines = Vec::new();
+    let cities = [
+        "oslo", "paris", "rome", "lima", "tokyo", "cairo", "quito", "bern",
+    ];
+    for (i, a) in cities.iter().enumerate() {
+        let b = cities[(i + 3) % cities.len()];
+        let text = format!("weather {a} {b} today");
+        let (sa, sb) = (8, 8 + a.len() + 1);
+        lines.push(format!(
+            r#"{{"text":"{text}","tool":"get_weather","spans":[{{"name":"city","start":{sa},"end":{}}},{{"name":"city","start":{sb},"end":{}}}]}}"#,
+            sa + a.len(),
+            sb + b.len()
+        ));
+        lines.push(format!(
+            r#"{{"text":"weather in {a}","tool":"get_weather","spans":[{{"name":"city","start":11,"end":{}}}]}}"#,
+            11 + a.len()
+        ));
+    }
+    for artist in ["abba", "queen", "adele", "drake", "bjork", "prince"] {
+        lines.push(format!(
+            r#"{{"text":"play some {artist}","tool":"play_music"}}"#
+        ));
+    }
+    let ex = parse_examples(&lines.join("\n"), Path::new("t.jsonl"), Some(&tools())).unwrap();
+    let abort = AtomicBool::new(false);
+    let router = fit(&tools(), &ex, None, &small(), &|_| {}, &abort).unwrap();
+    let city = arg_index(&router, "city");
+    assert_eq!(router.config().adjacent_args, vec![city]);
+    let r = router.route("weather oslo rome today").unwrap();
+    assert_eq!(r.tool.as_deref(), Some("get_weather"));
+    assert_eq!(
+        r.args.get("city"),
+        Some(&serde_json::json!(["oslo", "rome"])),
+        "{r:?}"
+    );
 }
 
 #[test]

@@ -33,6 +33,10 @@ pub struct Config {
     /// at most one span of each (the one the tagger is surest of). Empty in models written
     /// before this field, which keep every span.
     pub single_args: Vec<u32>,
+    /// Indices into `arg_names` of the arguments some training example gave twice side by side
+    /// (only spaces or punctuation between): routing keeps such spans apart instead of joining
+    /// them into one value. Empty in models written before this field, which join them all.
+    pub adjacent_args: Vec<u32>,
     /// The pretrained static table the token embeddings started from (`""`: none).
     pub pretrained: String,
     /// Word shapes added to the token embeddings ([`crate::tokenizer::word_shapes`]; 0: none, as
@@ -58,6 +62,7 @@ impl Default for Config {
             arg_names: Vec::new(),
             tool_args: Vec::new(),
             single_args: Vec::new(),
+            adjacent_args: Vec::new(),
             pretrained: String::new(),
             n_shapes: 0,
         }
@@ -106,6 +111,13 @@ impl Config {
             .any(|&a| a as usize >= self.arg_names.len())
         {
             return Err("`single_args` names an argument outside `arg_names`".into());
+        }
+        if self
+            .adjacent_args
+            .iter()
+            .any(|&a| a as usize >= self.arg_names.len())
+        {
+            return Err("`adjacent_args` names an argument outside `arg_names`".into());
         }
         // Routing computes the shapes of `tokenizer::word_shapes`: a table of another size
         // would be indexed outside its rows (or leave some unused).
