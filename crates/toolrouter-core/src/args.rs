@@ -229,9 +229,23 @@ pub fn keep_best_single(spans: Vec<ScoredSpan>, single: &[u32]) -> Vec<ScoredSpa
 
 /// Indices into `names` of the arguments that some example in `examples` gives twice in a row,
 /// with only spaces or punctuation between ("early" "morning" as two times of day): their
-/// spans are separate values, which [`merge_adjacent`] must not join.
-pub fn adjacent_args(names: &[String], examples: &[Example]) -> Vec<u32> {
+/// spans are separate values, which [`merge_adjacent`] must not join. `old` is the model
+/// training continues from, as its argument names and its own list: what it kept apart stays
+/// apart, since only a sample of its examples is replayed.
+pub fn adjacent_args(
+    names: &[String],
+    examples: &[Example],
+    old: Option<(&[String], &[u32])>,
+) -> Vec<u32> {
     let mut adjacent: BTreeSet<&str> = BTreeSet::new();
+    if let Some((old_names, old_adjacent)) = old {
+        adjacent.extend(
+            old_adjacent
+                .iter()
+                .filter_map(|&k| old_names.get(k as usize))
+                .map(String::as_str),
+        );
+    }
     for ex in examples {
         let chars: Vec<char> = ex.text.chars().collect();
         let mut spans: Vec<&Span> = ex.spans.iter().collect();
@@ -546,7 +560,14 @@ mod tests {
                 ],
             ),
         ];
-        assert_eq!(adjacent_args(&names, &examples), vec![0, 2]);
+        assert_eq!(adjacent_args(&names, &examples, None), vec![0, 2]);
+        // Continued from a model that kept "city" apart (and a name no longer known): kept.
+        let old: Vec<String> = ["gone", "city"].map(String::from).to_vec();
+        assert_eq!(
+            adjacent_args(&names, &examples[1..], Some((&old, &[0, 1, 7]))),
+            vec![1, 2]
+        );
+        assert_eq!(adjacent_args(&names, &examples[1..], None), vec![2]);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -559,18 +559,11 @@ fn fit_once(
             })
         })
         .collect();
-    // Kept apart if given side by side here or in the model continued from.
-    let adjacent_args = crate::args::adjacent_args(&arg_names, train)
-        .into_iter()
-        .chain(init.into_iter().flat_map(|r| {
-            r.cfg.adjacent_args.iter().filter_map(|&old| {
-                let name = r.cfg.arg_names.get(old as usize)?;
-                arg_names.iter().position(|n| n == name).map(|k| k as u32)
-            })
-        }))
-        .collect::<BTreeSet<u32>>()
-        .into_iter()
-        .collect();
+    let adjacent_args = crate::args::adjacent_args(
+        &arg_names,
+        train,
+        init.map(|r| (r.cfg.arg_names.as_slice(), r.cfg.adjacent_args.as_slice())),
+    );
     let cfg = Config {
         arg_names,
         tool_args,
