@@ -751,6 +751,7 @@ const NUMBER_OPTIONS = [
   'tokenDropout',
   'validFraction',
   'argWeight',
+  'valueSwap',
   'targetPrecision',
   'toolSpaceMargin',
 ] as const

@@ -185,6 +185,12 @@ export interface TrainOptions {
   tokenDropout?: number
   /** Weight of the argument-tagging loss beside the tool loss; 0 turns the argument head off. @default 0.5 */
   argWeight?: number
+  /**
+   * Chance that an argument value in a training request is swapped, in each step, for another
+   * value of the same argument from the training data (the tagger learns arguments from their
+   * context). @default 0
+   */
+  valueSwap?: number
   /** Average the second half's epochs when that validates at least as well as the best epoch. @default true */
   average?: boolean
   /** Share held out for validation when no validation set is given. @default 0.1 */

@@ -94,6 +94,10 @@ pub struct TrainOptions {
     pub token_dropout: f64,
     /// Weight of the argument-tagging loss beside the tool loss (0: no argument head).
     pub arg_weight: f64,
+    /// Chance that an argument value in a training request is replaced, in each training step,
+    /// by another value of the same argument from the training data (the tags follow), so that
+    /// the tagger learns an argument from its context rather than from the values it has seen.
+    pub value_swap: f64,
     /// Average the weights of the second half's epochs, and keep the average when it validates
     /// at least as well as the best single epoch.
     pub average: bool,
@@ -145,6 +149,7 @@ impl Default for TrainOptions {
             token_dropout: 0.1,
             class_weight_power: 0.0,
             arg_weight: 0.5,
+            value_swap: 0.0,
             average: true,
             valid_fraction: 0.1,
             target_precision: 0.99,
@@ -300,6 +305,9 @@ fn check_options(o: &TrainOptions) -> Result<()> {
             "featureDropout",
             "feature and token dropout must be in [0, 1)",
         );
+    }
+    if !(0.0..=1.0).contains(&o.value_swap) {
+        return bad("valueSwap", "must be in [0, 1]");
     }
     if !(0.0..1.0).contains(&o.label_smoothing) {
         return bad("labelSmoothing", "must be in [0, 1)");
@@ -750,6 +758,7 @@ fn fit_once(
         },
     )?;
 
+    let pool = (opts.value_swap > 0.0 && cfg.n_tags() > 1).then(|| ValuePool::new(&tr[..labelled]));
     let lens: Vec<usize> = tr.iter().map(|e| e.ids.len()).collect();
     let all: Vec<usize> = (0..tr.len()).collect();
     // Small datasets get smaller batches, so an epoch is several steps rather than one.
@@ -773,7 +782,24 @@ fn fit_once(
         epochs_run = epoch;
         let mut loss_sum = 0.0;
         let mut loss_n = 0usize;
-        for (step, batch_idx) in bucketed_batches(&all, &lens, batch_size, &mut rng)
+        // This epoch's argument values swapped before the batches are cut, so that a batch
+        // still holds requests of similar length (padding to one long swapped value in each
+        // batch made training several times slower).
+        let swapped: Option<Vec<Encoded>> = pool.as_ref().map(|pool| {
+            tr.iter()
+                .map(|e| pool.swapped(e, opts.value_swap, cfg.max_tokens, &mut rng))
+                .collect()
+        });
+        let set: &[Encoded] = swapped.as_deref().unwrap_or(&tr);
+        let set_lens: Vec<usize>;
+        let lens = match &swapped {
+            Some(v) => {
+                set_lens = v.iter().map(|e| e.ids.len()).collect();
+                &set_lens
+            }
+            None => &lens,
+        };
+        for (step, batch_idx) in bucketed_batches(&all, lens, batch_size, &mut rng)
             .iter()
             .enumerate()
         {
@@ -789,7 +815,7 @@ fn fit_once(
                 0.5 * (1.0 + (std::f64::consts::PI * p).cos())
             };
             opt.set_learning_rate(opts.lr * scale);
-            let items: Vec<&Encoded> = batch_idx.iter().map(|&i| &tr[i]).collect();
+            let items: Vec<&Encoded> = batch_idx.iter().map(|&i| &set[i]).collect();
             let noisy: Vec<Encoded> = items.iter().map(|e| corrupt(e, opts, &mut rng)).collect();
             let noisy: Vec<&Encoded> = noisy.iter().collect();
             let lw = LossWeights {
@@ -1113,6 +1139,115 @@ fn corrupt(e: &Encoded, opts: &TrainOptions, rng: &mut StdRng) -> Encoded {
         target: e.target,
         weight: e.weight,
     }
+}
+
+/// The argument values of the training requests as tokens: for each tool (label) and argument,
+/// the distinct token sequences (with their word shapes) its spans cover. Per tool, so that a
+/// swapped value never carries another tool's kind of value (a movie title into a book rating).
+struct ValuePool(HashMap<(u32, usize), Vec<TokenValue>>);
+
+/// One argument value as tokens: its token ids and their word shapes.
+type TokenValue = (Vec<u32>, Vec<u32>);
+
+impl ValuePool {
+    fn new(set: &[Encoded]) -> Self {
+        let mut pool: HashMap<(u32, usize), Vec<TokenValue>> = HashMap::new();
+        let mut seen: std::collections::HashSet<(u32, usize, &[u32])> = Default::default();
+        for e in set {
+            let Some(tags) = &e.tags else { continue };
+            for (k, a, b) in tag_spans(tags) {
+                if b <= e.ids.len() && seen.insert((e.label, k, &e.ids[a..b])) {
+                    let shapes = e.shapes.get(a..b).map(<[u32]>::to_vec).unwrap_or_default();
+                    pool.entry((e.label, k))
+                        .or_default()
+                        .push((e.ids[a..b].to_vec(), shapes));
+                }
+            }
+        }
+        ValuePool(pool)
+    }
+
+    /// `e` with each argument value replaced, with chance `p`, by another value of the same
+    /// tool and argument (the tags follow), cut to `max_tokens`. A request without known
+    /// arguments, or a distilled copy (whose target is the teacher's view of its own text), is
+    /// left as it is.
+    fn swapped(&self, e: &Encoded, p: f64, max_tokens: usize, rng: &mut StdRng) -> Encoded {
+        let (ids, shapes, tags) = match &e.tags {
+            Some(tags) if e.target.is_none() => self.swap(e, tags, p, max_tokens, rng),
+            _ => (e.ids.clone(), e.shapes.clone(), e.tags.clone()),
+        };
+        Encoded {
+            ids,
+            shapes,
+            feat_ids: e.feat_ids.clone(),
+            feat_w: e.feat_w.clone(),
+            tags,
+            label: e.label,
+            target: e.target,
+            weight: e.weight,
+        }
+    }
+
+    /// The ids, shapes and tags of [`Self::swapped`].
+    fn swap(
+        &self,
+        e: &Encoded,
+        tags: &[u32],
+        p: f64,
+        max_tokens: usize,
+        rng: &mut StdRng,
+    ) -> (Vec<u32>, Vec<u32>, Option<Vec<u32>>) {
+        let with_shapes = e.shapes.len() == e.ids.len();
+        let (mut ids, mut shapes, mut out_tags) = (Vec::new(), Vec::new(), Vec::new());
+        let mut at = 0;
+        for (k, a, b) in tag_spans(tags) {
+            let values = self.0.get(&(e.label, k)).map_or(&[][..], Vec::as_slice);
+            if values.len() < 2 || rng.random::<f64>() >= p {
+                continue;
+            }
+            let (v_ids, v_shapes) = &values[rng.random_range(0..values.len())];
+            ids.extend_from_slice(&e.ids[at..a]);
+            out_tags.extend_from_slice(&tags[at..a]);
+            ids.extend_from_slice(v_ids);
+            let (b_tag, i_tag) = (1 + 2 * k as u32, 2 + 2 * k as u32);
+            out_tags.extend((0..v_ids.len()).map(|j| if j == 0 { b_tag } else { i_tag }));
+            if with_shapes {
+                shapes.extend_from_slice(&e.shapes[at..a]);
+                shapes.extend_from_slice(v_shapes);
+            }
+            at = b;
+        }
+        ids.extend_from_slice(&e.ids[at..]);
+        out_tags.extend_from_slice(&tags[at..]);
+        if with_shapes {
+            shapes.extend_from_slice(&e.shapes[at..]);
+        }
+        ids.truncate(max_tokens);
+        out_tags.truncate(max_tokens);
+        shapes.truncate(max_tokens);
+        (ids, shapes, Some(out_tags))
+    }
+}
+
+/// The spans `(argument, first token, end token)` of a BIO tag sequence (tag `1 + 2k` is `B-`
+/// of argument `k`, `2 + 2k` its `I-`).
+fn tag_spans(tags: &[u32]) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < tags.len() {
+        let t = tags[i];
+        if t % 2 == 1 {
+            let mut j = i + 1;
+            while j < tags.len() && tags[j] == t + 1 {
+                j += 1;
+            }
+            out.push(((t as usize - 1) / 2, i, j));
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    out
 }
 
 /// The padded word shapes of `items`, when the model reads them.
@@ -1710,6 +1845,83 @@ fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn encoded(ids: Vec<u32>, tags: Vec<u32>) -> Encoded {
+        Encoded {
+            shapes: ids.iter().map(|&i| i % 3).collect(),
+            ids,
+            feat_ids: Vec::new(),
+            feat_w: Vec::new(),
+            tags: Some(tags),
+            label: 0,
+            target: None,
+            weight: 1.0,
+        }
+    }
+
+    #[test]
+    fn tag_spans_reads_bio_runs() {
+        // O B-0 I-0 O B-1 B-1 I-1 I-0 (a stray I- starts nothing)
+        assert_eq!(
+            tag_spans(&[0, 1, 2, 0, 3, 3, 4, 2]),
+            vec![(0, 1, 3), (1, 4, 5), (1, 5, 7)]
+        );
+        assert_eq!(tag_spans(&[0, 0]), vec![]);
+    }
+
+    #[test]
+    fn value_swap_replaces_values_with_others_of_the_same_argument() {
+        // Argument 0 of tool 0 has the values [10 11] and [12]; argument 1 only [20] (nothing to
+        // swap); tool 1's value [13] of argument 0 is not tool 0's to draw.
+        let mut other = encoded(vec![2, 13], vec![0, 1]);
+        other.label = 1;
+        let set = [
+            encoded(vec![2, 5, 10, 11, 6, 20], vec![0, 0, 1, 2, 0, 3]),
+            encoded(vec![2, 7, 12], vec![0, 0, 1]),
+            other,
+        ];
+        let pool = ValuePool::new(&set);
+        assert_eq!(pool.0[&(0, 0)].len(), 2);
+        assert_eq!(pool.0[&(0, 1)].len(), 1);
+        let mut rng = StdRng::seed_from_u64(3);
+        let e = &set[0];
+        let tags = e.tags.as_deref().unwrap_or_default();
+        // p = 0: unchanged.
+        let (ids, shapes, t) = pool.swap(e, tags, 0.0, 48, &mut rng);
+        assert_eq!(
+            (ids, shapes, t),
+            (e.ids.clone(), e.shapes.clone(), e.tags.clone())
+        );
+        // p = 1: argument 0 takes one of its values each time, tags and shapes follow; argument
+        // 1 and the words around stay.
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..20 {
+            let (ids, shapes, t) = pool.swap(e, tags, 1.0, 48, &mut rng);
+            let t = t.unwrap_or_default();
+            if ids.len() == 5 {
+                assert_eq!(ids, vec![2, 5, 12, 6, 20]);
+                assert_eq!(t, vec![0, 0, 1, 0, 3]);
+            } else {
+                assert_eq!(ids, e.ids);
+                assert_eq!(t, tags);
+            }
+            assert_eq!(shapes, ids.iter().map(|&i| i % 3).collect::<Vec<u32>>());
+            seen.insert(ids.len());
+        }
+        assert_eq!(seen.len(), 2, "both values drawn");
+        // Cut to max_tokens.
+        let (ids, shapes, t) = pool.swap(e, tags, 1.0, 3, &mut rng);
+        assert_eq!(
+            (ids.len(), shapes.len(), t.map(|t| t.len())),
+            (3, 3, Some(3))
+        );
+        // A distilled copy (its target is the teacher's view of its own text) stays as it is.
+        let mut copy = encoded(e.ids.clone(), tags.to_vec());
+        copy.target = Some(0);
+        for _ in 0..10 {
+            assert_eq!(pool.swapped(&copy, 1.0, 48, &mut rng).ids, e.ids);
+        }
+    }
 
     #[test]
     fn stratified_split_keeps_every_label_in_training() {

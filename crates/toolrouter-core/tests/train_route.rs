@@ -641,3 +641,48 @@ fn pretrained_word_vectors_carry_words_the_examples_never_use() -> toolrouter_co
     }
     Ok(())
 }
+
+#[test]
+fn swapping_values_in_training_still_tags_them() {
+    // value_swap = 1: every value of a training request is swapped for another city in each
+    // step; the tags follow the swapped value, so the tagger still learns where a city is.
+    let mut lines = Vec::new();
+    for city in [
+        "oslo", "paris", "rome", "lima", "tokyo", "cairo", "quito", "bern",
+    ] {
+        lines.push(format!(
+            r#"{{"text":"what is the weather in {city}","tool":"get_weather","args":{{"city":"{city}"}}}}"#
+        ));
+        lines.push(format!(
+            r#"{{"text":"will it rain in {city} tomorrow","tool":"get_weather","args":{{"city":"{city}"}}}}"#
+        ));
+    }
+    for artist in ["abba", "queen", "adele", "drake", "bjork", "prince"] {
+        lines.push(format!(
+            r#"{{"text":"play some {artist}","tool":"play_music"}}"#
+        ));
+    }
+    let ex = parse_examples(&lines.join("\n"), Path::new("t.jsonl"), Some(&tools())).unwrap();
+    let abort = AtomicBool::new(false);
+    let opts = TrainOptions {
+        value_swap: 1.0,
+        ..small()
+    };
+    let router = fit(&tools(), &ex, None, &opts, &|_| {}, &abort).unwrap();
+    let r = router.route("will it rain in rome tomorrow").unwrap();
+    assert_eq!(r.tool.as_deref(), Some("get_weather"));
+    assert_eq!(
+        r.args.get("city"),
+        Some(&serde_json::json!("rome")),
+        "{r:?}"
+    );
+    // Out of range is refused.
+    let bad = TrainOptions {
+        value_swap: 1.5,
+        ..small()
+    };
+    assert!(matches!(
+        fit(&tools(), &ex, None, &bad, &|_| {}, &abort),
+        Err(Error::InvalidArgument { .. })
+    ));
+}

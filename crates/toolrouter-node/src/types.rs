@@ -90,6 +90,10 @@ pub struct TrainOptions {
     pub token_dropout: Option<f64>,
     /// Weight of the argument-tagging loss beside the tool loss; 0 turns the argument head off. @default 0.5
     pub arg_weight: Option<f64>,
+    /// Chance that an argument value in a training request is swapped, in each step, for another
+    /// value of the same argument from the training data (the tagger learns arguments from their
+    /// context). @default 0
+    pub value_swap: Option<f64>,
     /// Average the second half's epochs when that validates at least as well as the best epoch. @default true
     pub average: Option<bool>,
     /// Share held out for validation when no validation set is given. @default 0.1
@@ -204,6 +208,7 @@ impl TrainOptions {
             feature_dropout: self.feature_dropout.unwrap_or(d.feature_dropout),
             token_dropout: self.token_dropout.unwrap_or(d.token_dropout),
             arg_weight: self.arg_weight.unwrap_or(d.arg_weight),
+            value_swap: self.value_swap.unwrap_or(d.value_swap),
             average: self.average.unwrap_or(d.average),
             valid_fraction: self.valid_fraction.unwrap_or(d.valid_fraction),
             target_precision: self.target_precision.unwrap_or(d.target_precision),
