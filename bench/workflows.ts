@@ -9,7 +9,8 @@
 // Usage: npm run eval:workflows [-- --json] [--seed N] [--train N] [--test N] [--sweep]
 //   --sweep  trains the candidate options on some of the training phrasings and scores them on the
 //            others (how the defaults in WORKFLOW_TRAINER_OPTIONS are picked); the test split and
-//            its phrasings are not touched.
+//            its phrasings are not touched. With --options '{...}' it compares only the defaults
+//            and the defaults with those options (e.g. '{"teacher":{"dir":".cache/minilm"}}').
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -568,7 +569,7 @@ async function main(): Promise<void> {
   const extra = values.options ? (JSON.parse(values.options) as TrainerOptions) : {}
 
   if (values.sweep) {
-    const candidates: TrainerOptions[] = [
+    const all: TrainerOptions[] = [
       WORKFLOW_TRAINER_OPTIONS,
       { ...WORKFLOW_TRAINER_OPTIONS, dModel: 64, layers: 2, heads: 4 },
       { ...WORKFLOW_TRAINER_OPTIONS, pretrained: 'none' },
@@ -577,6 +578,7 @@ async function main(): Promise<void> {
       { ...WORKFLOW_TRAINER_OPTIONS, maxTokens: 96 },
       { ...WORKFLOW_TRAINER_OPTIONS, wordShapes: false },
     ]
+    const candidates = values.options ? [WORKFLOW_TRAINER_OPTIONS, { ...WORKFLOW_TRAINER_OPTIONS, ...extra }] : all
     // Trained on some training phrasings (early stopping on the same ones, as the real training
     // does), scored on the other training phrasings: the test's phrasings stay unseen.
     const sweepTrainTasks = generate(seed, nTrain, 'sweep-train')
