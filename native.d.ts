@@ -186,9 +186,9 @@ export interface TrainOptions {
   /** Weight of the argument-tagging loss beside the tool loss; 0 turns the argument head off. @default 0.5 */
   argWeight?: number
   /**
-   * Chance that an argument value in a training request is swapped, in each step, for another
-   * value of the same argument from the training data (the tagger learns arguments from their
-   * context). @default 0
+   * Chance that an argument value in a training request is swapped, in each epoch, for another
+   * value the training data gives the same tool's same argument (the tagger learns arguments
+   * from their context). @default 0
    */
   valueSwap?: number
   /** Average the second half's epochs when that validates at least as well as the best epoch. @default true */

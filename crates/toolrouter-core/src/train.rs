@@ -94,9 +94,10 @@ pub struct TrainOptions {
     pub token_dropout: f64,
     /// Weight of the argument-tagging loss beside the tool loss (0: no argument head).
     pub arg_weight: f64,
-    /// Chance that an argument value in a training request is replaced, in each training step,
-    /// by another value of the same argument from the training data (the tags follow), so that
-    /// the tagger learns an argument from its context rather than from the values it has seen.
+    /// Chance that an argument value in a training request is replaced, in each epoch, by
+    /// another value the training data gives the same tool's same argument (the tags follow), so
+    /// that the tagger learns an argument from its context rather than from the values it has
+    /// seen. 0: off.
     pub value_swap: f64,
     /// Average the weights of the second half's epochs, and keep the average when it validates
     /// at least as well as the best single epoch.
@@ -791,14 +792,10 @@ fn fit_once(
                 .collect()
         });
         let set: &[Encoded] = swapped.as_deref().unwrap_or(&tr);
-        let set_lens: Vec<usize>;
-        let lens = match &swapped {
-            Some(v) => {
-                set_lens = v.iter().map(|e| e.ids.len()).collect();
-                &set_lens
-            }
-            None => &lens,
-        };
+        let swapped_lens: Option<Vec<usize>> = swapped
+            .as_ref()
+            .map(|v| v.iter().map(|e| e.ids.len()).collect());
+        let lens = swapped_lens.as_deref().unwrap_or(&lens);
         for (step, batch_idx) in bucketed_batches(&all, lens, batch_size, &mut rng)
             .iter()
             .enumerate()

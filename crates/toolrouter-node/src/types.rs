@@ -90,9 +90,9 @@ pub struct TrainOptions {
     pub token_dropout: Option<f64>,
     /// Weight of the argument-tagging loss beside the tool loss; 0 turns the argument head off. @default 0.5
     pub arg_weight: Option<f64>,
-    /// Chance that an argument value in a training request is swapped, in each step, for another
-    /// value of the same argument from the training data (the tagger learns arguments from their
-    /// context). @default 0
+    /// Chance that an argument value in a training request is swapped, in each epoch, for another
+    /// value the training data gives the same tool's same argument (the tagger learns arguments
+    /// from their context). @default 0
     pub value_swap: Option<f64>,
     /// Average the second half's epochs when that validates at least as well as the best epoch. @default true
     pub average: Option<bool>,
