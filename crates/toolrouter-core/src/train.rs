@@ -1226,25 +1226,14 @@ impl ValuePool {
     }
 }
 
-/// The spans `(argument, first token, end token)` of a BIO tag sequence (tag `1 + 2k` is `B-`
-/// of argument `k`, `2 + 2k` its `I-`).
+/// The spans `(argument, first token, end token)` of a BIO tag sequence: the routing decoder's
+/// ([`crate::args::decode_spans`]) with each token as its own position.
 fn tag_spans(tags: &[u32]) -> Vec<(usize, usize, usize)> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < tags.len() {
-        let t = tags[i];
-        if t % 2 == 1 {
-            let mut j = i + 1;
-            while j < tags.len() && tags[j] == t + 1 {
-                j += 1;
-            }
-            out.push(((t as usize - 1) / 2, i, j));
-            i = j;
-        } else {
-            i += 1;
-        }
-    }
-    out
+    let positions: Vec<(usize, usize)> = (0..tags.len()).map(|i| (i, i + 1)).collect();
+    crate::args::decode_spans(tags, &positions)
+        .into_iter()
+        .map(|(k, a, b)| (k as usize, a, b))
+        .collect()
 }
 
 /// The padded word shapes of `items`, when the model reads them.
@@ -1858,10 +1847,10 @@ mod tests {
 
     #[test]
     fn tag_spans_reads_bio_runs() {
-        // O B-0 I-0 O B-1 B-1 I-1 I-0 (a stray I- starts nothing)
+        // O B-0 I-0 O B-1 B-1 I-1 I-0 (a stray I- starts a span, as routing decodes it)
         assert_eq!(
             tag_spans(&[0, 1, 2, 0, 3, 3, 4, 2]),
-            vec![(0, 1, 3), (1, 4, 5), (1, 5, 7)]
+            vec![(0, 1, 3), (1, 4, 5), (1, 5, 7), (0, 7, 8)]
         );
         assert_eq!(tag_spans(&[0, 0]), vec![]);
     }
