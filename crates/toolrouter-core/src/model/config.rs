@@ -105,19 +105,13 @@ impl Config {
         {
             return Err("`tool_args` names an argument outside `arg_names`".into());
         }
-        if self
-            .single_args
-            .iter()
-            .any(|&a| a as usize >= self.arg_names.len())
-        {
-            return Err("`single_args` names an argument outside `arg_names`".into());
-        }
-        if self
-            .adjacent_args
-            .iter()
-            .any(|&a| a as usize >= self.arg_names.len())
-        {
-            return Err("`adjacent_args` names an argument outside `arg_names`".into());
+        for (field, args) in [
+            ("single_args", &self.single_args),
+            ("adjacent_args", &self.adjacent_args),
+        ] {
+            if args.iter().any(|&a| a as usize >= self.arg_names.len()) {
+                return Err(format!("`{field}` names an argument outside `arg_names`"));
+            }
         }
         // Routing computes the shapes of `tokenizer::word_shapes`: a table of another size
         // would be indexed outside its rows (or leave some unused).
