@@ -188,7 +188,7 @@ export interface TrainOptions {
   /**
    * Chance that an argument value in a training request is swapped, in each epoch, for another
    * value the training data gives the same tool's same argument (the tagger learns arguments
-   * from their context). @default 0
+   * from their context). @default 0.25
    */
   valueSwap?: number
   /** Average the second half's epochs when that validates at least as well as the best epoch. @default true */

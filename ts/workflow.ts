@@ -91,7 +91,10 @@ export const FINISH_TOOL: ToolSpec = {
  * fewer n-grams dropped per step than for plain routing (0.3 instead of 0.8: a state's threshold
  * facts and earlier results are n-grams the next step depends on), and word shapes (the ids,
  * names and e-mail addresses a request gives: 89.3% against 76.9% mean step accuracy over 3
- * seeds; off by default elsewhere, see `wordShapes`). docs/eval-workflows.md has the sweep.
+ * seeds; off by default elsewhere, see `wordShapes`), and no swapped argument values (`valueSwap`
+ * 0: a state repeats its values in the request and the earlier results, and a swap in one place
+ * breaks that; at the library's 0.25 the sweep handed over 37.3% of chains against 25.3%).
+ * docs/eval-workflows.md has the sweep.
  */
 export const WORKFLOW_TRAINER_OPTIONS = {
   maxTokens: 64,
@@ -103,6 +106,7 @@ export const WORKFLOW_TRAINER_OPTIONS = {
   argWeight: 2,
   featureDropout: 0.3,
   wordShapes: true,
+  valueSwap: 0,
 } as const
 
 // ---------------------------------------------------------------------------------------------

@@ -97,7 +97,8 @@ pub struct TrainOptions {
     /// Chance that an argument value in a training request is replaced, in each epoch, by
     /// another value the training data gives the same tool's same argument (the tags follow), so
     /// that the tagger learns an argument from its context rather than from the values it has
-    /// seen. 0: off.
+    /// seen. 0: off. The default, 0.25, validated best of 0, 0.25 and 0.5 over SNIPS and ATIS
+    /// at two seeds (validation tool accuracy + 0.1 × tag F1; README, "Accuracy").
     pub value_swap: f64,
     /// Average the weights of the second half's epochs, and keep the average when it validates
     /// at least as well as the best single epoch.
@@ -150,7 +151,7 @@ impl Default for TrainOptions {
             token_dropout: 0.1,
             class_weight_power: 0.0,
             arg_weight: 0.5,
-            value_swap: 0.0,
+            value_swap: 0.25,
             average: true,
             valid_fraction: 0.1,
             target_precision: 0.99,

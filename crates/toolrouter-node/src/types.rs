@@ -92,7 +92,7 @@ pub struct TrainOptions {
     pub arg_weight: Option<f64>,
     /// Chance that an argument value in a training request is swapped, in each epoch, for another
     /// value the training data gives the same tool's same argument (the tagger learns arguments
-    /// from their context). @default 0
+    /// from their context). @default 0.25
     pub value_swap: Option<f64>,
     /// Average the second half's epochs when that validates at least as well as the best epoch. @default true
     pub average: Option<bool>,
