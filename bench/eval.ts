@@ -220,7 +220,7 @@ async function main(): Promise<void> {
   if (values.render === true) {
     // Rewrites eval.md from eval.json without training (after a change to the layout).
     const report = JSON.parse(fs.readFileSync(path.join(out, 'eval.json'), 'utf8')) as Report
-    fs.writeFileSync(path.join(out, 'eval.md'), render(report, fewShotDistill(out)))
+    fs.writeFileSync(path.join(out, 'eval.md'), render(report, fewShotDistill(out), out))
     console.error(`wrote ${path.join(out, 'eval.md')} from eval.json`)
     return
   }
@@ -306,7 +306,7 @@ async function main(): Promise<void> {
     transfer,
   }
   fs.writeFileSync(path.join(out, 'eval.json'), `${JSON.stringify(report, null, 1)}\n`)
-  fs.writeFileSync(path.join(out, 'eval.md'), render(report, fewShotDistill(out)))
+  fs.writeFileSync(path.join(out, 'eval.md'), render(report, fewShotDistill(out), out))
   console.error(`wrote ${path.join(out, 'eval.md')}`)
 }
 
@@ -435,7 +435,16 @@ function overall(results: Omit<Result, 'curve'>[]): string {
   )
 }
 
-function render(report: Report, distill?: FewShotDistill): string {
+/**
+ * Hand-written analysis of one dataset's figures (docs/eval-notes/<dataset>.md), placed under its
+ * plot so that rerunning the evaluation keeps it. It names its own command and date.
+ */
+function datasetNotes(out: string, name: string): string[] {
+  const file = path.join(out, 'eval-notes', `${name}.md`)
+  return fs.existsSync(file) ? [fs.readFileSync(file, 'utf8').trimEnd(), ''] : []
+}
+
+function render(report: Report, distill?: FewShotDistill, out?: string): string {
   const md: string[] = [
     '# Evaluation',
     '',
@@ -476,6 +485,7 @@ function render(report: Report, distill?: FewShotDistill): string {
       `![${name} risk-coverage](eval/${name}-risk-coverage.svg)`,
       '',
     )
+    if (out !== undefined) md.push(...datasetNotes(out, name))
   }
   md.push(...transferSection(report.transfer ?? []))
   md.push(...WORKFLOWS_SECTION, ...TOOLS_SECTION)
