@@ -4,6 +4,8 @@
 //! cargo run --release -p toolrouter-core --example train_eval -- ../shared/datasets/snips d_model=64
 //!
 //! `save=PATH` writes the model; `errors=1` prints the misrouted test requests to stderr;
+//! `valid_half=1` validates on the even lines of valid.jsonl and scores the odd lines instead of
+//! the test split (nested validation, to choose how training chooses its epoch);
 //! `per_tool=N` trains on the first N examples of each label (few-shot); `load=PATH` evaluates a
 //! saved model instead of training one; `dump=PATH` writes the raw logits, head features and
 //! labels of the train, validation and test requests as JSON (for studying calibration and
@@ -22,6 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut show_errors = false;
     let mut per_tool: Option<usize> = None;
     let mut dump: Option<String> = None;
+    let mut valid_half = false;
     for kv in &args[1..] {
         let (k, v) = kv.split_once('=').ok_or("expected key=value")?;
         match k {
@@ -43,6 +46,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             "dump" => {
                 dump = Some(v.to_string());
+                continue;
+            }
+            "valid_half" => {
+                valid_half = v == "1";
                 continue;
             }
             "per_tool" => {
@@ -70,7 +77,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         None
     };
-    let test = load_examples(&dir.join("test.jsonl"), Some(&tools))?;
+    let mut test = load_examples(&dir.join("test.jsonl"), Some(&tools))?;
+    let mut valid = valid;
+    if valid_half {
+        // Nested validation, for choosing how training itself chooses: training validates on
+        // the even lines of valid.jsonl, and the metrics are those of the odd lines (the test
+        // split is not read).
+        let v = valid.take().ok_or("valid_half=1 needs valid.jsonl")?;
+        let (even, odd): (Vec<_>, Vec<_>) =
+            v.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
+        valid = Some(even.into_iter().map(|(_, e)| e).collect());
+        test = odd.into_iter().map(|(_, e)| e).collect();
+    }
     let abort = AtomicBool::new(false);
     let router = match &load {
         Some(path) => toolrouter_core::format::load(Path::new(path))?,
