@@ -121,7 +121,7 @@ function render(r: Report): string {
   md.push(
     '',
     'Accuracy: the best tool over the in-scope test requests, no threshold. Valid score: validation accuracy + ' +
-      '0.1 × argument tag F1 (what training compares epochs by; SNIPS and ATIS tag arguments). In-scope accuracy and OOS recall: at ' +
+      '0.3 × argument tag F1 (what training compares epochs by, 0.1 before 2026-12-07; SNIPS and ATIS tag arguments). In-scope accuracy and OOS recall: at ' +
       'the fitted threshold (an abstention counts as wrong for an in-scope request), CLINC150 only.',
     '',
     ...SWEEP,
