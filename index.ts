@@ -752,6 +752,7 @@ const NUMBER_OPTIONS = [
   'validFraction',
   'argWeight',
   'valueSwap',
+  'tagWeight',
   'targetPrecision',
   'toolSpaceMargin',
 ] as const

@@ -191,6 +191,12 @@ export interface TrainOptions {
    * from their context). @default 0.25
    */
   valueSwap?: number
+  /**
+   * How much one point of argument-tag F1 counts against one point of tool accuracy when
+   * training compares its epochs on validation (the tagger usually ripens after the tool
+   * head). @default 0.3
+   */
+  tagWeight?: number
   /** Average the second half's epochs when that validates at least as well as the best epoch. @default true */
   average?: boolean
   /** Share held out for validation when no validation set is given. @default 0.1 */

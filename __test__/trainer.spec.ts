@@ -205,6 +205,7 @@ const BAD_OPTIONS: [string, TrainerOptions][] = [
   ['validFraction: 1', { validFraction: 1 }],
   ['labelSmoothing: 1', { labelSmoothing: 1 }],
   ['valueSwap: 1.5', { valueSwap: 1.5 }],
+  ['tagWeight: -1', { tagWeight: -1 }],
   ['vocabSize: 2', { vocabSize: 2 }],
   ['maxTokens: 1', { maxTokens: 1 }],
   ['heads not dividing dModel', { dModel: 30, heads: 4 }],

@@ -147,7 +147,7 @@ pub struct TrainingInfo {
 pub struct TeacherReport {
     /// The kept router is the one trained with the teacher.
     pub used: bool,
-    /// Validation score (tool accuracy + 0.3 × tag F1) of the router trained on labels alone.
+    /// Validation score (tool accuracy + `tag_weight` × tag F1) of the router trained on labels alone.
     pub valid_labels: f64,
     /// The same, of the router trained with the teacher.
     pub valid_teacher: f64,

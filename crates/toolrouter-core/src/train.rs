@@ -101,6 +101,10 @@ pub struct TrainOptions {
     /// at two seeds (validation tool accuracy + 0.1 × tag F1, the epoch score then; it is also
     /// best under today's 0.3; README, "Accuracy").
     pub value_swap: f64,
+    /// How much one point of argument-tag F1 counts against one point of tool accuracy when
+    /// epochs (and, with a teacher, the labels-alone and taught routers) are compared on
+    /// validation; see [`TAG_WEIGHT`], the default.
+    pub tag_weight: f64,
     /// Average the weights of the second half's epochs, and keep the average when it validates
     /// at least as well as the best single epoch.
     pub average: bool,
@@ -153,6 +157,7 @@ impl Default for TrainOptions {
             class_weight_power: 0.0,
             arg_weight: 0.5,
             value_swap: 0.25,
+            tag_weight: TAG_WEIGHT,
             average: true,
             valid_fraction: 0.1,
             target_precision: 0.99,
@@ -312,6 +317,9 @@ fn check_options(o: &TrainOptions) -> Result<()> {
     if !(0.0..=1.0).contains(&o.value_swap) {
         return bad("valueSwap", "must be in [0, 1]");
     }
+    if !(o.tag_weight >= 0.0 && o.tag_weight.is_finite()) {
+        return bad("tagWeight", "must be a number ≥ 0");
+    }
     if !(0.0..1.0).contains(&o.label_smoothing) {
         return bad("labelSmoothing", "must be in [0, 1)");
     }
@@ -386,7 +394,11 @@ pub fn fit_from(
     let taught = fit_once(init, tools, train, valid, opts, progress, abort)?;
     let score = |r: &Router| {
         let t = r.training();
-        valid_score(t.valid_accuracy.unwrap_or(0.0), t.valid_tag_f1)
+        valid_score(
+            t.valid_accuracy.unwrap_or(0.0),
+            t.valid_tag_f1,
+            opts.tag_weight,
+        )
     };
     let (a, b) = (score(&plain), score(&taught));
     let mut kept = if b > a { taught } else { plain };
@@ -893,7 +905,7 @@ fn fit_once(
         // validation set the loss of an early, under-trained epoch can look better.
         let better = match &best {
             None => true,
-            Some((b, ..)) => v.score() >= b.score() - 1e-9,
+            Some((b, ..)) => v.score(opts.tag_weight) >= b.score(opts.tag_weight) - 1e-9,
         };
         if opts.average && epoch * 2 > epochs {
             average.add(&weights_of(&varmap)?, &table)?;
@@ -923,7 +935,7 @@ fn fit_once(
         } else {
             validate(&model, &cfg, &va, &avg_t, &device)?
         };
-        if a.score() >= v.score() - 1e-9 {
+        if a.score(opts.tag_weight) >= v.score(opts.tag_weight) - 1e-9 {
             (v, weights, table, best_epoch) = (a, avg_w, avg_t, epochs_run);
             averaged = true;
         }
@@ -1320,11 +1332,11 @@ impl Average {
 /// The best epoch so far: validation accuracy and loss, weights, n-gram table, epoch.
 type Checkpoint = (Validation, HashMap<String, Tensor>, Vec<f32>, usize);
 
-/// How much one point of argument-tag F1 counts against one point of tool accuracy when
-/// epochs are compared. The tool head is usually best early, the tagger keeps learning for
+/// The default [`TrainOptions::tag_weight`]: how much one point of argument-tag F1 counts
+/// against one point of tool accuracy when epochs are compared. The tool head is usually best early, the tagger keeps learning for
 /// several epochs more; chosen on tool accuracy alone, SNIPS kept an epoch whose tagger had
 /// not learned yet (slot F1 0.67). At 0.1 it still stopped SNIPS (seed 42) at epoch 8 of 15,
-/// its tagger unripe. 0.3 was chosen by nested validation (`train_eval … valid_half=1`:
+/// its tagger unripe. 0.3 was chosen by nested validation (`train_eval … valid_half=1 tag_weight=W`:
 /// epochs chosen on half of valid.jsonl, scored on the other half; SNIPS seeds 42-44, ATIS 42-43)
 /// as the only weight of 0.1, 0.3 and 1.0 never below 0.1 in tool accuracy or frame accuracy.
 const TAG_WEIGHT: f64 = 0.3;
@@ -1342,14 +1354,14 @@ struct Validation {
 }
 
 /// What epochs (and, with a teacher, the two runs of [`fit_from`]) are compared by: tool
-/// accuracy plus [`TAG_WEIGHT`] x tag F1.
-fn valid_score(accuracy: f64, tag_f1: Option<f64>) -> f64 {
-    accuracy + TAG_WEIGHT * tag_f1.unwrap_or(0.0)
+/// accuracy plus `tag_weight` x tag F1.
+fn valid_score(accuracy: f64, tag_f1: Option<f64>, tag_weight: f64) -> f64 {
+    accuracy + tag_weight * tag_f1.unwrap_or(0.0)
 }
 
 impl Validation {
-    fn score(&self) -> f64 {
-        valid_score(self.accuracy, self.tag_f1)
+    fn score(&self, tag_weight: f64) -> f64 {
+        valid_score(self.accuracy, self.tag_f1, tag_weight)
     }
 }
 
