@@ -49,8 +49,7 @@ fn routers() -> &'static (Router, Router) {
             freeze_pretrained: Some(true),
             // The recall floors below were written for this trajectory, which swapped no values
             // (the library's default until 2026-12-07). On this small set the held-out tool's
-            // recall moves far with the seed either way: over seeds 1-6, zero-shot 6-50% and
-            // 5-shot 6-56%, means 31% / 32% without swaps and 25% / 30% with 0.25.
+            // recall moves far with the seed either way (examples/toolspace_seeds.rs).
             value_swap: 0.0,
             seed: 3,
             ..TrainOptions::default()
