@@ -9,27 +9,11 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use toolrouter_core::data::{load_examples, load_tools};
 use toolrouter_core::toolspace_fit::{fit_tool_space, ToolSpaceOptions};
-use toolrouter_core::{fit, Example, Router, TrainOptions};
+use toolrouter_core::{fit, Example, TrainOptions};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 const HELD: &str = "get_stock_price";
-
-/// Share of `rows` that `router` routes to the held-out tool.
-fn recall(router: &Router, rows: &[Example]) -> Res<f64> {
-    let texts: Vec<&str> = rows.iter().map(|e| e.text.as_str()).collect();
-    let hits = router
-        .logits(&texts)?
-        .iter()
-        .filter(|z| {
-            let best = (0..z.len()).max_by(|&a, &b| z[a].total_cmp(&z[b]));
-            best.and_then(|b| router.tools().get(b))
-                .map(|t| t.name.as_str())
-                == Some(HELD)
-        })
-        .count();
-    Ok(hits as f64 / rows.len().max(1) as f64)
-}
 
 fn main() -> Res<()> {
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/demo");
@@ -75,10 +59,11 @@ fn main() -> Res<()> {
         let space = fit_tool_space(&classic, &train, None, &ts, &abort)?;
         let mut r = space.clone();
         r.add_tool(held.clone(), &[] as &[&str])?;
-        let zero = recall(&r, &new)?;
+        // Every row is the held-out tool's: evaluate's accuracy (best label, no threshold) is its recall.
+        let zero = r.evaluate(&new)?.accuracy;
         let mut r = space.clone();
         r.add_tool(held.clone(), &shots)?;
-        let five = recall(&r, &new)?;
+        let five = r.evaluate(&new)?.accuracy;
         println!(
             "seed {seed}: zero-shot {:.1}%, 5-shot {:.1}%",
             100.0 * zero,
