@@ -752,6 +752,7 @@ const NUMBER_OPTIONS = [
   'validFraction',
   'argWeight',
   'valueSwap',
+  'valueSwapAny',
   'tagWeight',
   'targetPrecision',
   'toolSpaceMargin',
@@ -771,7 +772,7 @@ function checkOptions(o: TrainerOptions): void {
       throw invalid(k, `expected a finite number, got ${String(v)}`)
     }
   }
-  for (const k of ['ngrams', 'wordShapes', 'average', 'freezePretrained', 'toolSpace'] as const) {
+  for (const k of ['ngrams', 'wordShapes', 'average', 'freezePretrained', 'toolSpace', 'valueSwapRepeated'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw invalid(k, 'expected a boolean')
   }
   if (o.device !== undefined && typeof o.device !== 'string') throw invalid('device', 'expected a string')

@@ -192,6 +192,17 @@ export interface TrainOptions {
    */
   valueSwap?: number
   /**
+   * Share of the swaps (`valueSwap`) that take a value of any argument of any tool instead of
+   * the same argument's: values never seen in that place, so that the tagger leans on the
+   * words around them even when the data gives an argument only a few values. @default 0
+   */
+  valueSwapAny?: number
+  /**
+   * Whether a value that occurs more than once in a request may be swapped (a workflow state
+   * repeats its values in the request and in earlier calls and results). @default true
+   */
+  valueSwapRepeated?: boolean
+  /**
    * How much one point of argument-tag F1 counts against one point of tool accuracy when
    * training compares its epochs on validation (the tagger usually ripens after the tool
    * head). @default 0.3

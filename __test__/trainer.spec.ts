@@ -205,6 +205,8 @@ const BAD_OPTIONS: [string, TrainerOptions][] = [
   ['validFraction: 1', { validFraction: 1 }],
   ['labelSmoothing: 1', { labelSmoothing: 1 }],
   ['valueSwap: 1.5', { valueSwap: 1.5 }],
+  ['valueSwapAny: 2', { valueSwapAny: 2 }],
+  ['valueSwapRepeated: "no"', { valueSwapRepeated: 'no' as unknown as boolean }],
   ['tagWeight: -1', { tagWeight: -1 }],
   ['vocabSize: 2', { vocabSize: 2 }],
   ['maxTokens: 1', { maxTokens: 1 }],

@@ -101,6 +101,15 @@ pub struct TrainOptions {
     /// at two seeds (validation tool accuracy + 0.1 × tag F1, the epoch score then; it is also
     /// best under today's 0.3; README, "Accuracy").
     pub value_swap: f64,
+    /// Share of the swaps ([`Self::value_swap`]) that draw the new value from every argument's
+    /// values (of any tool) instead of the same argument's: a value never seen in that place, so
+    /// that the tagger leans on the words around it even when the data gives an argument only a
+    /// handful of values. 0 (the default): same argument only.
+    pub value_swap_any: f64,
+    /// Whether a value that occurs more than once in a request may be swapped. A workflow state
+    /// repeats its values in the request and in earlier calls and results, and a swap in one
+    /// place breaks that; `false` leaves such values alone. Default: `true`.
+    pub value_swap_repeated: bool,
     /// How much one point of argument-tag F1 counts against one point of tool accuracy when
     /// epochs (and, with a teacher, the labels-alone and taught routers) are compared on
     /// validation; see [`TAG_WEIGHT`], the default.
@@ -157,6 +166,8 @@ impl Default for TrainOptions {
             class_weight_power: 0.0,
             arg_weight: 0.5,
             value_swap: 0.25,
+            value_swap_any: 0.0,
+            value_swap_repeated: true,
             tag_weight: TAG_WEIGHT,
             average: true,
             valid_fraction: 0.1,
@@ -316,6 +327,9 @@ fn check_options(o: &TrainOptions) -> Result<()> {
     }
     if !(0.0..=1.0).contains(&o.value_swap) {
         return bad("valueSwap", "must be in [0, 1]");
+    }
+    if !(0.0..=1.0).contains(&o.value_swap_any) {
+        return bad("valueSwapAny", "must be in [0, 1]");
     }
     if !(o.tag_weight >= 0.0 && o.tag_weight.is_finite()) {
         return bad("tagWeight", "must be a number ≥ 0");
@@ -774,6 +788,11 @@ fn fit_once(
     )?;
 
     let pool = (opts.value_swap > 0.0 && cfg.n_tags() > 1).then(|| ValuePool::new(&tr[..labelled]));
+    let swap = Swap {
+        p: opts.value_swap,
+        any: opts.value_swap_any,
+        repeated: opts.value_swap_repeated,
+    };
     let lens: Vec<usize> = tr.iter().map(|e| e.ids.len()).collect();
     let all: Vec<usize> = (0..tr.len()).collect();
     // Small datasets get smaller batches, so an epoch is several steps rather than one.
@@ -802,7 +821,7 @@ fn fit_once(
         // batch made training several times slower).
         let swapped: Option<Vec<Encoded>> = pool.as_ref().map(|pool| {
             tr.iter()
-                .map(|e| pool.swapped(e, opts.value_swap, cfg.max_tokens, &mut rng))
+                .map(|e| pool.swapped(e, &swap, cfg.max_tokens, &mut rng))
                 .collect()
         });
         let set: &[Encoded] = swapped.as_deref().unwrap_or(&tr);
@@ -1154,37 +1173,62 @@ fn corrupt(e: &Encoded, opts: &TrainOptions, rng: &mut StdRng) -> Encoded {
 
 /// The argument values of the training requests as tokens: for each tool (label) and argument,
 /// the distinct token sequences (with their word shapes) its spans cover. Per tool, so that a
-/// swapped value never carries another tool's kind of value (a movie title into a book rating).
-struct ValuePool(HashMap<(u32, usize), Vec<TokenValue>>);
+/// swapped value never carries another tool's kind of value (a movie title into a book rating),
+/// unless [`TrainOptions::value_swap_any`] asks for exactly that.
+struct ValuePool {
+    by_arg: HashMap<(u32, usize), Vec<TokenValue>>,
+    /// Every distinct value of every argument, for [`TrainOptions::value_swap_any`].
+    any: Vec<TokenValue>,
+}
+
+/// How [`ValuePool::swapped`] swaps: the options `value_swap`, `value_swap_any` and
+/// `value_swap_repeated`.
+#[derive(Clone, Copy, Debug)]
+struct Swap {
+    p: f64,
+    any: f64,
+    repeated: bool,
+}
 
 /// One argument value as tokens: its token ids and their word shapes.
 type TokenValue = (Vec<u32>, Vec<u32>);
 
 impl ValuePool {
     fn new(set: &[Encoded]) -> Self {
-        let mut pool: HashMap<(u32, usize), Vec<TokenValue>> = HashMap::new();
+        let mut by_arg: HashMap<(u32, usize), Vec<TokenValue>> = HashMap::new();
+        let mut any = Vec::new();
         let mut seen: std::collections::HashSet<(u32, usize, &[u32])> = Default::default();
+        let mut seen_any: std::collections::HashSet<&[u32]> = Default::default();
         for e in set {
             let Some(tags) = &e.tags else { continue };
             for (k, a, b) in tag_spans(tags) {
-                if b <= e.ids.len() && seen.insert((e.label, k, &e.ids[a..b])) {
-                    let shapes = e.shapes.get(a..b).map(<[u32]>::to_vec).unwrap_or_default();
-                    pool.entry((e.label, k))
+                if b > e.ids.len() {
+                    continue;
+                }
+                let shapes = e.shapes.get(a..b).map(<[u32]>::to_vec).unwrap_or_default();
+                if seen.insert((e.label, k, &e.ids[a..b])) {
+                    by_arg
+                        .entry((e.label, k))
                         .or_default()
-                        .push((e.ids[a..b].to_vec(), shapes));
+                        .push((e.ids[a..b].to_vec(), shapes.clone()));
+                }
+                if seen_any.insert(&e.ids[a..b]) {
+                    any.push((e.ids[a..b].to_vec(), shapes));
                 }
             }
         }
-        ValuePool(pool)
+        ValuePool { by_arg, any }
     }
 
-    /// `e` with each argument value replaced, with chance `p`, by another value of the same
-    /// tool and argument (the tags follow), cut to `max_tokens`. A request without known
+    /// `e` with each argument value replaced, with chance `swap.p`, by another value of the same
+    /// tool and argument, or of any argument for a share `swap.any` of the swaps (the tags
+    /// follow), cut to `max_tokens`; with `swap.repeated` false, a value that occurs twice in
+    /// `e` stays. A request without known
     /// arguments, or a distilled copy (whose target is the teacher's view of its own text), is
     /// left as it is.
-    fn swapped(&self, e: &Encoded, p: f64, max_tokens: usize, rng: &mut StdRng) -> Encoded {
+    fn swapped(&self, e: &Encoded, swap: &Swap, max_tokens: usize, rng: &mut StdRng) -> Encoded {
         let (ids, shapes, tags) = match &e.tags {
-            Some(tags) if e.target.is_none() => self.swap(e, tags, p, max_tokens, rng),
+            Some(tags) if e.target.is_none() => self.swap(e, tags, swap, max_tokens, rng),
             _ => (e.ids.clone(), e.shapes.clone(), e.tags.clone()),
         };
         Encoded {
@@ -1204,7 +1248,7 @@ impl ValuePool {
         &self,
         e: &Encoded,
         tags: &[u32],
-        p: f64,
+        swap: &Swap,
         max_tokens: usize,
         rng: &mut StdRng,
     ) -> (Vec<u32>, Vec<u32>, Option<Vec<u32>>) {
@@ -1212,11 +1256,22 @@ impl ValuePool {
         let (mut ids, mut shapes, mut out_tags) = (Vec::new(), Vec::new(), Vec::new());
         let mut at = 0;
         for (k, a, b) in tag_spans(tags) {
-            let values = self.0.get(&(e.label, k)).map_or(&[][..], Vec::as_slice);
-            if values.len() < 2 || rng.random::<f64>() >= p {
+            let values = self
+                .by_arg
+                .get(&(e.label, k))
+                .map_or(&[][..], Vec::as_slice);
+            // An argument with one value in the data (a constant) is never swapped.
+            if values.len() < 2 || rng.random::<f64>() >= swap.p {
                 continue;
             }
+            // Draws only when the option is on, so that runs without it keep their random
+            // stream (and their figures).
+            let from_any = swap.any > 0.0 && rng.random::<f64>() < swap.any;
+            let values = if from_any { &self.any } else { values };
             let (v_ids, v_shapes) = &values[rng.random_range(0..values.len())];
+            if !swap.repeated && occurs_elsewhere(&e.ids, a, b) {
+                continue;
+            }
             ids.extend_from_slice(&e.ids[at..a]);
             out_tags.extend_from_slice(&tags[at..a]);
             ids.extend_from_slice(v_ids);
@@ -1238,6 +1293,16 @@ impl ValuePool {
         shapes.truncate(max_tokens);
         (ids, shapes, Some(out_tags))
     }
+}
+
+/// Whether `ids[a..b]` also occurs in `ids` at another position.
+fn occurs_elsewhere(ids: &[u32], a: usize, b: usize) -> bool {
+    let v = &ids[a..b];
+    !v.is_empty()
+        && ids
+            .windows(v.len())
+            .enumerate()
+            .any(|(i, w)| i != a && w == v)
 }
 
 /// The spans `(argument, first token, end token)` of a BIO tag sequence: the routing decoder's
@@ -1872,6 +1937,68 @@ mod tests {
         assert_eq!(tag_spans(&[0, 0]), vec![]);
     }
 
+    /// Swaps with chance `p` from the same argument's values, repeated values included.
+    fn same(p: f64) -> Swap {
+        Swap {
+            p,
+            any: 0.0,
+            repeated: true,
+        }
+    }
+
+    #[test]
+    fn value_swap_any_draws_other_arguments_values_and_spares_repeated_ones() {
+        // Tool 0's argument 0 has [10] and [12]; tool 1's argument 0 has [13] and [14].
+        let mut t1a = encoded(vec![2, 13], vec![0, 1]);
+        t1a.label = 1;
+        let mut t1b = encoded(vec![2, 14], vec![0, 1]);
+        t1b.label = 1;
+        let set = [
+            encoded(vec![2, 5, 10, 6], vec![0, 0, 1, 0]),
+            encoded(vec![2, 5, 12, 6], vec![0, 0, 1, 0]),
+            t1a,
+            t1b,
+        ];
+        let pool = ValuePool::new(&set);
+        assert_eq!(pool.any.len(), 4);
+        let mut rng = StdRng::seed_from_u64(5);
+        let e = &set[0];
+        let tags = e.tags.as_deref().unwrap_or_default();
+        let any = Swap {
+            p: 1.0,
+            any: 1.0,
+            repeated: true,
+        };
+        let mut drawn = std::collections::BTreeSet::new();
+        for _ in 0..40 {
+            let (ids, _, t) = pool.swap(e, tags, &any, 48, &mut rng);
+            assert_eq!(t, Some(vec![0, 0, 1, 0]));
+            drawn.insert(ids[2]);
+        }
+        assert!(drawn.contains(&13) && drawn.contains(&14), "{drawn:?}");
+        // Without `any`, only tool 0's own values.
+        for _ in 0..40 {
+            let (ids, _, _) = pool.swap(e, tags, &same(1.0), 48, &mut rng);
+            assert!(ids[2] == 10 || ids[2] == 12);
+        }
+        // The value 10 also occurs after the span (as in a workflow's earlier call): left alone
+        // unless repeated values may be swapped.
+        let rep = encoded(vec![2, 5, 10, 6, 10], vec![0, 0, 1, 0, 0]);
+        let rep_tags = rep.tags.as_deref().unwrap_or_default();
+        let keep = Swap {
+            repeated: false,
+            ..any
+        };
+        for _ in 0..20 {
+            let (ids, _, _) = pool.swap(&rep, rep_tags, &keep, 48, &mut rng);
+            assert_eq!(ids, rep.ids);
+        }
+        let changed = (0..20).any(|_| pool.swap(&rep, rep_tags, &any, 48, &mut rng).0 != rep.ids);
+        assert!(changed);
+        assert!(occurs_elsewhere(&[1, 2, 1, 2], 0, 2));
+        assert!(!occurs_elsewhere(&[1, 2, 3, 1], 0, 2));
+    }
+
     #[test]
     fn value_swap_replaces_values_with_others_of_the_same_argument() {
         // Argument 0 of tool 0 has the values [10 11] and [12]; argument 1 only [20] (nothing to
@@ -1884,13 +2011,13 @@ mod tests {
             other,
         ];
         let pool = ValuePool::new(&set);
-        assert_eq!(pool.0[&(0, 0)].len(), 2);
-        assert_eq!(pool.0[&(0, 1)].len(), 1);
+        assert_eq!(pool.by_arg[&(0, 0)].len(), 2);
+        assert_eq!(pool.by_arg[&(0, 1)].len(), 1);
         let mut rng = StdRng::seed_from_u64(3);
         let e = &set[0];
         let tags = e.tags.as_deref().unwrap_or_default();
         // p = 0: unchanged.
-        let (ids, shapes, t) = pool.swap(e, tags, 0.0, 48, &mut rng);
+        let (ids, shapes, t) = pool.swap(e, tags, &same(0.0), 48, &mut rng);
         assert_eq!(
             (ids, shapes, t),
             (e.ids.clone(), e.shapes.clone(), e.tags.clone())
@@ -1899,7 +2026,7 @@ mod tests {
         // 1 and the words around stay.
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..20 {
-            let (ids, shapes, t) = pool.swap(e, tags, 1.0, 48, &mut rng);
+            let (ids, shapes, t) = pool.swap(e, tags, &same(1.0), 48, &mut rng);
             let t = t.unwrap_or_default();
             if ids.len() == 5 {
                 assert_eq!(ids, vec![2, 5, 12, 6, 20]);
@@ -1913,7 +2040,7 @@ mod tests {
         }
         assert_eq!(seen.len(), 2, "both values drawn");
         // Cut to max_tokens.
-        let (ids, shapes, t) = pool.swap(e, tags, 1.0, 3, &mut rng);
+        let (ids, shapes, t) = pool.swap(e, tags, &same(1.0), 3, &mut rng);
         assert_eq!(
             (ids.len(), shapes.len(), t.map(|t| t.len())),
             (3, 3, Some(3))
@@ -1922,7 +2049,7 @@ mod tests {
         let mut copy = encoded(e.ids.clone(), tags.to_vec());
         copy.target = Some(0);
         for _ in 0..10 {
-            assert_eq!(pool.swapped(&copy, 1.0, 48, &mut rng).ids, e.ids);
+            assert_eq!(pool.swapped(&copy, &same(1.0), 48, &mut rng).ids, e.ids);
         }
     }
 

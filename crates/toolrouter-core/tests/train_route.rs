@@ -685,4 +685,12 @@ fn swapping_values_in_training_still_tags_them() {
         fit(&tools(), &ex, None, &bad, &|_| {}, &abort),
         Err(Error::InvalidArgument { .. })
     ));
+    let bad = TrainOptions {
+        value_swap_any: -0.5,
+        ..small()
+    };
+    assert!(matches!(
+        fit(&tools(), &ex, None, &bad, &|_| {}, &abort),
+        Err(Error::InvalidArgument { .. })
+    ));
 }

@@ -94,6 +94,13 @@ pub struct TrainOptions {
     /// value the training data gives the same tool's same argument (the tagger learns arguments
     /// from their context). @default 0.25
     pub value_swap: Option<f64>,
+    /// Share of the swaps (`valueSwap`) that take a value of any argument of any tool instead of
+    /// the same argument's: values never seen in that place, so that the tagger leans on the
+    /// words around them even when the data gives an argument only a few values. @default 0
+    pub value_swap_any: Option<f64>,
+    /// Whether a value that occurs more than once in a request may be swapped (a workflow state
+    /// repeats its values in the request and in earlier calls and results). @default true
+    pub value_swap_repeated: Option<bool>,
     /// How much one point of argument-tag F1 counts against one point of tool accuracy when
     /// training compares its epochs on validation (the tagger usually ripens after the tool
     /// head). @default 0.3
@@ -213,6 +220,8 @@ impl TrainOptions {
             token_dropout: self.token_dropout.unwrap_or(d.token_dropout),
             arg_weight: self.arg_weight.unwrap_or(d.arg_weight),
             value_swap: self.value_swap.unwrap_or(d.value_swap),
+            value_swap_any: self.value_swap_any.unwrap_or(d.value_swap_any),
+            value_swap_repeated: self.value_swap_repeated.unwrap_or(d.value_swap_repeated),
             tag_weight: self.tag_weight.unwrap_or(d.tag_weight),
             average: self.average.unwrap_or(d.average),
             valid_fraction: self.valid_fraction.unwrap_or(d.valid_fraction),
