@@ -7,9 +7,10 @@
 // phrasings and new values (ids, names, cities, tickers, activities, amounts).
 //
 // Usage: npm run eval:workflows [-- --json] [--seed N] [--train N] [--test N] [--sweep]
-//   --sweep  trains the candidate options on some of the training phrasings and scores them on the
-//            others (how the defaults in WORKFLOW_TRAINER_OPTIONS are picked); the test split and
-//            its phrasings are not touched. With --options '{...}' it compares only the defaults
+//   --sweep  trains the candidate options on some of the training phrasings and values and scores
+//            them on the others (how the defaults in WORKFLOW_TRAINER_OPTIONS are picked); the test
+//            split, its phrasings and its values are not touched. With --failures it lists the first
+//            candidate's wrong steps on that validation. With --options '{...}' it compares only the defaults
 //            and the defaults with those options (e.g. '{"teacher":{"dir":".cache/minilm"}}').
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -364,15 +365,29 @@ type TemplateName = keyof typeof TEMPLATES
 
 /**
  * `n` tasks per template; `test` draws the held-out phrasings and the test values. The sweep
- * splits the training phrasings once more, so that options are chosen on phrasings they were
- * not trained on (as the test measures them) without touching the test's: `sweep-train` takes
- * the first ones, `sweep-valid` the last {@link SWEEP_HELD_OUT}.
+ * splits the training phrasings and values once more, so that options are chosen on phrasings
+ * and values they were not trained on (as the test measures them) without touching the test's:
+ * `sweep-train` takes the first phrasings, `sweep-valid` the last {@link SWEEP_HELD_OUT}, and the
+ * values as {@link sweepPools} splits them.
  */
 type Split = 'train' | 'valid' | 'test' | 'sweep-train' | 'sweep-valid'
 
+/**
+ * The training values as the sweep splits them: the last third of each pool (at least one value)
+ * is `sweep-valid`'s, the rest `sweep-train`'s, so that the sweep scores new values in new
+ * phrasings, as the test does.
+ */
+function sweepPools(valid: boolean): Pools {
+  const split = (xs: string[]): string[] => {
+    const cut = xs.length - Math.max(1, Math.floor(xs.length / 3))
+    return valid ? xs.slice(cut) : xs.slice(0, cut)
+  }
+  return Object.fromEntries(Object.entries(TRAIN_POOLS).map(([k, v]) => [k, split(v)])) as unknown as Pools
+}
+
 function generate(seed: number, n: number, split: Split): Task[] {
   const r = rng(seed)
-  const pools = split === 'test' ? TEST_POOLS : TRAIN_POOLS
+  const pools = split === 'test' ? TEST_POOLS : split === 'sweep-train' ? sweepPools(false) : split === 'sweep-valid' ? sweepPools(true) : TRAIN_POOLS
   const out: Task[] = []
   for (const name of Object.keys(TEMPLATES) as TemplateName[]) {
     const phrases = PHRASES[name]
@@ -424,6 +439,8 @@ interface Scores {
   chains: number
   handed_over: number
   handover_rate: number
+  /** Why chains went to the LLM: `<reason> at step <k>` → chains. */
+  handover_reasons: Record<string, number>
   /** Over the chains not handed over: every step (tool and arguments) right and `finish` at the end. */
   chain_success: number
   /** Chains run locally and right, over all chains. */
@@ -438,6 +455,7 @@ async function score(router: Router, tasks: Task[]): Promise<Scores> {
   const branch: Record<string, [number, number]> = {}
   let handed = 0
   let success = 0
+  const reasons: Record<string, number> = {}
   const per: Record<string, { chains: number; handed: number; success: number; steps: number; right: number }> = {}
   for (const task of tasks) {
     const p = (per[task.template] ??= { chains: 0, handed: 0, success: 0, steps: 0, right: 0 })
@@ -469,6 +487,8 @@ async function score(router: Router, tasks: Task[]): Promise<Scores> {
     if (run.status === 'handover') {
       handed++
       p.handed++
+      const why = `${run.handover?.reason ?? 'unknown'} at step ${run.steps.length + 1}`
+      reasons[why] = (reasons[why] ?? 0) + 1
       continue
     }
     const gold = workflow.steps
@@ -490,6 +510,7 @@ async function score(router: Router, tasks: Task[]): Promise<Scores> {
     chains: tasks.length,
     handed_over: handed,
     handover_rate: handed / tasks.length,
+    handover_reasons: Object.fromEntries(Object.entries(reasons).sort((a, b) => b[1] - a[1])),
     chain_success: local === 0 ? 0 : success / local,
     chain_success_all: success / tasks.length,
     per_template: Object.fromEntries(
@@ -577,6 +598,8 @@ async function main(): Promise<void> {
       { ...WORKFLOW_TRAINER_OPTIONS, featureDropout: 0.8 },
       { ...WORKFLOW_TRAINER_OPTIONS, maxTokens: 96 },
       { ...WORKFLOW_TRAINER_OPTIONS, wordShapes: false },
+      { ...WORKFLOW_TRAINER_OPTIONS, valueSwap: 0.25, valueSwapRepeated: false },
+      { ...WORKFLOW_TRAINER_OPTIONS, valueSwap: 0.25, valueSwapRepeated: false, valueSwapAny: 0.5 },
     ]
     const candidates = values.options ? [WORKFLOW_TRAINER_OPTIONS, { ...WORKFLOW_TRAINER_OPTIONS, ...extra }] : all
     // Trained on some training phrasings (early stopping on the same ones, as the real training
@@ -586,11 +609,14 @@ async function main(): Promise<void> {
     const sweepStop = examplesFromWorkflows(
       generate(seed + 1, Math.max(8, Math.round(nTrain / 4)), 'sweep-train').map((t) => rollout(t).workflow),
     )
-    const sweepValidTasks = generate(seed + 3, Math.max(8, Math.round(nTrain / 4)), 'sweep-valid')
+    // As many validation workflows as training ones: scoring is cheap, and 15 chains a template
+    // left the candidates within noise of each other.
+    const sweepValidTasks = generate(seed + 3, nTrain, 'sweep-valid')
     const rows = []
     for (const c of candidates) {
       const t0 = performance.now()
       const router = await new Trainer({ tools, seed, ...c }).fit(sweepTrain, { valid: sweepStop })
+      if (values.failures) showFailures(router, sweepValidTasks)
       const s = await score(router, sweepValidTasks)
       const row = { options: c, train_s: (performance.now() - t0) / 1000, ...s, per_template: undefined }
       rows.push(row)
@@ -598,6 +624,8 @@ async function main(): Promise<void> {
         `${JSON.stringify(c).padEnd(42)} step ${pct(s.step_accuracy)}  branch ${pct(s.branch_accuracy)}  chain ${pct(s.chain_success)}  ` +
           `handover ${pct(s.handover_rate)}  ${row.train_s.toFixed(0)} s`,
       )
+      log(`  handed over by template: ${Object.entries(s.per_template).map(([k, v]) => `${k} ${pct(v.handover_rate)}`).join(', ')}`)
+      log(`  why: ${reasonsLine(s)}`)
     }
     if (values.json) console.log(JSON.stringify({ split: 'sweep-valid', seed, rows }))
     return
@@ -648,7 +676,12 @@ async function main(): Promise<void> {
         .join(', ')})`,
   )
   log(`chain success      ${pct(s.chain_success)}  of the ${s.chains - s.handed_over} chains run locally (${pct(s.chain_success_all)} of all)`)
-  log(`handover rate      ${pct(s.handover_rate)}  (${s.handed_over} of ${s.chains} chains went to the LLM)`)
+  log(`handover rate      ${pct(s.handover_rate)}  (${s.handed_over} of ${s.chains} chains went to the LLM: ${reasonsLine(s)})`)
+}
+
+/** `incomplete at step 2: 12, …`: why and where the chains went to the LLM. */
+function reasonsLine(s: Scores): string {
+  return Object.entries(s.handover_reasons).map(([k, n]) => `${k}: ${n}`).join(', ') || 'none'
 }
 
 main().catch((e: unknown) => {
