@@ -9,7 +9,7 @@
 // Usage: npm run eval:workflows [-- --json] [--seed N] [--train N] [--test N] [--sweep]
 //   --sweep  trains the candidate options on some of the training phrasings and values and scores
 //            them on the others (how the defaults in WORKFLOW_TRAINER_OPTIONS are picked); the test
-//            split, its phrasings and its values are not touched. With --failures it lists the first
+//            split, its phrasings and its values are not touched. With --failures it lists each
 //            candidate's wrong steps on that validation. With --options '{...}' it compares only the defaults
 //            and the defaults with those options (e.g. '{"teacher":{"dir":".cache/minilm"}}').
 import * as fs from 'node:fs'
