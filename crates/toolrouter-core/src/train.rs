@@ -787,7 +787,8 @@ fn fit_once(
         },
     )?;
 
-    let pool = (opts.value_swap > 0.0 && cfg.n_tags() > 1).then(|| ValuePool::new(&tr[..labelled]));
+    let pool = (opts.value_swap > 0.0 && cfg.n_tags() > 1)
+        .then(|| ValuePool::new(&tr[..labelled], opts.value_swap_any > 0.0));
     let swap = Swap {
         p: opts.value_swap,
         any: opts.value_swap_any,
@@ -1194,7 +1195,8 @@ struct Swap {
 type TokenValue = (Vec<u32>, Vec<u32>);
 
 impl ValuePool {
-    fn new(set: &[Encoded]) -> Self {
+    /// The pool of `set`'s values; the every-argument list only `with_any` (it is unused otherwise).
+    fn new(set: &[Encoded], with_any: bool) -> Self {
         let mut by_arg: HashMap<(u32, usize), Vec<TokenValue>> = HashMap::new();
         let mut any = Vec::new();
         let mut seen: std::collections::HashSet<(u32, usize, &[u32])> = Default::default();
@@ -1212,7 +1214,7 @@ impl ValuePool {
                         .or_default()
                         .push((e.ids[a..b].to_vec(), shapes.clone()));
                 }
-                if seen_any.insert(&e.ids[a..b]) {
+                if with_any && seen_any.insert(&e.ids[a..b]) {
                     any.push((e.ids[a..b].to_vec(), shapes));
                 }
             }
@@ -1269,6 +1271,8 @@ impl ValuePool {
             let from_any = swap.any > 0.0 && rng.random::<f64>() < swap.any;
             let values = if from_any { &self.any } else { values };
             let (v_ids, v_shapes) = &values[rng.random_range(0..values.len())];
+            // Checked after the draws, so that a repeated value kept in place leaves the random
+            // stream of the other values as it would be.
             if !swap.repeated && occurs_elsewhere(&e.ids, a, b) {
                 continue;
             }
@@ -1959,7 +1963,7 @@ mod tests {
             t1a,
             t1b,
         ];
-        let pool = ValuePool::new(&set);
+        let pool = ValuePool::new(&set, true);
         assert_eq!(pool.any.len(), 4);
         let mut rng = StdRng::seed_from_u64(5);
         let e = &set[0];
@@ -2010,7 +2014,7 @@ mod tests {
             encoded(vec![2, 7, 12], vec![0, 0, 1]),
             other,
         ];
-        let pool = ValuePool::new(&set);
+        let pool = ValuePool::new(&set, true);
         assert_eq!(pool.by_arg[&(0, 0)].len(), 2);
         assert_eq!(pool.by_arg[&(0, 1)].len(), 1);
         let mut rng = StdRng::seed_from_u64(3);
