@@ -344,7 +344,7 @@ export interface RouteProfile {
 
 /** Temperature scaling and the abstention threshold, fitted on the validation set. */
 export interface Calibration {
-  /** Logits are divided by this before the softmax. */
+  /** Logits are divided by this before the softmax: the validation log-loss's best, at least 1 (calibration softens, never sharpens). */
   temperature: number
   /** The router answers when the best tool's confidence is at least this. */
   threshold: number

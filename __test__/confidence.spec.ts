@@ -13,7 +13,9 @@ const CLEAR = 'what is the weather in Bergen'
 test('a trained router carries a fitted temperature and threshold', async (t) => {
   const router = await sharedRouter()
   const c = router.training.calibration
-  t.true(c.temperature > 0 && Number.isFinite(c.temperature), `temperature ${c.temperature}`)
+  // Calibration may soften the trained confidences, never sharpen them (T ≥ 1; on a small set
+  // whose validation share is all right the unconstrained fit goes well under 1).
+  t.true(c.temperature >= 1 && Number.isFinite(c.temperature), `temperature ${c.temperature}`)
   t.true(c.threshold >= 0.5 && c.threshold <= 1, `threshold ${c.threshold}`)
   t.is(c.target_precision, 0.99)
   t.is(router.threshold, c.threshold)

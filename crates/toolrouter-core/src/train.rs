@@ -6,7 +6,9 @@
 //! with a lazy (sparse) Adam over the touched rows only; everything else goes through candle's
 //! AdamW. Cancellation: an `AtomicBool` checked between batches. Progress: a plain callback.
 
-use crate::calibrate::{choose_threshold, fit_temperature, softmax_t, Calibration, MIN_THRESHOLD};
+use crate::calibrate::{
+    choose_threshold, fit_temperature, softmax_t, Calibration, MIN_TEMPERATURE, MIN_THRESHOLD,
+};
 use crate::data::{check_examples, Example, ToolSpec};
 use crate::device::resolve_device;
 use crate::error::{Error, Result};
@@ -1052,7 +1054,7 @@ pub(crate) fn calibrate(
         .iter()
         .map(|e| label_of(e, index, n_tools) as usize)
         .collect();
-    c.temperature = fit_temperature(&logits, &labels);
+    c.temperature = fit_temperature(&logits, &labels).max(MIN_TEMPERATURE);
     let scored: Vec<(f64, bool)> = logits
         .iter()
         .zip(&labels)

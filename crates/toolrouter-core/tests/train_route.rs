@@ -694,3 +694,40 @@ fn swapping_values_in_training_still_tags_them() {
         Err(Error::InvalidArgument { .. })
     ));
 }
+
+#[test]
+fn calibration_softens_but_never_sharpens_the_trained_confidences() -> toolrouter_core::Result<()> {
+    // A validation set the router gets all right: the NLL alone would fit T under 1 and make
+    // every answer look certain, also on phrasings the validation set does not have.
+    let abort = AtomicBool::new(false);
+    let valid = examples();
+    let router = fit(
+        &tools(),
+        &examples(),
+        Some(&valid),
+        &small(),
+        &|_| {},
+        &abort,
+    )?;
+    let texts: Vec<&str> = valid.iter().map(|e| e.text.as_str()).collect();
+    let names: Vec<&str> = router.tools().iter().map(|t| t.name.as_str()).collect();
+    let labels: Vec<usize> = valid
+        .iter()
+        .map(|e| {
+            e.tool
+                .as_deref()
+                .and_then(|t| names.iter().position(|n| *n == t))
+                .unwrap_or(names.len())
+        })
+        .collect();
+    let free = toolrouter_core::calibrate::fit_temperature(&router.logits(&texts)?, &labels);
+    assert!(
+        free < 1.0,
+        "the unconstrained fit sharpens here: T = {free}"
+    );
+    assert_eq!(
+        router.calibration().temperature,
+        toolrouter_core::calibrate::MIN_TEMPERATURE
+    );
+    Ok(())
+}
