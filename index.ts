@@ -753,6 +753,7 @@ const NUMBER_OPTIONS = [
   'argWeight',
   'valueSwap',
   'valueSwapAny',
+  'repeatedArgShare',
   'tagWeight',
   'targetPrecision',
   'toolSpaceMargin',

@@ -203,6 +203,12 @@ export interface TrainOptions {
    */
   valueSwapRepeated?: boolean
   /**
+   * An argument may have more than one value in a request only when at least this share of the
+   * training examples that give it give it twice; otherwise routing keeps its surest span
+   * (0: when any one example does). @default 0.01
+   */
+  repeatedArgShare?: number
+  /**
    * How much one point of argument-tag F1 counts against one point of tool accuracy when
    * training compares its epochs on validation (the tagger usually ripens after the tool
    * head). @default 0.3

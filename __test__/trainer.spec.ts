@@ -206,6 +206,7 @@ const BAD_OPTIONS: [string, TrainerOptions][] = [
   ['labelSmoothing: 1', { labelSmoothing: 1 }],
   ['valueSwap: 1.5', { valueSwap: 1.5 }],
   ['valueSwapAny: 2', { valueSwapAny: 2 }],
+  ['repeatedArgShare: -0.1', { repeatedArgShare: -0.1 }],
   ['valueSwapRepeated: "no"', { valueSwapRepeated: 'no' as unknown as boolean }],
   ['tagWeight: -1', { tagWeight: -1 }],
   ['vocabSize: 2', { vocabSize: 2 }],

@@ -15,7 +15,7 @@
 
 use crate::data::{Example, Span, ToolSpec};
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Argument names across the tools (schema properties, then names only seen in spans), and for
 /// each tool the indices of the arguments it takes.
@@ -266,21 +266,30 @@ pub fn adjacent_args(
         .collect()
 }
 
-/// Indices into `names` of the arguments that no example in `examples` gives twice.
-pub fn single_args(names: &[String], examples: &[Example]) -> Vec<u32> {
-    let mut repeated: BTreeSet<&str> = BTreeSet::new();
+/// Indices into `names` of the single arguments: those that no example in `examples` gives
+/// twice, or fewer than `min_share` of the examples that give them (an annotation slip in a
+/// thousand examples should not let the argument split into pieces everywhere).
+pub fn single_args(names: &[String], examples: &[Example], min_share: f64) -> Vec<u32> {
+    // Per argument: examples that give it, and those that give it twice or more.
+    let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for ex in examples {
-        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for s in &ex.spans {
-            if !seen.insert(s.name.as_str()) {
-                repeated.insert(s.name.as_str());
-            }
+            *seen.entry(s.name.as_str()).or_default() += 1;
+        }
+        for (name, n) in seen {
+            let c = counts.entry(name).or_default();
+            c.0 += 1;
+            c.1 += usize::from(n > 1);
         }
     }
     names
         .iter()
         .enumerate()
-        .filter(|(_, n)| !repeated.contains(n.as_str()))
+        .filter(|(_, n)| match counts.get(n.as_str()) {
+            Some(&(given, twice)) => twice == 0 || (twice as f64) < min_share * given as f64,
+            None => true,
+        })
         .map(|(k, _)| k as u32)
         .collect()
 }
@@ -625,7 +634,18 @@ mod tests {
             ex(vec![span("city", 0), span("date", 2)]),
             ex(vec![span("guest", 0), span("guest", 4), span("city", 6)]),
         ];
-        assert_eq!(single_args(&names, &examples), vec![0, 1]);
+        assert_eq!(single_args(&names, &examples, 0.0), vec![0, 1]);
+        // "guest" is given twice in 1 of its 1 examples: repeated at any share up to 1.
+        assert_eq!(single_args(&names, &examples, 1.0), vec![0, 1]);
+        // One repeat among three examples of "city": single at a share over 1/3, not under.
+        let more = [
+            ex(vec![span("city", 0), span("city", 3)]),
+            ex(vec![span("city", 0)]),
+            ex(vec![span("city", 0), span("date", 2)]),
+        ];
+        assert_eq!(single_args(&names, &more, 0.0), vec![1, 2]);
+        assert_eq!(single_args(&names, &more, 0.3), vec![1, 2]);
+        assert_eq!(single_args(&names, &more, 0.34), vec![0, 1, 2]);
     }
 
     #[test]

@@ -101,6 +101,10 @@ pub struct TrainOptions {
     /// Whether a value that occurs more than once in a request may be swapped (a workflow state
     /// repeats its values in the request and in earlier calls and results). @default true
     pub value_swap_repeated: Option<bool>,
+    /// An argument may have more than one value in a request only when at least this share of the
+    /// training examples that give it give it twice; otherwise routing keeps its surest span
+    /// (0: when any one example does). @default 0.01
+    pub repeated_arg_share: Option<f64>,
     /// How much one point of argument-tag F1 counts against one point of tool accuracy when
     /// training compares its epochs on validation (the tagger usually ripens after the tool
     /// head). @default 0.3
@@ -222,6 +226,7 @@ impl TrainOptions {
             value_swap: self.value_swap.unwrap_or(d.value_swap),
             value_swap_any: self.value_swap_any.unwrap_or(d.value_swap_any),
             value_swap_repeated: self.value_swap_repeated.unwrap_or(d.value_swap_repeated),
+            repeated_arg_share: self.repeated_arg_share.unwrap_or(d.repeated_arg_share),
             tag_weight: self.tag_weight.unwrap_or(d.tag_weight),
             average: self.average.unwrap_or(d.average),
             valid_fraction: self.valid_fraction.unwrap_or(d.valid_fraction),
