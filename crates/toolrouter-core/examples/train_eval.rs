@@ -120,18 +120,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = &dump {
         // Raw logits, head features and gold labels (index into the tools; the tool count for
         // "none") of the train, validation and test requests.
-        let n_tools = router.tools().len();
         let names: Vec<&str> = router.tools().iter().map(|t| t.name.as_str()).collect();
         let split = |rows: &[toolrouter_core::Example]| -> Result<serde_json::Value, Box<dyn std::error::Error>> {
             let texts: Vec<&str> = rows.iter().map(|e| e.text.as_str()).collect();
             let labels: Vec<usize> = rows
                 .iter()
-                .map(|e| {
-                    e.tool
-                        .as_deref()
-                        .and_then(|t| names.iter().position(|n| *n == t))
-                        .unwrap_or(n_tools)
-                })
+                .map(|e| router.label_index(e.tool.as_deref()))
                 .collect();
             Ok(serde_json::json!({"texts": texts, "logits": router.logits(&texts)?, "labels": labels, "features": router.features(&texts)?}))
         };

@@ -431,6 +431,14 @@ impl Router {
         self.tools.get(i).map(|t| t.name.as_str())
     }
 
+    /// The label index of an example's tool, as the rows of [`Self::logits`] and
+    /// [`Self::probabilities`] are ordered: the tool's position, or the tool count ("none") for
+    /// `None` or a tool the router does not have. A linear scan, for evaluation code.
+    pub fn label_index(&self, tool: Option<&str>) -> usize {
+        tool.and_then(|t| self.tools.iter().position(|s| s.name == t))
+            .unwrap_or(self.tools.len())
+    }
+
     /// Calibrated probabilities over the labels (the tools, then "none" when the model has
     /// it), one row per text.
     pub fn probabilities(&self, texts: &[&str]) -> Result<Vec<Vec<f64>>> {

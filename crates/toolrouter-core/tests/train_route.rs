@@ -710,15 +710,9 @@ fn calibration_softens_but_never_sharpens_the_trained_confidences() -> toolroute
         &abort,
     )?;
     let texts: Vec<&str> = valid.iter().map(|e| e.text.as_str()).collect();
-    let names: Vec<&str> = router.tools().iter().map(|t| t.name.as_str()).collect();
     let labels: Vec<usize> = valid
         .iter()
-        .map(|e| {
-            e.tool
-                .as_deref()
-                .and_then(|t| names.iter().position(|n| *n == t))
-                .unwrap_or(names.len())
-        })
+        .map(|e| router.label_index(e.tool.as_deref()))
         .collect();
     let free = toolrouter_core::calibrate::fit_temperature(&router.logits(&texts)?, &labels);
     assert!(
