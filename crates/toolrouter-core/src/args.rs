@@ -180,6 +180,63 @@ pub fn tag_gains(scores: &[f32], n_tags: usize, tags: &[u32]) -> Vec<f32> {
         .collect()
 }
 
+/// Longest span, in tokens, that [`best_free_span`] considers.
+pub const MAX_FILL_TOKENS: usize = 8;
+
+/// The span of whole words, among the tokens `tags` leaves `O`, that an argument `k` would take
+/// if the decoding had to give it one: `(first token, end token, gain)`, the gain as in
+/// [`tag_gains`] (what the decoded sequence loses by tagging it: `B-k` on its first token, `I-k`
+/// after; at most 0 where the tagger preferred `O`). `accept` sees each candidate `(first, end)`
+/// and may refuse it (a value that does not fit the argument's type). `None` when no candidate
+/// is accepted.
+pub fn best_free_span(
+    scores: &[f32],
+    n_tags: usize,
+    tags: &[u32],
+    offsets: &[(usize, usize)],
+    continues: &[bool],
+    k: u32,
+    mut accept: impl FnMut(usize, usize) -> bool,
+) -> Option<(usize, usize, f32)> {
+    let (b, i_tag) = (1 + 2 * k as usize, 2 + 2 * k as usize);
+    if i_tag >= n_tags {
+        return None;
+    }
+    let gain = |i: usize, tag: usize| -> Option<f32> {
+        let row = scores.get(i * n_tags..(i + 1) * n_tags)?;
+        Some(row[tag] - row[0])
+    };
+    let word_start = |i: usize| !continues.get(i).copied().unwrap_or(false);
+    // Special tokens ([CLS], [SEP]) have no characters and take no argument.
+    let free = |i: usize| tags.get(i) == Some(&0) && offsets.get(i).is_some_and(|&(a, b)| b > a);
+    let mut best: Option<(usize, usize, f32)> = None;
+    for start in 0..tags.len() {
+        if !free(start) || !word_start(start) {
+            continue;
+        }
+        let Some(mut g) = gain(start, b) else { break };
+        let mut end = start + 1;
+        while end - start <= MAX_FILL_TOKENS {
+            // A candidate ends where a word ends.
+            if (end == tags.len() || word_start(end))
+                && best.is_none_or(|(_, _, bg)| g > bg)
+                && accept(start, end)
+            {
+                best = Some((start, end, g));
+            }
+            if !free(end) {
+                break;
+            }
+            match gain(end, i_tag) {
+                Some(x) => g += x,
+                None => break,
+            }
+            end += 1;
+        }
+    }
+    best
+}
+
 /// Joins spans of one argument separated only by spaces or punctuation ("this" "afternoon",
 /// "88" "-" "1932"): one value, cut apart by an uncertain tagger. Joined spans add their gains.
 /// The arguments in `apart` (those the training data gives side by side, [`adjacent_args`])
@@ -577,6 +634,57 @@ mod tests {
             vec![1, 2]
         );
         assert_eq!(adjacent_args(&names, &examples[1..], None), vec![2]);
+    }
+
+    #[test]
+    fn a_missing_argument_takes_the_free_span_the_tagger_nearly_marked() {
+        // Five tags (O, B-x, I-x, B-y, I-y); tokens: [CLS], "book", "kayak", "trip", "for",
+        // "4", "4" continued ("4" "##2" is one word), [SEP].
+        let scores = [
+            9.0, 0.0, 0.0, 0.0, 0.0, // [CLS]
+            2.0, 0.0, 0.0, 0.0, 0.0, // "book"
+            2.0, 1.0, 0.0, 0.0, 0.0, // "kayak": B-x at a margin of -1
+            2.0, 0.0, 1.5, 0.0, 0.0, // "trip": I-x at -0.5
+            2.0, 0.0, 0.0, 0.0, 0.0, // "for"
+            0.0, 0.0, 0.0, 5.0, 0.0, // "4": B-y (decoded)
+            0.0, 0.0, 0.0, 0.0, 5.0, // "##2": I-y (decoded)
+            9.0, 0.0, 0.0, 0.0, 0.0, // [SEP]
+        ];
+        let tags = [0, 0, 0, 0, 0, 3, 4, 0];
+        let offsets = [
+            (0, 0),
+            (0, 4),
+            (5, 10),
+            (11, 15),
+            (16, 19),
+            (20, 21),
+            (21, 22),
+            (0, 0),
+        ];
+        let continues = [false, false, false, false, false, false, true, false];
+        let any = |_: usize, _: usize| true;
+        // x: "kayak" alone (-1) beats "kayak trip" (-1 - 0.5) and any span with "book" or "for".
+        assert_eq!(
+            best_free_span(&scores, 5, &tags, &offsets, &continues, 0, any),
+            Some((2, 3, -1.0))
+        );
+        // Refusing one-word values leaves "kayak trip"; the decoded "42" and [SEP] are never free.
+        let two_words = |a: usize, b: usize| b - a >= 2;
+        assert_eq!(
+            best_free_span(&scores, 5, &tags, &offsets, &continues, 0, two_words),
+            Some((2, 4, -1.5))
+        );
+        // No word is free to start y without the decoded one; a word's later piece never starts.
+        let only_y = |a: usize, _: usize| a >= 5;
+        assert_eq!(
+            best_free_span(&scores, 5, &tags, &offsets, &continues, 1, only_y),
+            None
+        );
+        // An argument index outside the tag set has no span.
+        assert_eq!(
+            best_free_span(&scores, 5, &tags, &offsets, &continues, 2, any),
+            None
+        );
     }
 
     #[test]
