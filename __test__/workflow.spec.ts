@@ -252,6 +252,34 @@ test('runChain runs confident steps locally and stops at finish', async (t) => {
   t.is(run.routes.at(-1)?.tool, FINISH)
 })
 
+test('runChain hands a call it already made to the LLM instead of making it again', async (t) => {
+  const { router } = await sharedRouter()
+  const request = 'refund order A5150'
+  // A lookup that times out: the router, which never saw an error, proposes the same lookup again.
+  const timeout = { error: 'timeout' }
+  const again = router.next(request, [{ tool: 'lookup_order', args: { order_id: 'A5150' }, result: timeout }], { threshold: 0 })
+  t.is(again.tool, 'lookup_order')
+  t.deepEqual(again.args, { order_id: 'A5150' })
+  let lookups = 0
+  const tools = {
+    lookup_order: () => {
+      lookups++
+      return timeout
+    },
+  }
+  const run = await runChain({ router, request, minConfidence: 0, maxSteps: 3, tools })
+  t.is(run.status, 'handover')
+  t.is(run.handover?.reason, 'repeated_call')
+  t.is(run.handover?.route.tool, 'lookup_order')
+  t.is(lookups, 1, 'the lookup ran once')
+  t.is(run.history.length, 2, 'the LLM gets the one call and its result')
+  lookups = 0
+  const allowed = await runChain({ router, request, minConfidence: 0, maxSteps: 3, tools, allowRepeatedCalls: true })
+  t.is(allowed.handover?.reason, 'max_steps')
+  t.is(lookups, 3, 'allowed, the same lookup runs until maxSteps')
+  await t.throwsAsync(runChain({ router, request, tools, allowRepeatedCalls: 'yes' as unknown as boolean }), { code: 'INVALID_ARGUMENT' })
+})
+
 test('runChain hands the rest to the LLM with the synthetic history of the steps it ran', async (t) => {
   const { router } = await sharedRouter()
   const seen: unknown[] = []

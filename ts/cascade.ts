@@ -470,7 +470,7 @@ export class Cascade<F extends HistoryFormat = HistoryFormat> {
    */
   async runChain(
     request: string,
-    options: { steps?: readonly WorkflowStep[]; maxSteps?: number; signal?: AbortSignal } = {},
+    options: { steps?: readonly WorkflowStep[]; maxSteps?: number; allowRepeatedCalls?: boolean; signal?: AbortSignal } = {},
   ): Promise<ChainResult<F>> {
     const tools = Object.fromEntries(
       Object.entries(this.#tools).map(([name, run]) => [
@@ -484,6 +484,7 @@ export class Cascade<F extends HistoryFormat = HistoryFormat> {
       request,
       steps: options.steps,
       maxSteps: options.maxSteps,
+      allowRepeatedCalls: options.allowRepeatedCalls,
       signal: options.signal,
       format: this.#format,
       minConfidence: this.#minConfidence,

@@ -1030,7 +1030,10 @@ export interface Handover<F extends HistoryFormat> {
    * call and one result each, to append to the conversation after the user's request.
    */
   history: Array<SyntheticHistoryMap[F][number]>
-  /** The router's answer for the step it would not take (low confidence, incomplete, unknown tool, a tool error, or `maxSteps` reached). */
+  /**
+   * The router's answer for the step it would not take (low confidence, incomplete, unknown tool, a
+   * tool error, a call the chain already made, or `maxSteps` reached).
+   */
   route: Route
   reason: ChainHandoverReason
   /** The error of the local tool that failed, when that is the reason. */
@@ -1038,7 +1041,14 @@ export interface Handover<F extends HistoryFormat> {
 }
 
 /** Why a chain went to the LLM. */
-export type ChainHandoverReason = 'low_confidence' | 'out_of_scope' | 'incomplete' | 'no_executor' | 'tool_error' | 'max_steps'
+export type ChainHandoverReason =
+  | 'low_confidence'
+  | 'out_of_scope'
+  | 'incomplete'
+  | 'no_executor'
+  | 'tool_error'
+  | 'max_steps'
+  | 'repeated_call'
 
 /** Options of {@link runChain}. */
 export interface RunChainOptions<F extends HistoryFormat> {
@@ -1060,6 +1070,13 @@ export interface RunChainOptions<F extends HistoryFormat> {
   format?: F
   /** Most tool calls run locally. @default 8 */
   maxSteps?: number
+  /**
+   * Let a step repeat a call the chain already made (same tool, same arguments). Off by default: a
+   * router that proposes the same call again is going round in circles (a side-effecting call such as
+   * an e-mail would go out twice), and the chain goes to the LLM with reason `repeated_call` instead.
+   * @default false
+   */
+  allowRepeatedCalls?: boolean
   /** Confidence under which a step goes to the LLM. @default the router's threshold */
   minConfidence?: number
   signal?: AbortSignal
@@ -1079,6 +1096,21 @@ export interface ChainResult<F extends HistoryFormat> {
   handover?: Handover<F>
   /** What `llm` returned, when it was called. */
   llm?: unknown
+}
+
+/** Whether two argument objects are the same call's: equal keys and values, in any key order. */
+function sameCall(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const canon = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canon)
+      : isObj(v)
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, canon(v[k])]),
+          )
+        : v
+  return JSON.stringify(canon(a)) === JSON.stringify(canon(b))
 }
 
 /**
@@ -1110,6 +1142,10 @@ export async function runChain<F extends HistoryFormat = 'openai'>(options: RunC
   if (minConfidence !== undefined && !(typeof minConfidence === 'number' && minConfidence >= 0 && minConfidence <= 1)) {
     throw invalid('minConfidence', `expected a number in [0, 1], got ${String(minConfidence)}`)
   }
+  const { allowRepeatedCalls } = options
+  if (allowRepeatedCalls !== undefined && typeof allowRepeatedCalls !== 'boolean') {
+    throw invalid('allowRepeatedCalls', `expected a boolean, got ${String(allowRepeatedCalls)}`)
+  }
   const prior = options.steps ?? []
   checkSteps(prior, 'steps')
   const steps: WorkflowStep[] = prior.map((s) => ({ ...s, args: { ...(s.args ?? {}) } }))
@@ -1136,6 +1172,9 @@ export async function runChain<F extends HistoryFormat = 'openai'>(options: RunC
     if (route.tool === FINISH) return { status: 'done', steps, routes, history }
     if (ran >= maxSteps) return handover(route, 'max_steps')
     if (!route.complete) return handover(route, 'incomplete')
+    if (allowRepeatedCalls !== true && steps.some((s) => s.tool === route.tool && sameCall(s.args ?? {}, route.args))) {
+      return handover(route, 'repeated_call')
+    }
     const fn = Object.hasOwn(tools, route.tool) ? tools[route.tool] : undefined
     if (fn === undefined) return handover(route, 'no_executor')
     let result: unknown
