@@ -184,18 +184,19 @@ pub fn tag_gains(scores: &[f32], n_tags: usize, tags: &[u32]) -> Vec<f32> {
 pub const MAX_FILL_TOKENS: usize = 8;
 
 /// The span of whole words, among the tokens `tags` leaves `O`, that an argument `k` would take
-/// if the decoding had to give it one: `(first token, end token, gain)`, the gain as in
+/// if the decoding had to give it one (`scores`: `n_tags` tag scores per token, row-major): `(first token, end token, gain)`, the gain as in
 /// [`tag_gains`] (what the decoded sequence loses by tagging it: `B-k` on its first token, `I-k`
-/// after; at most 0 where the tagger preferred `O`). `accept` sees each candidate `(first, end)`
-/// and may refuse it (a value that does not fit the argument's type). `None` when no candidate
-/// is accepted.
+/// after; at most 0 where the tagger preferred `O`). Only candidates whose gain is at least
+/// `min_gain` count, and `accept` sees each of those that would be the best so far,
+/// `(first, end)`, and may refuse it (a value that does not fit the argument's type). `None`
+/// when no candidate is left.
 pub fn best_free_span(
-    scores: &[f32],
-    n_tags: usize,
+    (scores, n_tags): (&[f32], usize),
     tags: &[u32],
     offsets: &[(usize, usize)],
     continues: &[bool],
     k: u32,
+    min_gain: f32,
     mut accept: impl FnMut(usize, usize) -> bool,
 ) -> Option<(usize, usize, f32)> {
     let (b, i_tag) = (1 + 2 * k as usize, 2 + 2 * k as usize);
@@ -219,6 +220,7 @@ pub fn best_free_span(
         while end - start <= MAX_FILL_TOKENS {
             // A candidate ends where a word ends.
             if (end == tags.len() || word_start(end))
+                && g >= min_gain
                 && best.is_none_or(|(_, _, bg)| g > bg)
                 && accept(start, end)
             {
@@ -665,24 +667,57 @@ mod tests {
         let any = |_: usize, _: usize| true;
         // x: "kayak" alone (-1) beats "kayak trip" (-1 - 0.5) and any span with "book" or "for".
         assert_eq!(
-            best_free_span(&scores, 5, &tags, &offsets, &continues, 0, any),
+            best_free_span((&scores, 5), &tags, &offsets, &continues, 0, f32::MIN, any),
             Some((2, 3, -1.0))
         );
         // Refusing one-word values leaves "kayak trip"; the decoded "42" and [SEP] are never free.
         let two_words = |a: usize, b: usize| b - a >= 2;
         assert_eq!(
-            best_free_span(&scores, 5, &tags, &offsets, &continues, 0, two_words),
+            best_free_span(
+                (&scores, 5),
+                &tags,
+                &offsets,
+                &continues,
+                0,
+                f32::MIN,
+                two_words
+            ),
             Some((2, 4, -1.5))
+        );
+        // A floor on the gain leaves out what scores under it.
+        assert_eq!(
+            best_free_span((&scores, 5), &tags, &offsets, &continues, 0, -0.5, any),
+            None
+        );
+        assert_eq!(
+            best_free_span(
+                (&scores, 5),
+                &tags,
+                &offsets,
+                &continues,
+                0,
+                -1.0,
+                two_words
+            ),
+            None
         );
         // No word is free to start y without the decoded one; a word's later piece never starts.
         let only_y = |a: usize, _: usize| a >= 5;
         assert_eq!(
-            best_free_span(&scores, 5, &tags, &offsets, &continues, 1, only_y),
+            best_free_span(
+                (&scores, 5),
+                &tags,
+                &offsets,
+                &continues,
+                1,
+                f32::MIN,
+                only_y
+            ),
             None
         );
         // An argument index outside the tag set has no span.
         assert_eq!(
-            best_free_span(&scores, 5, &tags, &offsets, &continues, 2, any),
+            best_free_span((&scores, 5), &tags, &offsets, &continues, 2, f32::MIN, any),
             None
         );
     }

@@ -205,7 +205,6 @@ pub struct Route {
     pub complete: bool,
 }
 
-/// The model's raw answer for one request.
 /// How far under `O` (in the tagger's log-probability margin, summed over the span) a span may
 /// score and still fill a required argument the decoding left out ([`Router::fill_required`]).
 /// Chosen on the workflow benchmark's held-out training phrasings and values
@@ -215,6 +214,7 @@ pub struct Route {
 /// locally but with wrong values (chain success 95.1 → 87.6% at seed 42, 92.1 → 82.3% at 43).
 pub const FILL_MARGIN: f32 = 1.0;
 
+/// The model's raw answer for one request.
 struct Prediction {
     logits: Vec<f32>,
     /// Calibrated probabilities: `softmax(logits / temperature)`.
@@ -331,6 +331,8 @@ pub struct Router {
     /// The hand-written CPU forward (attention models on the CPU), and whether it is used.
     fast: Option<FastModel>,
     use_fast: bool,
+    /// [`FILL_MARGIN`] unless changed ([`Router::set_fill_margin`]); `None`: no filling.
+    fill_margin: Option<f32>,
     pub(crate) info: TrainingInfo,
     /// A sample of the training examples (a few per label), kept in the model file so training
     /// continued from this router (`train::fit_from`) can replay them and not forget old tools.
@@ -381,6 +383,7 @@ impl Router {
             model,
             bag,
             use_fast: fast.is_some(),
+            fill_margin: Some(FILL_MARGIN),
             fast,
             info,
             replay: Vec::new(),
@@ -572,6 +575,12 @@ impl Router {
         self.use_fast = on && self.fast.is_some();
     }
 
+    /// How far under `O` a span may score and still fill a required argument the decoding left
+    /// out ([`FILL_MARGIN`] by default); `None`: missing arguments stay missing. Not saved.
+    pub fn set_fill_margin(&mut self, margin: Option<f32>) {
+        self.fill_margin = margin;
+    }
+
     /// The kernels the fast path runs (`None` when routing goes through candle).
     pub fn fast_path(&self) -> Option<&FastModel> {
         self.fast.as_ref().filter(|_| self.use_fast)
@@ -737,8 +746,9 @@ impl Router {
 
     /// `spans` with a span added for each required argument of `tool` (its schema's `required`)
     /// that the decoding left out: the best free span for it ([`crate::args::best_free_span`])
-    /// whose value fits the argument's type, when the tagger's margin against it is under
-    /// [`FILL_MARGIN`]. A value the tagger nearly marked beats a handover for a missing argument.
+    /// whose value fits the argument's type, when the tagger's margin against it is under the
+    /// router's fill margin ([`FILL_MARGIN`] by default). A value the tagger nearly marked beats a
+    /// handover for a missing argument.
     fn fill_required(
         &self,
         tool: usize,
@@ -747,7 +757,8 @@ impl Router {
         tags: &[u32],
         mut spans: Vec<crate::args::ScoredSpan>,
     ) -> Vec<crate::args::ScoredSpan> {
-        let (Some((scores, n_tags)), Some(spec), Some(allowed)) = (
+        let (Some(margin), Some((scores, n_tags)), Some(spec), Some(allowed)) = (
+            self.fill_margin,
             &p.tag_scores,
             self.tools.get(tool),
             self.cfg.tool_args.get(tool),
@@ -766,7 +777,6 @@ impl Router {
                 continue;
             }
             let schema = crate::typed::property(&spec.parameters, name);
-
             let value = |a: usize, b: usize| -> Option<(usize, usize)> {
                 let (s, e) = (p.offsets.get(a)?.0, p.offsets.get(b - 1)?.1);
                 let text: String = chars.get(s..e)?.iter().collect();
@@ -787,20 +797,16 @@ impl Router {
                 }
             }
             let found = crate::args::best_free_span(
-                scores,
-                *n_tags,
+                (scores, *n_tags),
                 &taken,
                 &p.offsets,
                 &p.continues,
                 k,
+                -margin,
                 |a, b| value(a, b).is_some(),
             );
-            if let Some((a, b, g)) = found {
-                if g >= -FILL_MARGIN {
-                    if let Some((s, e)) = value(a, b) {
-                        spans.push((k, s, e, g));
-                    }
-                }
+            if let Some(((s, e), g)) = found.and_then(|(a, b, g)| Some((value(a, b)?, g))) {
+                spans.push((k, s, e, g));
             }
         }
         spans.sort_by_key(|s| s.1);
