@@ -664,62 +664,30 @@ mod tests {
             (0, 0),
         ];
         let continues = [false, false, false, false, false, false, true, false];
+        let best = |k: u32, min_gain: f32, accept: &dyn Fn(usize, usize) -> bool| {
+            best_free_span(
+                (&scores, 5),
+                &tags,
+                &offsets,
+                &continues,
+                k,
+                min_gain,
+                accept,
+            )
+        };
         let any = |_: usize, _: usize| true;
-        // x: "kayak" alone (-1) beats "kayak trip" (-1 - 0.5) and any span with "book" or "for".
-        assert_eq!(
-            best_free_span((&scores, 5), &tags, &offsets, &continues, 0, f32::MIN, any),
-            Some((2, 3, -1.0))
-        );
-        // Refusing one-word values leaves "kayak trip"; the decoded "42" and [SEP] are never free.
         let two_words = |a: usize, b: usize| b - a >= 2;
-        assert_eq!(
-            best_free_span(
-                (&scores, 5),
-                &tags,
-                &offsets,
-                &continues,
-                0,
-                f32::MIN,
-                two_words
-            ),
-            Some((2, 4, -1.5))
-        );
+        // x: "kayak" alone (-1) beats "kayak trip" (-1 - 0.5) and any span with "book" or "for".
+        assert_eq!(best(0, f32::MIN, &any), Some((2, 3, -1.0)));
+        // Refusing one-word values leaves "kayak trip"; the decoded "42" and [SEP] are never free.
+        assert_eq!(best(0, f32::MIN, &two_words), Some((2, 4, -1.5)));
         // A floor on the gain leaves out what scores under it.
-        assert_eq!(
-            best_free_span((&scores, 5), &tags, &offsets, &continues, 0, -0.5, any),
-            None
-        );
-        assert_eq!(
-            best_free_span(
-                (&scores, 5),
-                &tags,
-                &offsets,
-                &continues,
-                0,
-                -1.0,
-                two_words
-            ),
-            None
-        );
+        assert_eq!(best(0, -0.5, &any), None);
+        assert_eq!(best(0, -1.0, &two_words), None);
         // No word is free to start y without the decoded one; a word's later piece never starts.
-        let only_y = |a: usize, _: usize| a >= 5;
-        assert_eq!(
-            best_free_span(
-                (&scores, 5),
-                &tags,
-                &offsets,
-                &continues,
-                1,
-                f32::MIN,
-                only_y
-            ),
-            None
-        );
+        assert_eq!(best(1, f32::MIN, &|a: usize, _: usize| a >= 5), None);
         // An argument index outside the tag set has no span.
-        assert_eq!(
-            best_free_span((&scores, 5), &tags, &offsets, &continues, 2, f32::MIN, any),
-            None
-        );
+        assert_eq!(best(2, f32::MIN, &any), None);
     }
 
     #[test]
