@@ -1098,21 +1098,6 @@ export interface ChainResult<F extends HistoryFormat> {
   llm?: unknown
 }
 
-/** Whether two argument objects are the same call's: equal keys and values, in any key order. */
-function sameCall(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
-  const canon = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? v.map(canon)
-      : isObj(v)
-        ? Object.fromEntries(
-            Object.keys(v)
-              .sort()
-              .map((k) => [k, canon(v[k])]),
-          )
-        : v
-  return JSON.stringify(canon(a)) === JSON.stringify(canon(b))
-}
-
 /**
  * Runs a workflow locally while each step is confident and complete: routes the state
  * ({@link nextStep}), runs `tools[route.tool](route.args)`, appends the step, and stops at
@@ -1172,7 +1157,8 @@ export async function runChain<F extends HistoryFormat = 'openai'>(options: RunC
     if (route.tool === FINISH) return { status: 'done', steps, routes, history }
     if (ran >= maxSteps) return handover(route, 'max_steps')
     if (!route.complete) return handover(route, 'incomplete')
-    if (allowRepeatedCalls !== true && steps.some((s) => s.tool === route.tool && sameCall(s.args ?? {}, route.args))) {
+    const call = { tool: route.tool, args: route.args }
+    if (allowRepeatedCalls !== true && steps.some((s) => sameStep(s, call))) {
       return handover(route, 'repeated_call')
     }
     const fn = Object.hasOwn(tools, route.tool) ? tools[route.tool] : undefined
