@@ -632,6 +632,23 @@ export class Router {
   }
 
   /**
+   * How far under "no argument" the tagger's margin for a span may be and the span still fill a
+   * required argument that decoding left out, when its value fits the argument's type (README,
+   * "Arguments"). `null`: a missing argument stays missing; `Infinity`: any span of its type fills
+   * it. Not saved with the model. @default 1
+   */
+  get fillMargin(): number | null {
+    return this.#native.fillMargin ?? null
+  }
+
+  set fillMargin(value: number | null) {
+    if (value !== null && !(typeof value === 'number' && value >= 0)) {
+      throw invalid('fillMargin', `${String(value)} is not a number ≥ 0 or null`)
+    }
+    call(() => this.#native.setFillMargin(value ?? undefined))
+  }
+
+  /**
    * Adds a tool without retraining, in a few milliseconds: its output row is made from its name,
    * description and argument names, and refined by a few example requests when given. A tool of
    * the same name is replaced. Routers trained with `toolSpace: true` learned to do this; others

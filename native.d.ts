@@ -39,6 +39,13 @@ export declare class NativeRouter {
   addTool(tool: ToolSpec, examples?: Array<string> | undefined | null): void
   /** Removes the tool `name`. */
   removeTool(name: string): void
+  /**
+   * How far under `O` the tagger's margin for a span may be and the span still fill a required
+   * argument the decoding left out; `null`: no filling. Not saved with the model.
+   */
+  get fillMargin(): number | null
+  /** Sets {@link fillMargin}: a number ≥ 0 (`Infinity`: any span that fits the type), or `null`. */
+  setFillMargin(margin?: number | undefined | null): void
   /** The calibrated threshold stored in the model. */
   get threshold(): number
   get tools(): Array<ToolSpec>

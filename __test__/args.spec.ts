@@ -3,8 +3,11 @@
  * `missing` / `invalid` / `complete`, ajv's extra checks, `args_exact` in evaluate. The conversion
  * rules themselves are unit-tested in Rust (typed.rs).
  */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import test from 'ava'
-import { Trainer, type ToolSpec } from '../index.js'
+import { Router, Trainer, type ToolSpec } from '../index.js'
 import { fixtureData, SMALL, sharedRouter } from './helpers.ts'
 
 test('a number argument comes back as a number', async (t) => {
@@ -24,6 +27,28 @@ test('a call without its required argument is incomplete and names what is missi
   t.false('duration_minutes' in r.args)
   t.deepEqual(r.missing, ['duration_minutes'])
   t.false(r.complete)
+})
+
+test('fillMargin: a missing required argument is filled only with a value of its type, and null turns filling off', async (t) => {
+  // A copy of the shared router, so that the other tests keep the default margin.
+  const file = join(mkdtempSync(join(tmpdir(), 'toolrouter-fill-')), 'm.toolrouter')
+  await (await sharedRouter()).save(file)
+  const router = await Router.load(file)
+  t.is(router.fillMargin, 1)
+  const text = 'start a timer please'
+  router.fillMargin = null
+  t.is(router.fillMargin, null)
+  t.deepEqual(router.route(text, { threshold: 0 }).missing, ['duration_minutes'])
+  router.fillMargin = Infinity
+  const r = router.route(text, { threshold: 0 })
+  t.is(r.tool, 'set_timer')
+  t.true(Number.isInteger(r.args.duration_minutes), JSON.stringify(r.args))
+  t.deepEqual(r.missing, [])
+  t.true(r.complete)
+  for (const bad of [-1, Number.NaN, '1' as unknown as number]) {
+    t.throws(() => (router.fillMargin = bad), { code: 'INVALID_ARGUMENT' })
+  }
+  t.is(router.fillMargin, Infinity)
 })
 
 test('an abstention is never complete', async (t) => {

@@ -9,7 +9,8 @@
 // Usage: npm run eval:workflows [-- --json] [--seed N] [--train N] [--test N] [--sweep]
 //   --sweep  trains the candidate options on some of the training phrasings and values and scores
 //            them on the others (how the defaults in WORKFLOW_TRAINER_OPTIONS are picked); the test
-//            split, its phrasings and its values are not touched. With --failures it lists each
+//            split, its phrasings and its values are not touched. --fill-margins 1,2,off also scores
+//            each trained router at those fill margins (Router.fillMargin). With --failures it lists each
 //            candidate's wrong steps on that validation. With --options '{...}' it compares only the defaults
 //            and the defaults with those options (e.g. '{"teacher":{"dir":".cache/minilm"}}').
 import * as fs from 'node:fs'
@@ -559,6 +560,7 @@ async function main(): Promise<void> {
       save: { type: 'string' },
       load: { type: 'string' },
       failures: { type: 'boolean', default: false },
+      'fill-margins': { type: 'string' },
       'write-data': { type: 'string' },
     },
   })
@@ -626,6 +628,16 @@ async function main(): Promise<void> {
       )
       log(`  handed over by template: ${Object.entries(s.per_template).map(([k, v]) => `${k} ${pct(v.handover_rate)}`).join(', ')}`)
       log(`  why: ${reasonsLine(s)}`)
+      // The same router at other fill margins (`off`: none): how README's FILL_MARGIN was chosen.
+      const margins = (values['fill-margins'] ?? '').split(',').filter(Boolean)
+      const atMargins = []
+      for (const m of margins) {
+        router.fillMargin = m === 'off' ? null : Number(m)
+        const sm = await score(router, sweepValidTasks)
+        atMargins.push({ fill_margin: m, step_accuracy: sm.step_accuracy, chain_success: sm.chain_success, handover_rate: sm.handover_rate })
+        log(`  fill margin ${m}: step ${pct(sm.step_accuracy)}  chain ${pct(sm.chain_success)}  handover ${pct(sm.handover_rate)}`)
+      }
+      if (margins.length > 0) Object.assign(row, { fill_margins: atMargins })
     }
     if (values.json) console.log(JSON.stringify({ split: 'sweep-valid', seed, rows }))
     return

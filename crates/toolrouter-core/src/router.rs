@@ -208,7 +208,7 @@ pub struct Route {
 /// How far under `O` (in the tagger's log-probability margin, summed over the span) a span may
 /// score and still fill a required argument the decoding left out ([`Router::fill_required`]).
 /// Chosen on the workflow benchmark's held-out training phrasings and values
-/// (`npm run eval:workflows -- --sweep`, seeds 42-44), never on its test: 1 gave more steps right
+/// (`npm run eval:workflows -- --sweep --fill-margins …`, seeds 42-44), never on its test: 1 gave more steps right
 /// and fewer chains handed over at all three seeds with chain success unchanged (mean step
 /// accuracy 80.7 → 82.0%, handover 56.6 → 55.3%, chain success 95.5 → 95.6%); 2 ran more chains
 /// locally but with wrong values (chain success 95.1 → 87.6% at seed 42, 92.1 → 82.3% at 43).
@@ -579,6 +579,11 @@ impl Router {
     /// out ([`FILL_MARGIN`] by default); `None`: missing arguments stay missing. Not saved.
     pub fn set_fill_margin(&mut self, margin: Option<f32>) {
         self.fill_margin = margin;
+    }
+
+    /// The margin [`Router::set_fill_margin`] set (`None`: no filling).
+    pub fn fill_margin(&self) -> Option<f32> {
+        self.fill_margin
     }
 
     /// The kernels the fast path runs (`None` when routing goes through candle).

@@ -182,6 +182,30 @@ impl JsRouter {
         self.change(&env, |r| r.remove_tool(&name))
     }
 
+    /// How far under `O` the tagger's margin for a span may be and the span still fill a required
+    /// argument the decoding left out; `null`: no filling. Not saved with the model.
+    #[napi(getter)]
+    pub fn fill_margin(&self) -> Option<f64> {
+        self.snapshot().fill_margin().map(f64::from)
+    }
+
+    /// Sets {@link fillMargin}: a number ≥ 0 (`Infinity`: any span that fits the type), or `null`.
+    #[napi(catch_unwind)]
+    pub fn set_fill_margin(&self, env: Env, margin: Option<f64>) -> napi::Result<()> {
+        if let Some(m) = margin {
+            if m.is_nan() || m < 0.0 {
+                return Err(crate::error::invalid(
+                    "fillMargin",
+                    format!("{m} is not a number ≥ 0"),
+                ));
+            }
+        }
+        self.change(&env, |r| {
+            r.set_fill_margin(margin.map(|m| m as f32));
+            Ok(())
+        })
+    }
+
     /// The calibrated threshold stored in the model.
     #[napi(getter)]
     pub fn threshold(&self) -> f64 {
