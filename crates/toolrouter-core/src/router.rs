@@ -773,6 +773,11 @@ impl Router {
         let Some(Value::Array(required)) = spec.parameters.get("required") else {
             return spans;
         };
+        // Tokens already in a span are not free: marked once, when the first required argument
+        // turns out missing, and again for each span this adds.
+        let mut taken: Option<Vec<u32>> = None;
+        let span_of =
+            |a: usize, b: usize| Some((p.offsets.get(a)?.0, p.offsets.get(b.checked_sub(1)?)?.1));
         for name in required.iter().filter_map(Value::as_str) {
             let Some(k) = self.cfg.arg_names.iter().position(|n| n == name) else {
                 continue;
@@ -782,36 +787,43 @@ impl Router {
                 continue;
             }
             let schema = crate::typed::property(&spec.parameters, name);
-            let value = |a: usize, b: usize| -> Option<(usize, usize)> {
-                let (s, e) = (p.offsets.get(a)?.0, p.offsets.get(b - 1)?.1);
-                let text: String = chars.get(s..e)?.iter().collect();
-                let v = crate::typed::convert(&text, schema);
+            let fits = |a: usize, b: usize| -> bool {
+                let Some(text) = span_of(a, b).and_then(|(s, e)| chars.get(s..e)) else {
+                    return false;
+                };
+                let v = crate::typed::convert(&text.iter().collect::<String>(), schema);
                 let one: Map<String, Value> = [(name.to_string(), v)].into_iter().collect();
-                crate::typed::check(&one, &spec.parameters)
-                    .1
-                    .is_empty()
-                    .then_some((s, e))
+                crate::typed::check(&one, &spec.parameters).1.is_empty()
             };
-            // Tokens already in a span are not free.
-            let mut taken = tags.to_vec();
-            for &(_, s, e, _) in &spans {
-                for (i, &(a, b)) in p.offsets.iter().enumerate() {
-                    if a < e && b > s {
-                        taken[i] = taken[i].max(1);
+            let taken = taken.get_or_insert_with(|| {
+                let mut t = tags.to_vec();
+                for &(_, s, e, _) in &spans {
+                    for (i, &(a, b)) in p.offsets.iter().enumerate() {
+                        if a < e && b > s {
+                            if let Some(x) = t.get_mut(i) {
+                                *x = (*x).max(1);
+                            }
+                        }
                     }
                 }
-            }
+                t
+            });
             let found = crate::args::best_free_span(
                 (scores, *n_tags),
-                &taken,
+                taken,
                 &p.offsets,
                 &p.continues,
                 k,
                 -margin,
-                |a, b| value(a, b).is_some(),
+                fits,
             );
-            if let Some(((s, e), g)) = found.and_then(|(a, b, g)| Some((value(a, b)?, g))) {
-                spans.push((k, s, e, g));
+            if let Some((a, b, g)) = found {
+                if let Some((s, e)) = span_of(a, b) {
+                    for x in taken.iter_mut().take(b).skip(a) {
+                        *x = (*x).max(1);
+                    }
+                    spans.push((k, s, e, g));
+                }
             }
         }
         spans.sort_by_key(|s| s.1);
