@@ -12,7 +12,9 @@
 //            split, its phrasings and its values are not touched. --fill-margins 1,2,off also scores
 //            each trained router at those fill margins (Router.fillMargin). With --failures it lists each
 //            candidate's wrong steps on that validation. With --options '{...}' it compares only the defaults
-//            and the defaults with those options (e.g. '{"teacher":{"dir":".cache/minilm"}}').
+//            and the defaults with those options (e.g. '{"teacher":{"dir":".cache/minilm"}}'; options that
+//            change nothing, such as '{"seed":N}' at --seed N, train the defaults once).
+//   --failures  also lists the wrong steps (on the gold history) and the chains run locally and wrong.
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -449,7 +451,7 @@ interface Scores {
   per_template: Record<string, { chains: number; handover_rate: number; chain_success: number; step_accuracy: number }>
 }
 
-async function score(router: Router, tasks: Task[]): Promise<Scores> {
+async function score(router: Router, tasks: Task[], showWrongChains = false): Promise<Scores> {
   let steps = 0
   let stepsRight = 0
   let toolsRight = 0
@@ -497,6 +499,9 @@ async function score(router: Router, tasks: Task[]): Promise<Scores> {
     if (right) {
       success++
       p.success++
+    } else if (showWrongChains) {
+      const calls = (ss: readonly WorkflowStep[]): string => ss.map((s) => `${s.tool}(${JSON.stringify(s.args)})`).join(' → ')
+      console.log(`${task.template} chain run locally and wrong: ${task.request}\n    gold ${calls(gold)}\n    ran  ${calls(run.steps)}`)
     }
   }
   const bs = Object.values(branch).reduce((a, b) => [a[0] + b[0], a[1] + b[1]], [0, 0])
@@ -603,7 +608,11 @@ async function main(): Promise<void> {
       { ...WORKFLOW_TRAINER_OPTIONS, valueSwap: 0.25, valueSwapRepeated: false },
       { ...WORKFLOW_TRAINER_OPTIONS, valueSwap: 0.25, valueSwapRepeated: false, valueSwapAny: 0.5 },
     ]
-    const candidates = values.options ? [WORKFLOW_TRAINER_OPTIONS, { ...WORKFLOW_TRAINER_OPTIONS, ...extra }] : all
+    // `--options '{"seed":N}'` at `--seed N` trains the default once, not twice.
+    const effective = (c: TrainerOptions): string => JSON.stringify(Object.entries({ seed, ...c }).sort(([a], [b]) => (a < b ? -1 : 1)))
+    const candidates = (values.options ? [WORKFLOW_TRAINER_OPTIONS, { ...WORKFLOW_TRAINER_OPTIONS, ...extra }] : all).filter(
+      (c, i, cs) => cs.findIndex((d) => effective(d) === effective(c)) === i,
+    )
     // Trained on some training phrasings (early stopping on the same ones, as the real training
     // does), scored on the other training phrasings: the test's phrasings stay unseen.
     const sweepTrainTasks = generate(seed, nTrain, 'sweep-train')
@@ -619,7 +628,7 @@ async function main(): Promise<void> {
       const t0 = performance.now()
       const router = await new Trainer({ tools, seed, ...c }).fit(sweepTrain, { valid: sweepStop })
       if (values.failures) showFailures(router, sweepValidTasks)
-      const s = await score(router, sweepValidTasks)
+      const s = await score(router, sweepValidTasks, values.failures)
       const row = { options: c, train_s: (performance.now() - t0) / 1000, ...s, per_template: undefined }
       rows.push(row)
       log(
@@ -651,7 +660,7 @@ async function main(): Promise<void> {
   if (values.save) await router.save(values.save)
   const testTasks = generate(seed + 2, nTest, 'test')
   if (values.failures) showFailures(router, testTasks)
-  const s = await score(router, testTasks)
+  const s = await score(router, testTasks, values.failures)
   const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${os.platform()} ${os.arch()}`
   const report = {
     ...s,
