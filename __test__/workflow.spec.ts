@@ -23,7 +23,7 @@ import {
   type ToolSpec,
   type Workflow,
 } from '../index.js'
-import { stateFor } from '../ts/workflow.ts'
+import { nextStep, stateFor } from '../ts/workflow.ts'
 import { assertToolrouterError, tempDir } from './helpers.ts'
 
 const TOOLS: ToolSpec[] = [
@@ -250,6 +250,48 @@ test('runChain runs confident steps locally and stops at finish', async (t) => {
   t.deepEqual(run.steps[1].args, { order_id: 'A5150', amount: 88 })
   t.is(run.history.length, 4, 'a call and a result per step')
   t.is(run.routes.at(-1)?.tool, FINISH)
+})
+
+test('next() drops a tagged value that the training workflows never took from where the history has it', (t) => {
+  const tools: ToolSpec[] = [
+    ...TOOLS,
+    { name: 'send_email', parameters: { type: 'object', properties: { to: { type: 'string' } }, required: ['to'] } },
+  ]
+  // Both follow a lookup: the approval's reference is the order id, the e-mail's recipient never is.
+  const train: Workflow[] = Array.from({ length: 12 }, (_, i) => {
+    const id = `B${100 + i}`
+    const lookup = { tool: 'lookup_order', args: { order_id: id }, result: { order_id: id, status: 'late' } }
+    const next =
+      i % 2 === 0
+        ? { tool: 'send_email', args: { to: `Name${i}` }, result: { sent: true } }
+        : { tool: 'request_approval', args: { reference: id, amount: 600 }, result: { approved: true } }
+    return { request: `check order ${id} and tell Name${i}`, steps: [lookup, next] }
+  })
+  const request = 'check order B77 and tell Kofi'
+  const steps = [{ tool: 'lookup_order', args: { order_id: 'B77' }, result: { order_id: 'B77', status: 'late' } }]
+  // A stand-in for the trained router: it answers `proposed`, with spans into the request.
+  const router = (tool: string, args: Record<string, unknown>): Router => {
+    const spans = Object.entries(args).flatMap(([name, v]) => {
+      const start = request.indexOf(String(v))
+      return start < 0 ? [] : [{ name, start, end: start + String(v).length }]
+    })
+    const proposed = { tool, confidence: 0.9, alternatives: [], args, spans, abstained: false, reason: 'confident' as const, missing: [], invalid: [], complete: true }
+    return { tools: workflowTools(tools, train), route: () => proposed } as unknown as Router
+  }
+  const wrong = nextStep(router('send_email', { to: 'B77' }), request, steps)
+  t.deepEqual(wrong.args, {}, 'the order id is not a recipient')
+  t.deepEqual(wrong.spans, [])
+  t.deepEqual(wrong.missing, ['to'])
+  t.false(wrong.complete)
+  const right = nextStep(router('send_email', { to: 'Kofi' }), request, steps)
+  t.deepEqual(right.args, { to: 'Kofi' })
+  t.true(right.complete)
+  // The approval's reference did come from the lookup: kept.
+  const approval = nextStep(router('request_approval', { reference: 'B77', amount: 600 }), request, steps)
+  t.deepEqual(approval.args, { reference: 'B77', amount: 600 })
+  t.true(approval.complete)
+  // Before any call there is no history to hold against a value.
+  t.deepEqual(nextStep(router('send_email', { to: 'B77' }), request, []).args, { to: 'B77' })
 })
 
 test('runChain hands a call it already made to the LLM instead of making it again', async (t) => {

@@ -427,7 +427,8 @@ interface Provenance {
   version: 1
   /**
    * tool → argument → sources (`request`, or `<tool>.result.<key>` / `<tool>.args.<key>` of an earlier
-   * step) as `[source, times it held the value, times the history had it]`, best first.
+   * step) as `[source, times it held the value, times the history had it]`, best first. Sources that
+   * never held it are kept too (last): a tagged value found there is suspect ({@link distrustHistory}).
    */
   sources: Record<string, Record<string, [string, number, number][]>>
   /**
@@ -497,7 +498,6 @@ function learnProvenance(workflows: readonly Workflow[]): Provenance {
     for (const [a, m] of Object.entries(byArg)) {
       const rate = ([, [h, n]]: [string, [number, number]]): number => h / n
       sources[tool][a] = [...m.entries()]
-        .filter(([, [h]]) => h > 0)
         .sort((x, y) => rate(y) - rate(x) || Number(x[0] === 'request') - Number(y[0] === 'request') || y[1][0] - x[1][0] || (x[0] < y[0] ? -1 : 1))
         .map(([src, [h, n]]) => [src, h, n])
     }
@@ -957,7 +957,11 @@ function fromHistory(router: Router, steps: readonly WorkflowStep[], text: strin
       break
     }
   }
-  if (!changed) return r
+  return changed ? withArgs(router, tool, r, args, spans) : r
+}
+
+/** `r` with new arguments and spans, and its `missing`, `invalid` and `complete` checked again. */
+function withArgs(router: Router, tool: string, r: Route, args: Record<string, unknown>, spans: Route['spans']): Route {
   spans.sort((a, b) => a.start - b.start)
   const required = router.tools.find((t) => t.name === tool)?.parameters?.required
   const missing = (Array.isArray(required) ? required : []).filter((n): n is string => typeof n === 'string' && !(n in args))
@@ -968,6 +972,41 @@ function fromHistory(router: Router, steps: readonly WorkflowStep[], text: strin
   }
   const invalidArgs = [...bad]
   return { ...r, args, spans, missing, invalid: invalidArgs, complete: missing.length === 0 && invalidArgs.length === 0 }
+}
+
+/**
+ * How many times the training workflows must have offered a history field, never as an argument's
+ * value, before {@link distrustHistory} holds that against a tagged value.
+ */
+const NEVER_HELD_MIN = 5
+
+/**
+ * Drops a tagged argument whose text is the value of a history field that, in the training
+ * workflows, never held that argument although it was there at least {@link NEVER_HELD_MIN} times,
+ * unless another history field that did hold it has the value too. On new phrasings the tagger can
+ * mark an id the request repeats for an earlier call (`lookup_order`'s order id) as a later call's
+ * argument (`send_email`'s recipient); the argument becomes missing and the step incomplete, so the
+ * LLM decides instead of the chain sending mail to an order id. Numbers are left alone: a small
+ * number matches a history field by chance.
+ */
+function distrustHistory(router: Router, request: string, steps: readonly WorkflowStep[], r: Route): Route {
+  if (r.tool === null || steps.length === 0) return r
+  const byArg = provenanceOf(router)?.sources[r.tool]
+  if (byArg === undefined) return r
+  const drop = Object.entries(r.args).filter(([name, v]) => {
+    if (typeof v !== 'string' || NUMERIC.test(v.trim())) return false
+    const known = new Map((byArg[name] ?? []).map(([src, held, seen]) => [src, [held, seen]]))
+    const found = sourcesOf(request, steps, v).filter((src) => src !== 'request')
+    const never = found.some((src) => {
+      const [held, seen] = known.get(src) ?? [0, 0]
+      return held === 0 && seen >= NEVER_HELD_MIN
+    })
+    return never && !found.some((src) => (known.get(src)?.[0] ?? 0) > 0)
+  })
+  if (drop.length === 0) return r
+  const names = new Set(drop.map(([n]) => n))
+  const args = Object.fromEntries(Object.entries(r.args).filter(([n]) => !names.has(n)))
+  return withArgs(router, r.tool, r, args, r.spans.filter((sp) => !names.has(sp.name)))
 }
 
 /** A value copied from a result, converted to the schema's type where that is lossless. */
@@ -1004,7 +1043,7 @@ export function nextStep(router: Router, request: string, steps: readonly Workfl
   const early = steps.length === 0 && provenanceOf(router)?.emptyFinishes === 0
   const routeOpts = early ? { ...opts, exclude: [...(opts?.exclude ?? []), FINISH_LABEL] } : opts
   const routed = snapToWords(router, text, clean(request, 10_000).length, collapseRepeats(router, router.route(text, routeOpts)))
-  const r = fromHistory(router, steps, text, routed)
+  const r = distrustHistory(router, request, steps, fromHistory(router, steps, text, routed))
   const name = (t: string): string => (t === FINISH_LABEL ? FINISH : t)
   return {
     ...r,
