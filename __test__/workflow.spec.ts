@@ -297,8 +297,9 @@ test('next() drops a tagged value that the training workflows never took from wh
 test('runChain hands a call it already made to the LLM instead of making it again', async (t) => {
   const { router } = await sharedRouter()
   const request = 'refund order A5150'
-  // A lookup that times out: the router, which never saw an error, proposes the same lookup again.
-  const timeout = { error: 'timeout' }
+  // A lookup that answers a bare "timeout": the router, which never saw one, proposes the same
+  // lookup again. (An `error` field would go to the LLM at once: the next test.)
+  const timeout = 'timeout'
   const again = router.next(request, [{ tool: 'lookup_order', args: { order_id: 'A5150' }, result: timeout }], { threshold: 0 })
   t.is(again.tool, 'lookup_order')
   t.deepEqual(again.args, { order_id: 'A5150' })
@@ -316,10 +317,53 @@ test('runChain hands a call it already made to the LLM instead of making it agai
   t.is(lookups, 1, 'the lookup ran once')
   t.is(run.history.length, 2, 'the LLM gets the one call and its result')
   lookups = 0
-  const allowed = await runChain({ router, request, minConfidence: 0, maxSteps: 3, tools, allowRepeatedCalls: true })
+  const allowed = await runChain({ router, request, minConfidence: 0, maxSteps: 2, tools, allowRepeatedCalls: true })
   t.is(allowed.handover?.reason, 'max_steps')
-  t.is(lookups, 3, 'allowed, the same lookup runs until maxSteps')
+  t.is(lookups, 2, 'allowed, the same lookup runs again, until maxSteps')
   await t.throwsAsync(runChain({ router, request, tools, allowRepeatedCalls: 'yes' as unknown as boolean }), { code: 'INVALID_ARGUMENT' })
+})
+
+test('runChain hands a chain to the LLM when a tool reports an error its router never saw in training', async (t) => {
+  const { router } = await sharedRouter()
+  const request = 'refund order A5150'
+  let lookups = 0
+  const run = await runChain({
+    router,
+    request,
+    minConfidence: 0,
+    tools: {
+      lookup_order: () => {
+        lookups++
+        return { error: 'order not found' }
+      },
+    },
+  })
+  t.is(run.status, 'handover')
+  t.is(run.handover?.reason, 'tool_error')
+  t.is(run.handover?.error, 'order not found')
+  t.is(lookups, 1)
+  t.is(run.history.length, 2, 'the LLM gets the failed call and its result')
+  // A thrown error is handed over the same way, whatever the router saw.
+  const thrown = await runChain({ router, request, minConfidence: 0, tools: { lookup_order: () => { throw new Error('timeout') } } })
+  t.is(thrown.handover?.reason, 'tool_error')
+  t.is(thrown.handover?.error, 'timeout')
+})
+
+test('the training workflows record how many steps returned an error', (t) => {
+  const errorResults = (tools: ToolSpec[]): unknown => {
+    const schema = tools.find((x) => x.name === '__finish__')?.parameters as Record<string, { errorResults?: number }> | undefined
+    return schema?.['x-toolrouter-workflow']?.errorResults
+  }
+  const train = refunds(4, 5)
+  t.is(errorResults(workflowTools(TOOLS, train)), 0)
+  const failed: Workflow = {
+    request: 'refund order A1',
+    steps: [
+      { tool: 'lookup_order', args: { order_id: 'A1' }, result: { error: 'order not found' } },
+      { tool: 'lookup_order', args: { order_id: 'A1' }, result: new Error('timeout') },
+    ],
+  }
+  t.is(errorResults(workflowTools(TOOLS, [...train, failed])), 2)
 })
 
 test('runChain hands the rest to the LLM with the synthetic history of the steps it ran', async (t) => {

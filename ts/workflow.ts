@@ -245,6 +245,12 @@ function parsed(result: unknown): unknown {
   return result
 }
 
+/** The message of a result that reports an error (an `Error`, or an `error` field), else undefined. */
+function errorOf(result: unknown): string | undefined {
+  const e = resultFields(result).find(([k]) => k === 'error')
+  return e === undefined ? undefined : valueText(e[1], MAX_VALUE)
+}
+
 /** The fields of a result, for rendering and facts. */
 function resultFields(result: unknown): [string, unknown][] {
   const r = parsed(result)
@@ -437,6 +443,12 @@ interface Provenance {
    * recorded (they may answer it).
    */
   emptyFinishes?: number
+  /**
+   * How many steps of the training workflows returned an error (an `error` field, or an `Error`).
+   * When none did, the router has not learned what follows one, and {@link runChain} hands a chain
+   * whose tool returned an error to the LLM. Absent in routers trained before it was recorded.
+   */
+  errorResults?: number
 }
 
 /** The schema key under which {@link workflowTools} stores the argument sources. */
@@ -503,7 +515,8 @@ function learnProvenance(workflows: readonly Workflow[]): Provenance {
     }
   }
   const emptyFinishes = workflows.filter((w) => w.steps.length === 0 && w.finished !== false).length
-  return { version: 1, sources, emptyFinishes }
+  const errorResults = workflows.reduce((n, w) => n + w.steps.filter((s) => errorOf(s.result) !== undefined).length, 0)
+  return { version: 1, sources, emptyFinishes, errorResults }
 }
 
 /**
@@ -1075,7 +1088,10 @@ export interface Handover<F extends HistoryFormat> {
    */
   route: Route
   reason: ChainHandoverReason
-  /** The error of the local tool that failed, when that is the reason. */
+  /**
+   * The error of the local tool that failed, when that is the reason: thrown, or returned (an `error`
+   * field) to a router whose training workflows had no error results.
+   */
   error?: string
 }
 
@@ -1192,6 +1208,10 @@ export async function runChain<F extends HistoryFormat = 'openai'>(options: RunC
     if (signal?.aborted) throw new ToolrouterError('ABORTED', 'aborted')
     const route = nextStep(router, request, steps, opts)
     routes.push(route)
+    // After a tool reported an error, a router whose training workflows never had one would only
+    // guess what comes next (on new phrasings it said `finish` after a call to the wrong tool).
+    const failed = steps.length === 0 ? undefined : errorOf(steps[steps.length - 1].result)
+    if (failed !== undefined && provenanceOf(router)?.errorResults === 0) return handover(route, 'tool_error', failed)
     if (route.tool === null) return handover(route, route.reason === 'out_of_scope' ? 'out_of_scope' : 'low_confidence')
     if (route.tool === FINISH) return { status: 'done', steps, routes, history }
     if (ran >= maxSteps) return handover(route, 'max_steps')
