@@ -186,11 +186,14 @@ test('next() does not finish before the first call when no training workflow did
   t.is(router.next(w.request, w.steps, { threshold: 0 }).tool, FINISH)
 })
 
+/** A count the training workflows leave in the `finish` pseudo-tool's schema. */
+function recorded(tools: ToolSpec[], key: 'emptyFinishes' | 'errorResults'): unknown {
+  const schema = tools.find((x) => x.name === '__finish__')?.parameters as Record<string, Record<string, unknown>> | undefined
+  return schema?.['x-toolrouter-workflow']?.[key]
+}
+
 test('the training workflows record whether any finished without a call', (t) => {
-  const emptyFinishes = (tools: ToolSpec[]): unknown => {
-    const schema = tools.find((x) => x.name === '__finish__')?.parameters as Record<string, { emptyFinishes?: number }> | undefined
-    return schema?.['x-toolrouter-workflow']?.emptyFinishes
-  }
+  const emptyFinishes = (tools: ToolSpec[]): unknown => recorded(tools, 'emptyFinishes')
   const train = refunds(4, 5)
   t.is(emptyFinishes(workflowTools(TOOLS, train)), 0)
   t.is(emptyFinishes(workflowTools(TOOLS, [...train, { request: 'thanks, that is all', steps: [] }])), 1)
@@ -350,10 +353,7 @@ test('runChain hands a chain to the LLM when a tool reports an error its router 
 })
 
 test('the training workflows record how many steps returned an error', (t) => {
-  const errorResults = (tools: ToolSpec[]): unknown => {
-    const schema = tools.find((x) => x.name === '__finish__')?.parameters as Record<string, { errorResults?: number }> | undefined
-    return schema?.['x-toolrouter-workflow']?.errorResults
-  }
+  const errorResults = (tools: ToolSpec[]): unknown => recorded(tools, 'errorResults')
   const train = refunds(4, 5)
   t.is(errorResults(workflowTools(TOOLS, train)), 0)
   const failed: Workflow = {
