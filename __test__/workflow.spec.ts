@@ -19,6 +19,7 @@ import {
   workflowTools,
   type CascadeLlm,
   type LlmRequest,
+  type Route,
   type Router,
   type ToolSpec,
   type Workflow,
@@ -187,7 +188,7 @@ test('next() does not finish before the first call when no training workflow did
 })
 
 /** A count the training workflows leave in the `finish` pseudo-tool's schema. */
-function recorded(tools: ToolSpec[], key: 'emptyFinishes' | 'errorResults'): unknown {
+function recorded(tools: ToolSpec[], key: 'emptyFinishes' | 'errorResults' | 'shapes'): unknown {
   const schema = tools.find((x) => x.name === '__finish__')?.parameters as Record<string, Record<string, unknown>> | undefined
   return schema?.['x-toolrouter-workflow']?.[key]
 }
@@ -295,6 +296,47 @@ test('next() drops a tagged value that the training workflows never took from wh
   t.true(approval.complete)
   // Before any call there is no history to hold against a value.
   t.deepEqual(nextStep(router('send_email', { to: 'B77' }), request, []).args, { to: 'B77' })
+})
+
+test('next() passes over a tool whose argument looks like none of its training values', (t) => {
+  const tools: ToolSpec[] = [
+    ...TOOLS,
+    { name: 'get_stock_price', parameters: { type: 'object', properties: { symbol: { type: 'string' } }, required: ['symbol'] } },
+  ]
+  const ticker = ['AAPL', 'NVDA', 'MSFT', 'TSLA']
+  const train: Workflow[] = Array.from({ length: 40 }, (_, i) =>
+    i % 2 === 0
+      ? { request: `where is order A${1000 + i}`, steps: [{ tool: 'lookup_order', args: { order_id: `A${1000 + i}` }, result: { status: 'shipped' } }] }
+      : { request: `price of ${ticker[i % 4]}`, steps: [{ tool: 'get_stock_price', args: { symbol: ticker[i % 4] }, result: { price: 10 } }] },
+  )
+  const request = 'watch ORCL for me'
+  // A stand-in for the trained router, sure of `lookup_order` unless it is excluded.
+  const routes: string[][] = []
+  const router = (value: string, always = false): Router => {
+    const route = (_text: string, opts?: { exclude?: readonly string[] }): Route => {
+      routes.push([...(opts?.exclude ?? [])])
+      const tool = !always && opts?.exclude?.includes('lookup_order') ? 'get_stock_price' : 'lookup_order'
+      const args = tool === 'lookup_order' ? { order_id: value } : { symbol: value }
+      const spans = [{ name: Object.keys(args)[0], start: 6, end: 6 + value.length }]
+      return { tool, confidence: 0.99, alternatives: [], args, spans, abstained: false, reason: 'confident', missing: [], invalid: [], complete: true }
+    }
+    return { tools: workflowTools(tools, train), route } as unknown as Router
+  }
+  t.deepEqual(recorded(workflowTools(tools, train), 'shapes'), { lookup_order: { order_id: ['Xd'] }, get_stock_price: { symbol: ['X'] } })
+  const r = nextStep(router('ORCL'), request, [])
+  t.is(r.tool, 'get_stock_price', '"ORCL" is not shaped like an order id')
+  t.deepEqual(r.args, { symbol: 'ORCL' })
+  t.deepEqual(routes.at(-1), ['__finish__', 'lookup_order'])
+  // Typed in lower case, a ticker is still a ticker (and still no order id).
+  t.deepEqual(nextStep(router('orcl'), 'watch orcl for me', []).args, { symbol: 'orcl' })
+  // An order id of a known shape stays with lookup_order.
+  t.deepEqual(nextStep(router('A77'), 'watch A77 for me', []).args, { order_id: 'A77' })
+  // When every tool is passed over, the last route stands: no endless rerouting.
+  routes.length = 0
+  t.is(nextStep(router('ORCL', true), request, []).tool, 'lookup_order')
+  t.true(routes.length <= tools.length + 1)
+  // Under 20 values of an argument, its shapes are not recorded (nor held to).
+  t.deepEqual(recorded(workflowTools(tools, train.slice(0, 10)), 'shapes'), {})
 })
 
 test('runChain hands a call it already made to the LLM instead of making it again', async (t) => {

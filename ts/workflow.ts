@@ -449,6 +449,74 @@ interface Provenance {
    * whose tool returned an error to the LLM. Absent in routers trained before it was recorded.
    */
   errorResults?: number
+  /**
+   * tool → argument → the word shapes ({@link wordShape}) of its string values in the training
+   * workflows, for arguments given at least {@link SHAPE_MIN_VALUES} times in at most
+   * {@link SHAPE_MAX} shapes (ids, symbols, names; not free text). {@link Router.next} does not take
+   * a tool whose argument has a word of another shape. Absent in routers trained before it was recorded.
+   */
+  shapes?: Record<string, Record<string, string[]>>
+}
+
+/** Values an argument needs in the training workflows before its word shapes are held to. */
+const SHAPE_MIN_VALUES = 20
+/** More distinct word shapes than this: the argument is free text and its shapes are not held to. */
+const SHAPE_MAX = 6
+
+/** A word's shape: upper-case letters `X`, lower-case `x`, digits `d`, other characters as they are, runs collapsed. */
+function wordShape(word: string): string {
+  return word
+    .replace(/\p{Lu}/gu, 'X')
+    .replace(/\p{Ll}/gu, 'x')
+    .replace(/\p{Nd}/gu, 'd')
+    .replace(/(.)\1+/gu, '$1')
+}
+
+/** The shapes of a string value's words (none for numbers and other values, which have types). */
+function valueShapes(v: unknown): string[] {
+  return typeof v === 'string' && !NUMERIC.test(v.trim()) ? v.trim().split(/\s+/u).filter(Boolean).map(wordShape) : []
+}
+
+/** {@link Provenance.shapes} of `workflows`. */
+function learnShapes(workflows: readonly Workflow[]): Record<string, Record<string, string[]>> {
+  const seen: Record<string, Record<string, { n: number; shapes: Set<string> }>> = {}
+  for (const w of workflows) {
+    for (const s of w.steps) {
+      for (const [a, v] of Object.entries(s.args ?? {})) {
+        const shapes = valueShapes(v)
+        if (shapes.length === 0) continue
+        const e = ((seen[s.tool] ??= {})[a] ??= { n: 0, shapes: new Set() })
+        e.n++
+        for (const sh of shapes) e.shapes.add(sh)
+      }
+    }
+  }
+  const out: Record<string, Record<string, string[]>> = {}
+  for (const [tool, byArg] of Object.entries(seen)) {
+    for (const [a, e] of Object.entries(byArg)) {
+      if (e.n >= SHAPE_MIN_VALUES && e.shapes.size <= SHAPE_MAX) (out[tool] ??= {})[a] = [...e.shapes].sort()
+    }
+  }
+  return out
+}
+
+/**
+ * Whether a word of shape `sh` is like the known shapes: one of them, or, all in lower case, one of
+ * them in lower case (people type "paris" where the training data wrote "Paris").
+ */
+function knownShape(sh: string, known: readonly string[]): boolean {
+  const lower = (k: string): string => k.replace(/X/g, 'x').replace(/(.)\1+/gu, '$1')
+  return known.includes(sh) || (!sh.includes('X') && known.some((k) => lower(k) === sh))
+}
+
+/** Whether a routed tool has an argument with a word unlike every value its training workflows gave it. */
+function offShape(prov: Provenance | undefined, r: Route): boolean {
+  const byArg = r.tool === null ? undefined : prov?.shapes?.[r.tool]
+  if (byArg === undefined) return false
+  return Object.entries(r.args).some(([a, v]) => {
+    const known = byArg[a]
+    return known !== undefined && valueShapes(v).some((sh) => !knownShape(sh, known))
+  })
 }
 
 /** The schema key under which {@link workflowTools} stores the argument sources. */
@@ -516,7 +584,7 @@ function learnProvenance(workflows: readonly Workflow[]): Provenance {
   }
   const emptyFinishes = workflows.filter((w) => w.steps.length === 0 && w.finished !== false).length
   const errorResults = workflows.reduce((n, w) => n + w.steps.filter((s) => errorOf(s.result) !== undefined).length, 0)
-  return { version: 1, sources, emptyFinishes, errorResults }
+  return { version: 1, sources, emptyFinishes, errorResults, shapes: learnShapes(workflows) }
 }
 
 /**
@@ -1053,10 +1121,20 @@ export function nextStep(router: Router, request: string, steps: readonly Workfl
   // A request whose workflows always made a call is not done before its first one: on held-out
   // phrasings the model, having seen `finish` only after a history, could still put it first
   // (docs/eval-workflows.md). The exclusion hands its probability to the tools.
-  const early = steps.length === 0 && provenanceOf(router)?.emptyFinishes === 0
-  const routeOpts = early ? { ...opts, exclude: [...(opts?.exclude ?? []), FINISH_LABEL] } : opts
-  const routed = snapToWords(router, text, clean(request, 10_000).length, collapseRepeats(router, router.route(text, routeOpts)))
-  const r = distrustHistory(router, request, steps, fromHistory(router, steps, text, routed))
+  const prov = provenanceOf(router)
+  const exclude = [...(opts?.exclude ?? []), ...(steps.length === 0 && prov?.emptyFinishes === 0 ? [FINISH_LABEL] : [])]
+  const step = (): Route => {
+    const routed = snapToWords(router, text, clean(request, 10_000).length, collapseRepeats(router, router.route(text, exclude.length > 0 ? { ...opts, exclude } : opts)))
+    return distrustHistory(router, request, steps, fromHistory(router, steps, text, routed))
+  }
+  let r = step()
+  // Nor does it take a tool whose argument looks like none of that argument's training values ("ORCL"
+  // as an order id, "Thursday" as a ticker): on new phrasings the model can be sure of the wrong tool,
+  // whose call would fail or do harm. The tool is excluded and the step routed again.
+  while (r.tool !== null && offShape(prov, r) && exclude.length + 2 < router.tools.length) {
+    exclude.push(r.tool)
+    r = step()
+  }
   const name = (t: string): string => (t === FINISH_LABEL ? FINISH : t)
   return {
     ...r,
