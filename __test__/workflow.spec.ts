@@ -335,6 +335,23 @@ test('next() passes over a tool whose argument looks like none of its training v
   routes.length = 0
   t.is(nextStep(router('ORCL', true), request, []).tool, 'lookup_order')
   t.true(routes.length <= tools.length + 1)
+  // Unsure of an off-shape lookup (0.4, under the threshold): with lookup_order passed over, the ticker is sure.
+  const unsure = {
+    tools: workflowTools(tools, train),
+    route: (_text: string, opts?: { threshold?: number; exclude?: readonly string[] }): Route => {
+      if (opts?.exclude?.includes('lookup_order')) {
+        const spans = [{ name: 'symbol', start: 6, end: 10 }]
+        return { tool: 'get_stock_price', confidence: 0.9, alternatives: [], args: { symbol: 'ORCL' }, spans, abstained: false, reason: 'confident', missing: [], invalid: [], complete: true }
+      }
+      const alternatives = [{ tool: 'lookup_order', confidence: 0.4 }]
+      if ((opts?.threshold ?? 0.5) > 0.4) {
+        return { tool: null, confidence: 0.4, alternatives, args: {}, spans: [], abstained: true, reason: 'low_confidence', missing: [], invalid: [], complete: false }
+      }
+      const spans = [{ name: 'order_id', start: 6, end: 10 }]
+      return { tool: 'lookup_order', confidence: 0.4, alternatives: [], args: { order_id: 'ORCL' }, spans, abstained: false, reason: 'confident', missing: [], invalid: [], complete: true }
+    },
+  } as unknown as Router
+  t.is(nextStep(unsure, request, []).tool, 'get_stock_price')
   // Under 20 values of an argument, its shapes are not recorded (nor held to).
   t.deepEqual(recorded(workflowTools(tools, train.slice(0, 10)), 'shapes'), {})
 })

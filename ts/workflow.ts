@@ -1123,16 +1123,19 @@ export function nextStep(router: Router, request: string, steps: readonly Workfl
   // (docs/eval-workflows.md). The exclusion hands its probability to the tools.
   const prov = provenanceOf(router)
   const exclude = [...(opts?.exclude ?? []), ...(steps.length === 0 && prov?.emptyFinishes === 0 ? [FINISH_LABEL] : [])]
-  const step = (): Route => {
-    const routed = snapToWords(router, text, clean(request, 10_000).length, collapseRepeats(router, router.route(text, exclude.length > 0 ? { ...opts, exclude } : opts)))
+  const step = (threshold?: number): Route => {
+    const o = threshold === undefined ? opts : { ...opts, threshold }
+    const routed = snapToWords(router, text, clean(request, 10_000).length, collapseRepeats(router, router.route(text, exclude.length > 0 ? { ...o, exclude } : o)))
     return distrustHistory(router, request, steps, fromHistory(router, steps, text, routed))
   }
-  let r = step()
   // Nor does it take a tool whose argument looks like none of that argument's training values ("ORCL"
   // as an order id, "Thursday" as a ticker): on new phrasings the model can be sure of the wrong tool,
-  // whose call would fail or do harm. The tool is excluded and the step routed again.
-  while (r.tool !== null && offShape(prov, r) && exclude.length + 2 < router.tools.length) {
-    exclude.push(r.tool)
+  // whose call would fail or do harm. The tool is excluded and the step routed again. When the step is
+  // unsure, its best tool is read at threshold 0: if the shapes rule it out, the rest may be sure.
+  const best = (x: Route): Route => (x.tool === null && x.reason === 'low_confidence' && prov?.shapes !== undefined ? step(0) : x)
+  let r = step()
+  for (let b = best(r); b.tool !== null && offShape(prov, b) && exclude.length + 2 < router.tools.length; b = best(r)) {
+    exclude.push(b.tool)
     r = step()
   }
   const name = (t: string): string => (t === FINISH_LABEL ? FINISH : t)
