@@ -1011,8 +1011,7 @@ function lookup(source: string, steps: readonly WorkflowStep[], text: string): {
  * value there, typed as the schema says, with its span in the rendered state; arguments the request
  * gives stay the tagger's.
  */
-function fromHistory(router: Router, steps: readonly WorkflowStep[], text: string, r: Route): Route {
-  const prov = provenanceOf(router)
+function fromHistory(router: Router, prov: Provenance | undefined, steps: readonly WorkflowStep[], text: string, r: Route): Route {
   if (r.tool === null || prov === undefined || steps.length === 0) return r
   const tool = r.tool
   const byArg = prov.sources[tool]
@@ -1070,9 +1069,9 @@ const NEVER_HELD_MIN = 5
  * LLM decides instead of the chain sending mail to an order id. Numbers are left alone: a small
  * number matches a history field by chance.
  */
-function distrustHistory(router: Router, request: string, steps: readonly WorkflowStep[], r: Route): Route {
+function distrustHistory(router: Router, prov: Provenance | undefined, request: string, steps: readonly WorkflowStep[], r: Route): Route {
   if (r.tool === null || steps.length === 0) return r
-  const byArg = provenanceOf(router)?.sources[r.tool]
+  const byArg = prov?.sources[r.tool]
   if (byArg === undefined) return r
   const drop = Object.entries(r.args).filter(([name, v]) => {
     if (typeof v !== 'string' || NUMERIC.test(v.trim())) return false
@@ -1118,15 +1117,15 @@ export function nextStep(router: Router, request: string, steps: readonly Workfl
     throw invalid('router', 'expected a Router')
   }
   const text = stateFor(router, request, steps)
+  const prov = provenanceOf(router)
   // A request whose workflows always made a call is not done before its first one: on held-out
   // phrasings the model, having seen `finish` only after a history, could still put it first
   // (docs/eval-workflows.md). The exclusion hands its probability to the tools.
-  const prov = provenanceOf(router)
   const exclude = [...(opts?.exclude ?? []), ...(steps.length === 0 && prov?.emptyFinishes === 0 ? [FINISH_LABEL] : [])]
   const step = (threshold?: number): Route => {
     const o = threshold === undefined ? opts : { ...opts, threshold }
     const routed = snapToWords(router, text, clean(request, 10_000).length, collapseRepeats(router, router.route(text, exclude.length > 0 ? { ...o, exclude } : o)))
-    return distrustHistory(router, request, steps, fromHistory(router, steps, text, routed))
+    return distrustHistory(router, prov, request, steps, fromHistory(router, prov, steps, text, routed))
   }
   // Nor does it take a tool whose argument looks like none of that argument's training values ("ORCL"
   // as an order id, "Thursday" as a ticker): on new phrasings the model can be sure of the wrong tool,

@@ -184,9 +184,10 @@ pub fn tag_gains(scores: &[f32], n_tags: usize, tags: &[u32]) -> Vec<f32> {
 pub const MAX_FILL_TOKENS: usize = 8;
 
 /// The span of whole words, among the tokens `tags` leaves `O`, that an argument `k` would take
-/// if the decoding had to give it one (`scores`: `n_tags` tag scores per token, row-major): `(first token, end token, gain)`, the gain as in
-/// [`tag_gains`] (what the decoded sequence loses by tagging it: `B-k` on its first token, `I-k`
-/// after; at most 0 where the tagger preferred `O`). Only candidates whose gain is at least
+/// if the decoding had to give it one (`scores`: `n_tags` tag scores per token, row-major):
+/// `(first token, end token, gain)`, the gain as in [`tag_gains`] (what the decoded sequence
+/// loses by tagging it: `B-k` on its first token, `I-k` after; at most 0 where the tagger
+/// preferred `O`). Only candidates whose gain is at least
 /// `min_gain` count, and `accept` sees each of those that would be the best so far,
 /// `(first, end)`, and may refuse it (a value that does not fit the argument's type). `None`
 /// when no candidate is left.

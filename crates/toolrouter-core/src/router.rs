@@ -208,10 +208,11 @@ pub struct Route {
 /// How far under `O` (in the tagger's log-probability margin, summed over the span) a span may
 /// score and still fill a required argument the decoding left out ([`Router::fill_required`]).
 /// Chosen on the workflow benchmark's held-out training phrasings and values
-/// (`npm run eval:workflows -- --sweep --fill-margins …`, seeds 42-44), never on its test: 1 gave more steps right
-/// and fewer chains handed over at all three seeds with chain success unchanged (mean step
-/// accuracy 80.7 → 82.0%, handover 56.6 → 55.3%, chain success 95.5 → 95.6%); 2 ran more chains
-/// locally but with wrong values (chain success 95.1 → 87.6% at seed 42, 92.1 → 82.3% at 43).
+/// (`npm run eval:workflows -- --sweep --fill-margins …`, seeds 42-44), never on its test: 1
+/// gave more steps right and fewer chains handed over at all three seeds with chain success
+/// unchanged (mean step accuracy 80.7 → 82.0%, handover 56.6 → 55.3%, chain success 95.5 →
+/// 95.6%); 2 ran more chains locally but with wrong values (chain success 95.1 → 87.6% at seed
+/// 42, 92.1 → 82.3% at 43).
 pub const FILL_MARGIN: f32 = 1.0;
 
 /// The model's raw answer for one request.
