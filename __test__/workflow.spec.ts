@@ -356,6 +356,46 @@ test('next() passes over a tool whose argument looks like none of its training v
   t.deepEqual(recorded(workflowTools(tools, train.slice(0, 10)), 'shapes'), {})
 })
 
+test('next() fills a required argument the tagger missed with the one request word of its training shape', (t) => {
+  const tools: ToolSpec[] = [
+    ...TOOLS,
+    { name: 'send_email', parameters: { type: 'object', properties: { to: { type: 'string' } }, required: ['to'] } },
+    { name: 'book_table', parameters: { type: 'object', properties: { people: { type: 'integer' } }, required: ['people'] } },
+  ]
+  const names = ['Marta', 'Jonas', 'Priya', 'Tom']
+  // Recipients and party sizes come from the request; order ids from the lookup.
+  const train: Workflow[] = Array.from({ length: 48 }, (_, i) => {
+    const id = `B${100 + i}`
+    const lookup = { tool: 'lookup_order', args: { order_id: id }, result: { order_id: id, status: 'late', items: 3 } }
+    return i % 2 === 0
+      ? { request: `check order ${id} and tell ${names[i % 4]}`, steps: [lookup, { tool: 'send_email', args: { to: names[i % 4] }, result: { sent: true } }] }
+      : { request: `check order ${id} and book for ${i + 2}`, steps: [lookup, { tool: 'book_table', args: { people: i + 2 }, result: { booked: true } }] }
+  })
+  const steps = [{ tool: 'lookup_order', args: { order_id: 'B77' }, result: { order_id: 'B77', status: 'late', items: 3 } }]
+  // A stand-in for the trained router: sure of the tool, its tagger found no argument.
+  const router = (tool: string, missing: string[]): Router => {
+    const proposed = { tool, confidence: 0.9, alternatives: [], args: {}, spans: [], abstained: false, reason: 'confident' as const, missing, invalid: [], complete: false }
+    return { tools: workflowTools(tools, train), route: () => proposed } as unknown as Router
+  }
+  const email = router('send_email', ['to'])
+  const request = 'see to order B77; if it is late, alert Kofi'
+  const r = nextStep(email, request, steps)
+  t.deepEqual(r.args, { to: 'Kofi' }, 'the one capitalised word that is not the order id')
+  t.true(r.complete)
+  const at = stateFor(email, request, steps).indexOf('Kofi')
+  t.deepEqual(r.spans, [{ name: 'to', start: at, end: at + 4 }])
+  // Two candidates, a name in sentence case at the start, a lower-case name or only "I": nothing is filled.
+  t.deepEqual(nextStep(email, 'see to order B77 and alert Kofi or Hugo', steps).missing, ['to'])
+  t.deepEqual(nextStep(email, 'Kofi wants to know about order B77', steps).missing, ['to'])
+  t.deepEqual(nextStep(email, 'see to order B77 and alert kofi', steps).missing, ['to'])
+  t.deepEqual(nextStep(email, 'I want order B77 checked', steps).missing, ['to'])
+  // A numeric argument takes the one number the history does not have (3 is the lookup's item count).
+  const table = router('book_table', ['people'])
+  t.deepEqual(nextStep(table, 'order B77 has 3 items; book for 7', steps).args, { people: 7 })
+  t.deepEqual(nextStep(table, 'order B77: book for 7 or 8', steps).missing, ['people'])
+  t.deepEqual(recorded(workflowTools(tools, train), 'shapes'), { lookup_order: { order_id: ['Xd'] }, send_email: { to: ['Xx'] } })
+})
+
 test('runChain hands a call it already made to the LLM instead of making it again', async (t) => {
   const { router } = await sharedRouter()
   const request = 'refund order A5150'

@@ -1089,6 +1089,55 @@ function distrustHistory(router: Router, prov: Provenance | undefined, request: 
   return withArgs(router, r.tool, r, args, r.spans.filter((sp) => !names.has(sp.name)))
 }
 
+/**
+ * Fills a required argument the tagger left out with the one word of the request that looks like that
+ * argument's training values: a word of one of its distinctive shapes ({@link Provenance.shapes}, not
+ * all lower case: names, ids, tickers) or, for a numeric argument, the one number, when the training
+ * workflows took the argument from the request. On new phrasings the tagger misses new names ("did
+ * SHOP plunge today? if yes, send Kofi a note" left `send_email` without `to`, and the chain went to
+ * the LLM). Words already used (another argument, any value in the history), the request's first
+ * word in sentence case and one-letter words ("I") are not candidates; two candidates fill nothing.
+ */
+function fillByShape(router: Router, prov: Provenance | undefined, request: string, steps: readonly WorkflowStep[], text: string, r: Route): Route {
+  if (r.tool === null || r.missing.length === 0 || prov === undefined) return r
+  const tool = r.tool
+  const props = router.tools.find((t) => t.name === tool)?.parameters?.properties
+  const req = clean(request, 10_000)
+  const used = new Set<string>(Object.values(r.args).map((v) => String(v).toLowerCase()))
+  for (const s of steps) {
+    for (const [, v] of resultFields(s.result)) used.add(String(v).toLowerCase())
+    for (const v of Object.values(s.args ?? {})) used.add(String(v).toLowerCase())
+  }
+  const words = req.split(' ').map((w, i) => ({ i, w: w.replace(/^[("'[]+/u, '').replace(/[?!.,;:)"'\]]+$/u, '') }))
+  const args = { ...r.args }
+  const spans = [...r.spans]
+  let changed = false
+  for (const name of r.missing) {
+    const top = prov.sources[tool]?.[name]?.[0]
+    if (top === undefined || top[0] !== 'request' || top[1] < top[2] / 2) continue
+    const schema: unknown = isObj(props) ? props[name] : undefined
+    const type = isObj(schema) ? schema.type : undefined
+    const numeric = type === 'number' || type === 'integer'
+    const shapes = (prov.shapes?.[tool]?.[name] ?? []).filter((sh) => /[^x ]/u.test(sh))
+    if (!numeric && shapes.length === 0) continue
+    const fits = ({ i, w }: { i: number; w: string }): boolean => {
+      if (w === '' || used.has(w.toLowerCase())) return false
+      if (numeric) return NUMERIC.test(w)
+      const sh = wordShape(w)
+      return Array.from(w).length > 1 && shapes.includes(sh) && !(i === 0 && sh === 'Xx')
+    }
+    const found = [...new Set(words.filter(fits).map(({ w }) => w))]
+    if (found.length !== 1) continue
+    const at = findWord(text, found[0], [])
+    if (at < 0 || at >= req.length) continue
+    args[name] = typed(found[0], isObj(schema) ? schema : {})
+    spans.push({ name, start: codePoints(text, at), end: codePoints(text, at + found[0].length) })
+    used.add(found[0].toLowerCase())
+    changed = true
+  }
+  return changed ? withArgs(router, tool, r, args, spans) : r
+}
+
 /** A value copied from a result, converted to the schema's type where that is lossless. */
 function typed(v: unknown, schema: Obj): unknown {
   const t = schema.type
@@ -1125,7 +1174,7 @@ export function nextStep(router: Router, request: string, steps: readonly Workfl
   const step = (threshold?: number): Route => {
     const o = threshold === undefined ? opts : { ...opts, threshold }
     const routed = snapToWords(router, text, clean(request, 10_000).length, collapseRepeats(router, router.route(text, exclude.length > 0 ? { ...o, exclude } : o)))
-    return distrustHistory(router, prov, request, steps, fromHistory(router, prov, steps, text, routed))
+    return fillByShape(router, prov, request, steps, text, distrustHistory(router, prov, request, steps, fromHistory(router, prov, steps, text, routed)))
   }
   // Nor does it take a tool whose argument looks like none of that argument's training values ("ORCL"
   // as an order id, "Thursday" as a ticker): on new phrasings the model can be sure of the wrong tool,
