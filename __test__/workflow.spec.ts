@@ -135,6 +135,12 @@ test('next() reads a state with the threshold facts its router was trained on', 
   t.is(old, now.replace(/ amountlt\d+/g, ''))
   // Tools made to train (or continue) a router from an old one's read states as they are written now.
   t.is(stateFor({ tools: workflowTools([...TOOLS, oldFinish]) }, 'refund A1', steps), now)
+  // Version 3 adds a fact per yes/no or one-word field; a router trained on version 2 reads states without them.
+  const flagged = [{ tool: 'request_approval', args: { reference: 'A1' }, result: { approved: false, status: 'Lost', note: 'two words', id: 'A1' } }]
+  const v3 = stateFor({ tools: workflowTools(TOOLS) }, 'refund A1', flagged)
+  t.true(v3.endsWith('| facts approvedfalse statuslost'), v3)
+  const v2Finish: ToolSpec = { ...oldFinish, parameters: { ...oldFinish.parameters, 'x-toolrouter-facts': 2 } }
+  t.false(stateFor({ tools: [...TOOLS, v2Finish] }, 'refund A1', flagged).includes('| facts'))
 })
 
 test('each workflow state is an example; spans point into the request; finish ends a finished workflow', (t) => {

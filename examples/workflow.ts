@@ -20,12 +20,15 @@ const phrases = ['refund order {id}', 'please refund {id} now', 'I want my money
 const workflows: Workflow[] = Array.from({ length: 160 }, (_, i) => {
   const id = `A${1000 + ((i * 7919) % 9000)}`
   const amount = Math.round(20 * 150 ** (((i * 37) % 160) / 160))
-  const next = amount >= 500 ? { tool: 'request_approval', args: { reference: id, amount } } : { tool: 'refund_order', args: { order_id: id, amount } }
+  const next =
+    amount >= 500
+      ? { tool: 'request_approval', args: { reference: id, amount }, result: { approved: true } }
+      : { tool: 'refund_order', args: { order_id: id, amount }, result: { refunded: amount } }
   return {
     request: phrases[i % 4].replace('{id}', id),
     steps: [
       { tool: 'lookup_order', args: { order_id: id }, result: { order_id: id, status: 'delivered', amount } },
-      { ...next, result: { ok: true } },
+      next,
     ],
   }
 })

@@ -66,13 +66,14 @@ export const FINISH_LABEL = '__finish__'
 
 /**
  * The schema key of {@link FINISH_TOOL} that says which threshold facts the router was trained on
- * ({@link numberFacts}): 2, both sides of each threshold; absent in routers trained before, which
- * saw only the `ge` side and get it again in {@link Router.next}.
+ * ({@link numberFacts}): 3, both sides of each threshold and a fact per yes/no or one-word field
+ * ({@link valueFacts}); 2, the numbers' facts alone; absent in routers trained before, which saw only
+ * the `ge` side. {@link Router.next} renders a state as its router was trained on it.
  */
 const FACTS_KEY = 'x-toolrouter-facts'
 
 /** The threshold facts {@link renderState} writes (see {@link FACTS_KEY}). */
-const FACTS_VERSION = 2
+const FACTS_VERSION = 3
 
 /** The pseudo-tool that ends a workflow: no arguments. Add it to the tools of a workflow router ({@link workflowTools}). */
 export const FINISH_TOOL: ToolSpec = {
@@ -207,6 +208,17 @@ function factsAt(key: string, value: number, version: number): string[] {
   return [`${k}neg`, ...GRID.filter((g) => g <= -value).map((g) => `${k}lem${g}`), ...above(-value, 'gtm')]
 }
 
+/**
+ * The fact of one yes/no or one-word field of a result: `<key><value>` (`approved=false` is
+ * `approvedfalse`, `status=lost` is `statuslost`), one word that the n-gram bag keeps whole, so a
+ * branch on a status or a flag has a feature of its own, as a threshold has (facts version 3).
+ */
+function valueFacts(key: string, v: unknown): string[] {
+  if (typeof v === 'boolean') return [`${factKey(key)}${String(v)}`]
+  if (typeof v === 'string' && /^\p{L}{1,20}$/u.test(v.trim())) return [`${factKey(key)}${v.trim().toLowerCase()}`]
+  return []
+}
+
 /** A string that is a plain decimal number, as results often carry amounts. */
 const NUMERIC = /^-?\d+(\.\d+)?$/
 
@@ -304,11 +316,12 @@ function toolWord(tool: string): string {
 /**
  * The text the router reads for a workflow state: the request, each step as
  * `| <tool as one word> <args> → <result>`, then `| facts …` with the threshold facts of the numbers in the
- * results ({@link numberFacts}). Deterministic; the spans of {@link Router.next}'s route refer to it.
+ * results ({@link numberFacts}) and one word per yes/no or one-word field ({@link valueFacts}).
+ * Deterministic; the spans of {@link Router.next}'s route refer to it.
  * @example
  * ```ts
  * renderState('refund order A123', [{ tool: 'lookup_order', args: { order_id: 'A123' }, result: { status: 'delivered', amount: 730 } }])
- * // 'refund order A123 | lookuporder order_id=A123 → status=delivered amount=730 | facts amountge1 … amountge500 amountlt1000 … amountlt5000'
+ * // 'refund order A123 | lookuporder order_id=A123 → status=delivered amount=730 | facts statusdelivered amountge1 … amountge500 amountlt1000 … amountlt5000'
  * ```
  */
 export function renderState(request: string, steps: readonly WorkflowStep[]): string {
@@ -327,6 +340,7 @@ function renderAt(request: string, steps: readonly WorkflowStep[], version: numb
     for (const [k, v] of resultFields(s.result)) {
       if (typeof v === 'number') facts.push(...factsAt(k, v, version))
       else if (typeof v === 'string' && NUMERIC.test(v.trim())) facts.push(...factsAt(k, Number(v), version))
+      else if (version >= 3) facts.push(...valueFacts(k, v))
     }
   })
   if (facts.length > 0) parts.push(`facts ${facts.join(' ')}`)
