@@ -194,7 +194,7 @@ test('next() does not finish before the first call when no training workflow did
 })
 
 /** A count the training workflows leave in the `finish` pseudo-tool's schema. */
-function recorded(tools: ToolSpec[], key: 'emptyFinishes' | 'errorResults' | 'shapes'): unknown {
+function recorded(tools: ToolSpec[], key: 'emptyFinishes' | 'errorResults' | 'shapes' | 'context'): unknown {
   const schema = tools.find((x) => x.name === '__finish__')?.parameters as Record<string, Record<string, unknown>> | undefined
   return schema?.['x-toolrouter-workflow']?.[key]
 }
@@ -400,6 +400,44 @@ test('next() fills a required argument the tagger missed with the one request wo
   t.deepEqual(nextStep(table, 'order B77 has 3 items; book for 7', steps).args, { people: 7 })
   t.deepEqual(nextStep(table, 'order B77: book for 7 or 8', steps).missing, ['people'])
   t.deepEqual(recorded(workflowTools(tools, train), 'shapes'), { lookup_order: { order_id: ['Xd'] }, send_email: { to: ['Xx'] } })
+})
+
+test('next() drops a tagged value made only of words the training requests use around values', (t) => {
+  const tools: ToolSpec[] = [
+    ...TOOLS,
+    { name: 'add_event', parameters: { type: 'object', properties: { title: { type: 'string' } }, required: ['title'] } },
+  ]
+  const titles = ['picnic', 'bike ride', 'hike', 'board game night']
+  const train: Workflow[] = Array.from({ length: 24 }, (_, i) => ({
+    request: `plan a ${titles[i % 4]} for us`,
+    steps: [{ tool: 'add_event', args: { title: titles[i % 4] }, result: { ok: true } }],
+  }))
+  const context = recorded(workflowTools(tools, train), 'context') as string[]
+  t.deepEqual([...context].sort(), ['a', 'for', 'plan', 'us'], 'the words around the titles, not the titles')
+  const request = 'plan a football match for us'
+  const router = (title: string): Router => {
+    const start = request.indexOf(` ${title} `) + 1
+    const proposed = {
+      tool: 'add_event',
+      confidence: 0.9,
+      alternatives: [],
+      args: { title },
+      spans: [{ name: 'title', start, end: start + title.length }],
+      abstained: false,
+      reason: 'confident' as const,
+      missing: [],
+      invalid: [],
+      complete: true,
+    }
+    return { tools: workflowTools(tools, train), route: () => proposed } as unknown as Router
+  }
+  const article = nextStep(router('a'), request, [])
+  t.deepEqual(article.args, {})
+  t.deepEqual(article.missing, ['title'])
+  t.false(article.complete)
+  t.deepEqual(nextStep(router('football match'), request, []).args, { title: 'football match' })
+  // A value with one word of its own is a value.
+  t.deepEqual(nextStep(router('a football'), request, []).args, { title: 'a football' })
 })
 
 test('runChain hands a call it already made to the LLM instead of making it again', async (t) => {

@@ -474,6 +474,45 @@ interface Provenance {
    * a tool whose argument has a word of another shape. Absent in routers trained before it was recorded.
    */
   shapes?: Record<string, Record<string, string[]>>
+  /**
+   * Words the training requests use at least {@link CONTEXT_MIN} times and no argument's value ever
+   * contains ("a", "for", "refund"): the words around values. {@link distrustContext} does not take
+   * a tagged value made of them. Absent in routers trained before it was recorded.
+   */
+  context?: string[]
+}
+
+/** Times a word must occur in the training requests, never in a value, to count as context. */
+const CONTEXT_MIN = 20
+/** Most context words kept (the most frequent). */
+const CONTEXT_MAX = 500
+
+/** A request's words, lower case, without the punctuation around them. */
+function requestWords(text: string): string[] {
+  return clean(text, 10_000)
+    .toLowerCase()
+    .split(' ')
+    .map((w) => w.replace(/^[("'[]+/u, '').replace(/[?!.,;:)"'\]]+$/u, ''))
+    .filter(Boolean)
+}
+
+/** {@link Provenance.context} of `workflows`. */
+function learnContext(workflows: readonly Workflow[]): string[] {
+  const inRequests = new Map<string, number>()
+  const inValues = new Set<string>()
+  for (const w of workflows) {
+    for (const word of requestWords(w.request)) inRequests.set(word, (inRequests.get(word) ?? 0) + 1)
+    for (const s of w.steps) {
+      for (const v of Object.values(s.args ?? {})) {
+        if (typeof v === 'string' || typeof v === 'number') for (const word of requestWords(String(v))) inValues.add(word)
+      }
+    }
+  }
+  return [...inRequests.entries()]
+    .filter(([word, n]) => n >= CONTEXT_MIN && !inValues.has(word))
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, CONTEXT_MAX)
+    .map(([word]) => word)
 }
 
 /** Values an argument needs in the training workflows before its word shapes are held to. */
@@ -602,7 +641,7 @@ function learnProvenance(workflows: readonly Workflow[]): Provenance {
   }
   const emptyFinishes = workflows.filter((w) => w.steps.length === 0 && w.finished !== false).length
   const errorResults = workflows.reduce((n, w) => n + w.steps.filter((s) => errorOf(s.result) !== undefined).length, 0)
-  return { version: 1, sources, emptyFinishes, errorResults, shapes: learnShapes(workflows) }
+  return { version: 1, sources, emptyFinishes, errorResults, shapes: learnShapes(workflows), context: learnContext(workflows) }
 }
 
 /**
@@ -1108,6 +1147,30 @@ function distrustHistory(router: Router, prov: Provenance | undefined, request: 
 }
 
 /**
+ * Drops a tagged argument of the request made only of context words ({@link Provenance.context}):
+ * words the training requests use around values and no value ever contains. On new values the
+ * tagger can mark the article before them ("can you arrange a football match …" gave
+ * `create_calendar_event({"title":"a"})`); the argument becomes missing and the step incomplete,
+ * so the LLM decides.
+ */
+function distrustContext(router: Router, prov: Provenance | undefined, requestEnd: number, r: Route): Route {
+  if (r.tool === null || prov?.context === undefined || prov.context.length === 0) return r
+  const context = new Set(prov.context)
+  const names = new Set(
+    r.spans
+      .filter((sp) => sp.end <= requestEnd && typeof r.args[sp.name] === 'string')
+      .filter((sp) => {
+        const words = requestWords(String(r.args[sp.name]))
+        return words.length > 0 && words.every((w) => context.has(w))
+      })
+      .map((sp) => sp.name),
+  )
+  if (names.size === 0) return r
+  const args = Object.fromEntries(Object.entries(r.args).filter(([n]) => !names.has(n)))
+  return withArgs(router, r.tool, r, args, r.spans.filter((sp) => !names.has(sp.name)))
+}
+
+/**
  * Fills a required argument the tagger left out with the one word of the request that looks like that
  * argument's training values: a word of one of its distinctive shapes ({@link Provenance.shapes}, not
  * all lower case: names, ids, tickers) or, for a numeric argument, the one number, when the training
@@ -1192,7 +1255,8 @@ export function nextStep(router: Router, request: string, steps: readonly Workfl
   const step = (threshold?: number): Route => {
     const o = threshold === undefined ? opts : { ...opts, threshold }
     const routed = snapToWords(router, text, clean(request, 10_000).length, collapseRepeats(router, router.route(text, exclude.length > 0 ? { ...o, exclude } : o)))
-    return fillByShape(router, prov, request, steps, text, distrustHistory(router, prov, request, steps, fromHistory(router, prov, steps, text, routed)))
+    const trusted = distrustHistory(router, prov, request, steps, fromHistory(router, prov, steps, text, routed))
+    return fillByShape(router, prov, request, steps, text, distrustContext(router, prov, Array.from(clean(request, 10_000)).length, trusted))
   }
   // Nor does it take a tool whose argument looks like none of that argument's training values ("ORCL"
   // as an order id, "Thursday" as a ticker): on new phrasings the model can be sure of the wrong tool,
