@@ -487,13 +487,14 @@ const CONTEXT_MIN = 20
 /** Most context words kept (the most frequent). */
 const CONTEXT_MAX = 500
 
+/** A word without the punctuation around it ("Kofi," → "Kofi"; "j.doe@corp.net" keeps its dots). */
+function bareWord(w: string): string {
+  return w.replace(/^[("'[]+/u, '').replace(/[?!.,;:)"'\]]+$/u, '')
+}
+
 /** A request's words, lower case, without the punctuation around them. */
 function requestWords(text: string): string[] {
-  return clean(text, 10_000)
-    .toLowerCase()
-    .split(' ')
-    .map((w) => w.replace(/^[("'[]+/u, '').replace(/[?!.,;:)"'\]]+$/u, ''))
-    .filter(Boolean)
+  return clean(text, 10_000).toLowerCase().split(' ').map(bareWord).filter(Boolean)
 }
 
 /** {@link Provenance.context} of `workflows`. */
@@ -1189,7 +1190,7 @@ function fillByShape(router: Router, prov: Provenance | undefined, request: stri
     for (const [, v] of resultFields(s.result)) used.add(String(v).toLowerCase())
     for (const v of Object.values(s.args ?? {})) used.add(String(v).toLowerCase())
   }
-  const words = req.split(' ').map((w, i) => ({ i, w: w.replace(/^[("'[]+/u, '').replace(/[?!.,;:)"'\]]+$/u, '') }))
+  const words = req.split(' ').map((w, i) => ({ i, w: bareWord(w) }))
   const args = { ...r.args }
   const spans = [...r.spans]
   let changed = false
