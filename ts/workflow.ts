@@ -1141,8 +1141,12 @@ function distrustHistory(router: Router, prov: Provenance | undefined, request: 
     })
     return never && !found.some((src) => (known.get(src)?.[0] ?? 0) > 0)
   })
-  if (drop.length === 0) return r
-  const names = new Set(drop.map(([n]) => n))
+  return drop.length === 0 ? r : withoutArgs(router, r, new Set(drop.map(([n]) => n)))
+}
+
+/** `r` without the arguments `names` (and their spans), its `missing` and `complete` checked again. */
+function withoutArgs(router: Router, r: Route, names: ReadonlySet<string>): Route {
+  if (r.tool === null) return r
   const args = Object.fromEntries(Object.entries(r.args).filter(([n]) => !names.has(n)))
   return withArgs(router, r.tool, r, args, r.spans.filter((sp) => !names.has(sp.name)))
 }
@@ -1155,20 +1159,18 @@ function distrustHistory(router: Router, prov: Provenance | undefined, request: 
  * so the LLM decides.
  */
 function distrustContext(router: Router, prov: Provenance | undefined, requestEnd: number, r: Route): Route {
-  if (r.tool === null || prov?.context === undefined || prov.context.length === 0) return r
+  const tagged = r.spans.filter((sp) => sp.end <= requestEnd && typeof r.args[sp.name] === 'string')
+  if (r.tool === null || tagged.length === 0 || prov?.context === undefined || prov.context.length === 0) return r
   const context = new Set(prov.context)
   const names = new Set(
-    r.spans
-      .filter((sp) => sp.end <= requestEnd && typeof r.args[sp.name] === 'string')
+    tagged
       .filter((sp) => {
         const words = requestWords(String(r.args[sp.name]))
         return words.length > 0 && words.every((w) => context.has(w))
       })
       .map((sp) => sp.name),
   )
-  if (names.size === 0) return r
-  const args = Object.fromEntries(Object.entries(r.args).filter(([n]) => !names.has(n)))
-  return withArgs(router, r.tool, r, args, r.spans.filter((sp) => !names.has(sp.name)))
+  return names.size === 0 ? r : withoutArgs(router, r, names)
 }
 
 /**
