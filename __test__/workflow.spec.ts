@@ -567,6 +567,7 @@ test('Cascade.runChain runs the local steps, then hands over to the cascade LLM 
   t.is(msgs[2].role, 'tool')
   t.is(requests[0].toolChoice, 'auto')
   t.true(requests[0].tools.some((x) => x.name === 'refund_order'), 'every tool offered')
+  t.false(requests[0].tools.some((x) => x.name === '__finish__'), 'not the finish pseudo-tool')
   t.like(run.llm, { text: 'refunded' })
 })
 

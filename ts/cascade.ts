@@ -23,7 +23,7 @@ import {
 } from './history'
 import { messageTokens, toolTokens, countTokens, type TokenCounter } from './tokens'
 import { locateSpans } from './traces'
-import { runChain, type ChainResult, type WorkflowStep } from './workflow'
+import { FINISH_LABEL, runChain, type ChainResult, type WorkflowStep } from './workflow'
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -540,8 +540,12 @@ export class Cascade<F extends HistoryFormat = HistoryFormat> {
     }
   }
 
+  /**
+   * The tools the LLM may be offered: never a workflow router's finish pseudo-tool, which is no tool
+   * to call and whose schema carries what the router learned from the workflows.
+   */
   #allSpecs(): ToolSpec[] {
-    return this.#specs ?? this.#router.tools
+    return (this.#specs ?? this.#router.tools).filter((t) => t.name !== FINISH_LABEL)
   }
 
   /** The router's best tools first, up to `shortlist`; tools the router does not know after them. */
