@@ -1181,12 +1181,12 @@ function distrustContext(router: Router, prov: Provenance | undefined, requestEn
  * SHOP plunge today? if yes, send Kofi a note" left `send_email` without `to`, and the chain went to
  * the LLM). Words already used (another argument, any value in the history), the request's first
  * word in sentence case and one-letter words ("I") are not candidates; two candidates fill nothing.
+ * `req` is the request as the state `text` begins with it.
  */
-function fillByShape(router: Router, prov: Provenance | undefined, request: string, steps: readonly WorkflowStep[], text: string, r: Route): Route {
+function fillByShape(router: Router, prov: Provenance | undefined, req: string, steps: readonly WorkflowStep[], text: string, r: Route): Route {
   if (r.tool === null || r.missing.length === 0 || prov === undefined) return r
   const tool = r.tool
   const props = router.tools.find((t) => t.name === tool)?.parameters?.properties
-  const req = clean(request, 10_000)
   const used = new Set<string>(Object.values(r.args).map((v) => String(v).toLowerCase()))
   for (const s of steps) {
     for (const [, v] of resultFields(s.result)) used.add(String(v).toLowerCase())
@@ -1202,7 +1202,7 @@ function fillByShape(router: Router, prov: Provenance | undefined, request: stri
     const schema: unknown = isObj(props) ? props[name] : undefined
     const type = isObj(schema) ? schema.type : undefined
     const numeric = type === 'number' || type === 'integer'
-    const shapes = (prov.shapes?.[tool]?.[name] ?? []).filter((sh) => /[^x ]/u.test(sh))
+    const shapes = (prov.shapes?.[tool]?.[name] ?? []).filter((sh) => sh !== 'x')
     if (!numeric && shapes.length === 0) continue
     const fits = ({ i, w }: { i: number; w: string }): boolean => {
       if (w === '' || used.has(w.toLowerCase())) return false
@@ -1251,15 +1251,18 @@ export function nextStep(router: Router, request: string, steps: readonly Workfl
   }
   const text = stateFor(router, request, steps)
   const prov = provenanceOf(router)
+  // The request as the state begins with it: its end in UTF-16 units and in code points (spans).
+  const req = clean(request, 10_000)
+  const reqChars = Array.from(req).length
   // A request whose workflows always made a call is not done before its first one: on held-out
   // phrasings the model, having seen `finish` only after a history, could still put it first
   // (docs/eval-workflows.md). The exclusion hands its probability to the tools.
   const exclude = [...(opts?.exclude ?? []), ...(steps.length === 0 && prov?.emptyFinishes === 0 ? [FINISH_LABEL] : [])]
   const step = (threshold?: number): Route => {
     const o = threshold === undefined ? opts : { ...opts, threshold }
-    const routed = snapToWords(router, text, clean(request, 10_000).length, collapseRepeats(router, router.route(text, exclude.length > 0 ? { ...o, exclude } : o)))
+    const routed = snapToWords(router, text, req.length, collapseRepeats(router, router.route(text, exclude.length > 0 ? { ...o, exclude } : o)))
     const trusted = distrustHistory(router, prov, request, steps, fromHistory(router, prov, steps, text, routed))
-    return fillByShape(router, prov, request, steps, text, distrustContext(router, prov, Array.from(clean(request, 10_000)).length, trusted))
+    return fillByShape(router, prov, req, steps, text, distrustContext(router, prov, reqChars, trusted))
   }
   // Nor does it take a tool whose argument looks like none of that argument's training values ("ORCL"
   // as an order id, "Thursday" as a ticker): on new phrasings the model can be sure of the wrong tool,
@@ -1410,6 +1413,7 @@ export async function runChain<F extends HistoryFormat = 'openai'>(options: RunC
   steps.forEach(record)
   const routes: Route[] = []
   const opts = minConfidence === undefined ? undefined : { threshold: minConfidence }
+  const errorsLearned = provenanceOf(router)?.errorResults !== 0
 
   const handover = async (route: Route, reason: ChainHandoverReason, error?: string): Promise<ChainResult<F>> => {
     const h: Handover<F> = { request, steps: [...steps], history: [...history], route, reason, ...(error ? { error } : {}) }
@@ -1425,7 +1429,7 @@ export async function runChain<F extends HistoryFormat = 'openai'>(options: RunC
     // After a tool reported an error, a router whose training workflows never had one would only
     // guess what comes next (on new phrasings it said `finish` after a call to the wrong tool).
     const failed = steps.length === 0 ? undefined : errorOf(steps[steps.length - 1].result)
-    if (failed !== undefined && provenanceOf(router)?.errorResults === 0) return handover(route, 'tool_error', failed)
+    if (failed !== undefined && !errorsLearned) return handover(route, 'tool_error', failed)
     if (route.tool === null) return handover(route, route.reason === 'out_of_scope' ? 'out_of_scope' : 'low_confidence')
     if (route.tool === FINISH) return { status: 'done', steps, routes, history }
     if (ran >= maxSteps) return handover(route, 'max_steps')
