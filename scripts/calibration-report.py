@@ -6,6 +6,15 @@ data has out-of-scope requests, in-scope accuracy (an abstention counts as wrong
 out-of-scope recall at a range of thresholds. The other temperatures and thresholds are for the
 record only, never to choose one: the test split picks nothing here.
 
+Two more readings, also for the record. **Prior shift**: accuracy when each label's logit is
+lowered by tau x T x log(its share of the training labels) (logit adjustment, which undoes a
+skewed training mix such as ATIS's 74% `atis_flight`). **Out-of-scope scores** (data with
+out-of-scope requests): the best in-scope accuracy reachable at an out-of-scope recall of at least
+84-90% (the threshold set on the split itself, an upper bound), and the two figures at the
+threshold that gives 99% precision on validation, ranking requests by the best label's
+probability (what the router does) or by the cosine of the head features to the nearest in-scope
+training requests (mean of the 5 nearest).
+
     cargo run --release -p toolrouter-core --example train_eval -- ../shared/datasets/clinc150 dump=/tmp/clinc.json
     python3 scripts/calibration-report.py /tmp/clinc.json
 
@@ -86,6 +95,73 @@ def main():
             recall = (~answered)[oos].mean()
             mark = " (the fitted threshold)" if th == t_stored else ""
             print(f"  {th:.3f}: {in_scope:.1%} / {recall:.1%}{mark}")
+    if "train" in d:
+        prior_shift(d, splits, t_fit)
+        if any((y == none).any() for _, y in splits.values()):
+            oos_scores(d, splits, t_fit, none)
+
+
+def prior_shift(d, splits, t_fit):
+    z_train, y_train = np.array(d["train"]["logits"]), np.array(d["train"]["labels"])
+    counts = np.bincount(y_train, minlength=z_train.shape[1]) + 1.0
+    log_prior = np.log(counts / counts.sum())
+    print("for the record, prior shift: accuracy " + " / ".join(splits) + " by tau")
+    for tau in (0.0, 0.1, 0.2, 0.3, 0.5):
+        row = " / ".join(
+            f"{((z - tau * t_fit * log_prior).argmax(1) == y).mean():.2%}" for z, y in splits.values()
+        )
+        print(f"  tau={tau}: {row}")
+
+
+def unit(f):
+    return f / (np.linalg.norm(f, axis=1, keepdims=True) + 1e-9)
+
+
+def oos_scores(d, splits, t_fit, none, k=5):
+    f_train, y_train = np.array(d["train"]["features"]), np.array(d["train"]["labels"])
+    known = unit(f_train[y_train != none])
+
+    def scored(s):
+        z, y = splits[s]
+        p = softmax(z, t_fit)
+        best = p.argmax(1)
+        near = np.sort(unit(np.array(d[s]["features"])) @ known.T, 1)[:, -k:].mean(1)
+        return best, y, {"probability": p.max(1), "nearest requests": near}
+
+    def figures(best, y, answered):
+        oos = y == none
+        return (answered & (best == y))[~oos].mean(), (~answered)[oos].mean()
+
+    by_split = {s: scored(s) for s in splits}
+    print("for the record, out-of-scope scores: best in-scope accuracy at out-of-scope recall >= r")
+    for s, (best, y, scores) in by_split.items():
+        for name, sc in scores.items():
+            cells = []
+            for r in (0.84, 0.86, 0.88, 0.90):
+                reach = [
+                    figures(best, y, (best != none) & (sc >= t))
+                    for t in np.quantile(sc, np.linspace(0, 1, 401))
+                ]
+                ok = [a for a, rec in reach if rec >= r]
+                cells.append(f"{r:.0%}: {max(ok):.1%}" if ok else f"{r:.0%}: -")
+            print(f"  {s}, {name}: " + ", ".join(cells))
+    if "valid" not in splits:
+        return
+    best_v, y_v, scores_v = by_split["valid"]
+    print("  at 99% precision on validation (in-scope accuracy / out-of-scope recall):")
+    for name in scores_v:
+        sv = scores_v[name]
+        order = np.argsort(-sv)
+        answer = (best_v != none)[order]
+        right = ((best_v == y_v) & (best_v != none))[order]
+        precision = np.cumsum(right) / np.maximum(np.cumsum(answer), 1)
+        ok = np.where(precision >= 0.99)[0]
+        t = sv[order][ok.max()] if len(ok) else np.inf
+        row = []
+        for s, (best, y, sc) in by_split.items():
+            a, r = figures(best, y, (best != none) & (sc[name] >= t))
+            row.append(f"{s} {a:.1%} / {r:.1%}")
+        print(f"    {name}: " + ", ".join(row))
 
 
 if __name__ == "__main__":
