@@ -512,13 +512,19 @@ test('the training workflows record how many steps returned an error', (t) => {
 test('runChain hands the rest to the LLM with the synthetic history of the steps it ran', async (t) => {
   const { router } = await sharedRouter()
   const seen: unknown[] = []
+  const ids: string[] = []
   const run = await runChain({
     router,
     request: 'refund order A5150',
     format: 'anthropic',
     minConfidence: 0,
     // No executor for refunds: the second step goes to the LLM.
-    tools: { lookup_order: (args) => ({ order_id: args.order_id, status: 'delivered', amount: 88 }) },
+    tools: {
+      lookup_order: (args, ctx) => {
+        ids.push(ctx.id)
+        return { order_id: args.order_id, status: 'delivered', amount: 88 }
+      },
+    },
     llm: (h) => {
       seen.push(h)
       return 'the LLM took it from here'
@@ -532,6 +538,8 @@ test('runChain hands the rest to the LLM with the synthetic history of the steps
   t.is(h?.route.tool, 'refund_order')
   t.is(h?.steps.length, 1)
   t.like(h?.history[0], { role: 'assistant', content: [{ type: 'tool_use', name: 'lookup_order', input: { order_id: 'A5150' } }] })
+  t.is(ids.length, 1)
+  t.like(h?.history[0], { content: [{ id: ids[0] }] }, 'the tool was given the id of its call in the history')
   t.like(h?.history[1], { role: 'user', content: [{ type: 'tool_result', content: '{"order_id":"A5150","status":"delivered","amount":88}' }] })
   // At a threshold of 1 nothing is confident enough: the first step already goes to the LLM.
   const unsure = await runChain({ router, request: 'refund order A5150', minConfidence: 1, tools: {} })
@@ -635,6 +643,20 @@ test('workflowsFromTraces reads a multi-call OpenAI loop; prefixes logged per ca
   assertToolrouterError(t, e, 'DATASET_INVALID')
   t.true(e?.message.startsWith('log.jsonl:2: invalid JSON'), e?.message)
   t.throws(() => workflowsFromTraces([], { format: 'bogus' as 'openai' }), { code: 'INVALID_ARGUMENT' })
+})
+
+test('workflowsFromTraces keeps calls apart whose nested arguments differ', (t) => {
+  const record = (status: string) => {
+    const user = { role: 'user', content: 'list my orders' }
+    const args = JSON.stringify({ filter: { status } })
+    const call = { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'search', arguments: args } }] }
+    return { request: { messages: [user] }, response: { choices: [{ message: call }] } }
+  }
+  const wfs = workflowsFromTraces([record('open'), record('closed')].map((r) => JSON.stringify(r)).join('\n'), { format: 'openai' })
+  t.deepEqual(
+    wfs.map((w) => w.steps[0].args),
+    [{ filter: { status: 'open' } }, { filter: { status: 'closed' } }],
+  )
 })
 
 test('misuse throws INVALID_ARGUMENT', async (t) => {

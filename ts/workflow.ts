@@ -21,12 +21,13 @@
  * ```
  */
 import { readFile } from 'node:fs/promises'
+import { isDeepStrictEqual } from 'node:util'
 
 import Ajv, { type ValidateFunction } from 'ajv'
 
 import type { Example, Route, RouteOneOptions, Router, Span, ToolSpec } from '../index.js'
 import { ToolrouterError } from './errors'
-import { checkFormat, toSyntheticHistory, type HistoryFormat, type SyntheticHistoryMap } from './history'
+import { checkFormat, newToolCallId, toSyntheticHistory, type HistoryFormat, type SyntheticHistoryMap } from './history'
 import { argsObject, codePoints, conversation, type TraceFormat } from './traces'
 
 // ---------------------------------------------------------------------------------------------
@@ -865,7 +866,8 @@ function workflowOfRecord(rec: Obj, format: WorkflowTraceFormat): Workflow | und
 }
 
 function sameStep(a: WorkflowStep, b: WorkflowStep): boolean {
-  return a.tool === b.tool && JSON.stringify(a.args, Object.keys(a.args).sort()) === JSON.stringify(b.args, Object.keys(b.args).sort())
+  // Deep: a key-list replacer would also filter the keys of nested objects.
+  return a.tool === b.tool && isDeepStrictEqual(a.args, b.args)
 }
 
 /** `a` says nothing `b` does not: same request, its steps a prefix of b's, and not finished where b is not. */
@@ -1287,7 +1289,8 @@ export function nextStep(router: Router, request: string, steps: readonly Workfl
 // ---------------------------------------------------------------------------------------------
 
 /** Runs one tool of a chain. A throw (or a rejected promise) hands the chain over to the LLM. */
-export type ChainTool = (args: Record<string, unknown>, context: { signal?: AbortSignal }) => unknown
+/** Runs one step's tool; `context.id` is the call's id in the synthetic history. */
+export type ChainTool = (args: Record<string, unknown>, context: { id: string; signal?: AbortSignal }) => unknown
 
 /** What the LLM receives when a chain is handed over. */
 export interface Handover<F extends HistoryFormat> {
@@ -1407,10 +1410,10 @@ export async function runChain<F extends HistoryFormat = 'openai'>(options: RunC
   checkSteps(prior, 'steps')
   const steps: WorkflowStep[] = prior.map((s) => ({ ...s, args: { ...(s.args ?? {}) } }))
   const history: Array<SyntheticHistoryMap[F][number]> = []
-  const record = (s: WorkflowStep): void => {
-    history.push(...toSyntheticHistory({ tool: s.tool, args: s.args }, s.result, format))
+  const record = (s: WorkflowStep, id?: string): void => {
+    history.push(...toSyntheticHistory({ tool: s.tool, args: s.args, id }, s.result, format))
   }
-  steps.forEach(record)
+  steps.forEach((s) => record(s))
   const routes: Route[] = []
   const opts = minConfidence === undefined ? undefined : { threshold: minConfidence }
   const errorsLearned = provenanceOf(router)?.errorResults !== 0
@@ -1440,14 +1443,17 @@ export async function runChain<F extends HistoryFormat = 'openai'>(options: RunC
     }
     const fn = Object.hasOwn(tools, route.tool) ? tools[route.tool] : undefined
     if (fn === undefined) return handover(route, 'no_executor')
+    // One id for the tool and the history, so the tool sees the call it is answering.
+    const id = newToolCallId(format)
     let result: unknown
     try {
-      result = await fn(route.args, { signal })
+      result = await fn(route.args, { id, signal })
     } catch (e) {
+      if (signal?.aborted) throw new ToolrouterError('ABORTED', 'aborted')
       return handover(route, 'tool_error', e instanceof Error ? e.message : String(e))
     }
     const step = { tool: route.tool, args: route.args, result }
     steps.push(step)
-    record(step)
+    record(step, id)
   }
 }
