@@ -16,7 +16,9 @@ import {
   Cascade,
   openaiChat,
   toolTokens,
+  type AnthropicClient,
   type CascadeLlm,
+  type OpenAIChatClient,
   type ToolExecutors,
 } from '../index.js'
 import { assertToolrouterError, sharedRouter } from './helpers.ts'
@@ -269,7 +271,13 @@ test('AI SDK: generateText with the mock model, local and unsure requests', asyn
       { type: 'tool-result', toolName: 'set_timer', output: { type: 'json', value: { ok: true, minutes: 25 } } },
     ],
   })
-  t.is(model.doGenerateCalls[0].tools, undefined, 'no tools offered for the answer')
+  // The called tool goes with the answer's request, never to be called (an Anthropic model
+  // refuses tool blocks without definitions).
+  t.deepEqual(
+    model.doGenerateCalls[0].tools?.map((x) => x.name),
+    ['set_timer'],
+  )
+  t.deepEqual(model.doGenerateCalls[0].toolChoice, { type: 'none' })
   t.like(model.doGenerateCalls[0].prompt[0], { role: 'system', content: 'Be brief.' })
 
   const unsure = await cascade.run<ModelMessage>([{ role: 'user', content: UNSURE }])
@@ -323,4 +331,115 @@ test('misuse is INVALID_ARGUMENT', async (t) => {
   for (const fn of bad) assertToolrouterError(t, t.throws(fn), 'INVALID_ARGUMENT')
   const cascade = new Cascade({ router, tools: {}, llm })
   assertToolrouterError(t, await t.throwsAsync(cascade.run([{ role: 'assistant', content: 'hi' }])), 'INVALID_ARGUMENT')
+})
+
+/** An OpenAI client answering with `replies` in turn, keeping the requests' messages. */
+function fakeOpenAI(replies: Array<{ content: string | null; refusal?: string; tool_calls?: unknown[] }>) {
+  const sent: unknown[][] = []
+  const client = {
+    chat: {
+      completions: {
+        create: async (body: { messages: unknown[] }) => {
+          sent.push(body.messages)
+          const message = replies.shift()
+          if (message === undefined) throw new Error('no more replies')
+          return { choices: [{ message }] }
+        },
+      },
+    },
+  } as unknown as OpenAIChatClient
+  return { client, sent }
+}
+
+const callOf = (id: string, args: string) => ({ id, type: 'function', function: { name: 'play_music', arguments: args } })
+
+test('an LLM call whose arguments are not a JSON object does not run; the LLM gets the error and its next try is recorded', async (t) => {
+  const router = await sharedRouter()
+  const { client, sent } = fakeOpenAI([
+    // Cut off mid-JSON, as a reply that ran out of tokens.
+    { content: null, tool_calls: [callOf('call_1', '{"query":"miles da')] },
+    { content: null, tool_calls: [callOf('call_2', '{"query":"miles davis"}')] },
+    { content: 'Playing.' },
+  ])
+  const calls: Array<{ tool: string; args: unknown }> = []
+  const cascade = new Cascade({ router, tools: tools(calls), llm: openaiChat(client, { model: 'm' }), minConfidence: 0.999 })
+  const r = await cascade.run([{ role: 'user', content: UNSURE }])
+  t.deepEqual(calls, [{ tool: 'play_music', args: { query: 'miles davis' } }], 'only the valid call ran')
+  t.regex(r.calls[0].error ?? '', /not valid JSON/)
+  // The router's hint comes last in an OpenAI request; the tool result before it.
+  t.like(sent[1].at(-2), { role: 'tool', tool_call_id: 'call_1', content: 'Error: invalid arguments: the arguments are not valid JSON' })
+  t.is(r.text, 'Playing.')
+  t.deepEqual(
+    cascade.records().map((x) => [x.tool, x.args]),
+    [['play_music', { query: 'miles davis' }]],
+  )
+})
+
+test('an aborted signal ends the run with ABORTED: before the route, and when the tool fails because of it', async (t) => {
+  const router = await sharedRouter()
+  const { client, sent } = fakeOpenAI([{ content: 'unused' }])
+  const calls: Array<{ tool: string; args: unknown }> = []
+  const llm = openaiChat(client, { model: 'm' })
+  const before = new AbortController()
+  before.abort()
+  const cascade = new Cascade({ router, tools: tools(calls), llm })
+  assertToolrouterError(t, await t.throwsAsync(cascade.run([{ role: 'user', content: LOCAL }], { signal: before.signal })), 'ABORTED')
+  t.deepEqual(calls, [], 'no tool ran')
+  const during = new AbortController()
+  const aborting = new Cascade({
+    router,
+    llm,
+    tools: {
+      set_timer: () => {
+        during.abort()
+        throw new Error('aborted by the caller')
+      },
+    },
+  })
+  assertToolrouterError(t, await t.throwsAsync(aborting.run([{ role: 'user', content: LOCAL }], { signal: during.signal })), 'ABORTED')
+  t.is(sent.length, 0, 'the aborted turn does not go to the LLM')
+  t.is(aborting.stats().toolErrors, 0)
+})
+
+test('a refusal stays the assistant message; an empty Anthropic reply adds no message', async (t) => {
+  const router = await sharedRouter()
+  const { client } = fakeOpenAI([{ content: null, refusal: 'I cannot help with that.' }])
+  const openai = new Cascade({ router, tools: tools([]), llm: openaiChat(client, { model: 'm' }), minConfidence: 0.999 })
+  const r = await openai.run([{ role: 'user', content: UNSURE }])
+  t.is(r.text, 'I cannot help with that.')
+  t.deepEqual(r.messages.at(-1), { role: 'assistant', content: 'I cannot help with that.' })
+
+  const anthropic = {
+    messages: { create: async () => ({ content: [], usage: { input_tokens: 1, output_tokens: 0 } }) },
+  } as unknown as AnthropicClient
+  const cascade = new Cascade({ router, tools: tools([]), llm: anthropicMessages(anthropic, { model: 'm', maxTokens: 64 }) })
+  const local = await cascade.run([{ role: 'user', content: LOCAL }])
+  t.is(local.decision, 'local')
+  t.is(local.text, '')
+  t.is(local.messages.length, 3, 'user, tool call, tool result: no empty assistant message')
+})
+
+test('tool results: BigInts are numbers (or strings past 2^53); a result with a cycle is a tool error', async (t) => {
+  const router = await sharedRouter()
+  const big: ToolExecutors = { set_timer: () => ({ id: 7n, serial: 2n ** 64n }) }
+  const r = await new Cascade({ router, tools: big, llm: openaiChat(fakeOpenAI([]).client, { model: 'm' }) }).run(
+    [{ role: 'user', content: LOCAL }],
+    { toolResultsOnly: true },
+  )
+  t.is(r.decision, 'local')
+  t.like(r.messages[2], { role: 'tool', content: '{"id":7,"serial":"18446744073709551616"}' })
+  const cyclic: Record<string, unknown> = {}
+  cyclic.self = cyclic
+  const { client, sent } = fakeOpenAI([{ content: 'The timer could not be read back.' }])
+  const cascade = new Cascade({ router, tools: { set_timer: () => cyclic }, llm: openaiChat(client, { model: 'm' }) })
+  const c = await cascade.run([{ role: 'user', content: LOCAL }])
+  t.is(c.decision, 'llm')
+  t.regex(JSON.stringify(sent[0].at(-1)), /set_timer was called with .* and failed: .*not JSON-serialisable/)
+})
+
+test('an llm whose call() returns nothing is INVALID_ARGUMENT, not a TypeError', async (t) => {
+  const router = await sharedRouter()
+  const llm = { format: 'openai', call: async () => undefined } as unknown as CascadeLlm<'openai'>
+  const cascade = new Cascade({ router, tools: tools([]), llm, minConfidence: 0.999 })
+  assertToolrouterError(t, await t.throwsAsync(cascade.run([{ role: 'user', content: UNSURE }])), 'INVALID_ARGUMENT')
 })

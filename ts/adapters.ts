@@ -22,15 +22,23 @@ import type {
 } from './history'
 import { toolDefinitions } from './tokens'
 
-function parseArgs(args: unknown): Record<string, unknown> {
+/**
+ * A call's arguments as an object, or `{}` and why they are not one (a reply cut off mid-JSON): the
+ * cascade does not run such a call. No arguments at all (absent, `""`) are `{}`.
+ */
+function parseArgs(raw: unknown): Pick<LlmToolCall, 'args' | 'argsError'> {
+  let args = raw
+  if (args === undefined || args === null || (typeof args === 'string' && args.trim() === '')) return { args: {} }
   if (typeof args === 'string') {
     try {
       args = JSON.parse(args) as unknown
     } catch {
-      return {}
+      return { args: {}, argsError: 'the arguments are not valid JSON' }
     }
   }
-  return typeof args === 'object' && args !== null && !Array.isArray(args) ? (args as Record<string, unknown>) : {}
+  return typeof args === 'object' && args !== null && !Array.isArray(args)
+    ? { args: args as Record<string, unknown> }
+    : { args: {}, argsError: 'the arguments are not a JSON object' }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -48,6 +56,7 @@ export interface OpenAIChatClient {
         choices: Array<{
           message: {
             content: string | null
+            refusal?: string | null
             tool_calls?: Array<{ id: string; type: string; function?: { name: string; arguments: string } }>
           }
         }>
@@ -92,15 +101,18 @@ export function openaiChat(client: OpenAIChatClient, options: OpenAIChatOptions)
           type: 'function',
           function: { name: c.function?.name ?? '', arguments: c.function?.arguments ?? '{}' },
         }))
+      // A refusal comes with no content; kept as the text, since a resent assistant message
+      // without tool calls needs content.
+      const text = message.content ?? message.refusal ?? ''
       const assistant: OpenAIAssistantMessage = {
         role: 'assistant',
-        content: message.content,
+        content: toolCalls.length > 0 ? message.content : text,
         ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
       }
       return {
         messages: [assistant],
-        toolCalls: toolCalls.map((c) => ({ id: c.id, tool: c.function.name, args: parseArgs(c.function.arguments) })),
-        text: message.content ?? '',
+        toolCalls: toolCalls.map((c) => ({ id: c.id, tool: c.function.name, ...parseArgs(c.function.arguments) })),
+        text,
         usage: completion.usage
           ? { inputTokens: completion.usage.prompt_tokens, outputTokens: completion.usage.completion_tokens }
           : undefined,
@@ -176,13 +188,15 @@ export function anthropicMessages(client: AnthropicClient, options: AnthropicOpt
       for (const b of message.content) {
         if (b.type === 'text' && typeof b.text === 'string') content.push({ type: 'text', text: b.text })
         else if (b.type === 'tool_use' && typeof b.id === 'string' && typeof b.name === 'string') {
-          const input = parseArgs(b.input)
-          content.push({ type: 'tool_use', id: b.id, name: b.name, input })
-          toolCalls.push({ id: b.id, tool: b.name, args: input })
+          const parsed = parseArgs(b.input)
+          content.push({ type: 'tool_use', id: b.id, name: b.name, input: parsed.args })
+          toolCalls.push({ id: b.id, tool: b.name, ...parsed })
         }
       }
       return {
-        messages: [{ role: 'assistant', content }],
+        // Claude may answer a tool result with no content; an empty assistant message would make
+        // the next request fail.
+        messages: content.length > 0 ? [{ role: 'assistant', content }] : [],
         toolCalls,
         text: content.map((b) => (b.type === 'text' ? b.text : '')).join(''),
         usage: message.usage
@@ -238,7 +252,7 @@ function aiSdkMessage(m: unknown): AiSdkAssistantMessage | undefined {
   for (const p of msg.content as Array<Record<string, unknown>>) {
     if (p.type === 'text' && typeof p.text === 'string') content.push({ type: 'text', text: p.text })
     else if (p.type === 'tool-call' && typeof p.toolCallId === 'string' && typeof p.toolName === 'string') {
-      content.push({ type: 'tool-call', toolCallId: p.toolCallId, toolName: p.toolName, input: parseArgs(p.input) })
+      content.push({ type: 'tool-call', toolCallId: p.toolCallId, toolName: p.toolName, input: parseArgs(p.input).args })
     }
   }
   return { role: 'assistant', content }
@@ -279,7 +293,7 @@ export function aiSdk(options: AiSdkOptions): CascadeLlm<'ai-sdk'> {
         .filter((m): m is AiSdkAssistantMessage => m !== undefined)
       return {
         messages,
-        toolCalls: result.toolCalls.map((c) => ({ id: c.toolCallId, tool: c.toolName, args: parseArgs(c.input) })),
+        toolCalls: result.toolCalls.map((c) => ({ id: c.toolCallId, tool: c.toolName, ...parseArgs(c.input) })),
         text: result.text,
         usage: { inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens },
       }

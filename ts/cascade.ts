@@ -14,7 +14,7 @@ import type { Example, Route, Router, ToolSpec } from '../index.js'
 import { ToolrouterError } from './errors'
 import {
   checkFormat,
-  newToolCallId,
+  resultText,
   settleCall,
   toolCallMessages,
   toolResultMessages,
@@ -48,6 +48,11 @@ export interface LlmToolCall {
   id: string
   tool: string
   args: Record<string, unknown>
+  /**
+   * Set when the LLM's arguments were not a JSON object (cut off, or malformed): the cascade does not
+   * run such a call, sends the LLM this error as its result, and records nothing from it.
+   */
+  argsError?: string
 }
 
 /** What the cascade asks of the LLM. */
@@ -360,6 +365,7 @@ export class Cascade<F extends HistoryFormat = HistoryFormat> {
     const text = lastUserText(messages)
     if (text === undefined) throw invalid('messages', 'no user message with text content')
     const { toolResultsOnly = false, signal } = options
+    throwIfAborted(signal)
 
     const t0 = performance.now()
     const route = this.#router.route(
@@ -383,7 +389,10 @@ export class Cascade<F extends HistoryFormat = HistoryFormat> {
       let failed = false
       try {
         result = await this.#tools[call.tool](call.args, { id: call.id, signal })
+        // A result the conversation cannot carry (a cycle) fails here, not after the turn is lost.
+        resultText(result)
       } catch (e) {
+        throwIfAborted(signal)
         failed = true
         this.#totals.toolErrors++
         note = `The tool ${call.tool} was called with ${JSON.stringify(call.args)} and failed: ${errorMessage(e)}.`
@@ -399,9 +408,10 @@ export class Cascade<F extends HistoryFormat = HistoryFormat> {
         usage.llmCallsAvoided = 1
         let finalText = ''
         if (!toolResultsOnly) {
-          // Anthropic refuses tool_use blocks in a request without tool definitions.
+          // Anthropic refuses tool_use blocks in a request without tool definitions, and an AI SDK
+          // model may be Anthropic's.
           const spec = allSpecs.filter((s) => s.name === call.tool)
-          const tools = this.#format === 'anthropic' ? spec : []
+          const tools = this.#format === 'anthropic' || this.#format === 'ai-sdk' ? spec : []
           usage.baselinePromptTokens += 3 + messageTokens(conversation, this.#count) + allToolTokens
           const turn = await this.#call(conversation, tools, 'none', undefined, signal, usage)
           conversation.push(...turn.messages)
@@ -424,9 +434,10 @@ export class Cascade<F extends HistoryFormat = HistoryFormat> {
       usage.baselinePromptTokens += 3 + messageTokens(conversation.slice(0, before), this.#count) + allToolTokens
       conversation.push(...turn.messages)
       finalText = turn.text
-      if (!recorded) {
+      const first = turn.toolCalls[0]
+      // A call with broken arguments teaches nothing: the LLM's next try is recorded instead.
+      if (!recorded && first?.argsError === undefined) {
         recorded = true
-        const first = turn.toolCalls[0]
         this.#records.push({
           text,
           tool: first?.tool ?? null,
@@ -442,9 +453,12 @@ export class Cascade<F extends HistoryFormat = HistoryFormat> {
         let result: unknown
         try {
           if (fn === undefined) throw new Error(`no tool named ${c.tool}`)
+          if (c.argsError !== undefined) throw new Error(`invalid arguments: ${c.argsError}`)
           result = await fn(c.args, { id: c.id, signal })
+          resultText(result)
           calls.push({ ...c, result })
         } catch (e) {
+          throwIfAborted(signal)
           result = e instanceof Error ? e : new Error(String(e))
           calls.push({ ...c, result: undefined, error: errorMessage(e) })
         }
@@ -475,7 +489,7 @@ export class Cascade<F extends HistoryFormat = HistoryFormat> {
     const tools = Object.fromEntries(
       Object.entries(this.#tools).map(([name, run]) => [
         name,
-        (args: Record<string, unknown>, ctx: { signal?: AbortSignal }) => run(args, { id: newToolCallId(this.#format), ...ctx }),
+        (args: Record<string, unknown>, ctx: { id: string; signal?: AbortSignal }) => run(args, ctx),
       ]),
     )
     return runChain<F>({
@@ -591,7 +605,21 @@ export class Cascade<F extends HistoryFormat = HistoryFormat> {
       ...(hint ? { hint } : {}),
       signal,
     }
-    const turn = await this.#llm.call(request)
+    let turn: LlmTurn<F>
+    try {
+      turn = await this.#llm.call(request)
+    } catch (e) {
+      throwIfAborted(signal)
+      throw e
+    }
+    throwIfAborted(signal)
+    // Checked before anything is read from it: a bad return is the caller's bug, named as such.
+    if (!Array.isArray(turn?.messages) || !Array.isArray(turn.toolCalls)) {
+      throw new ToolrouterError(
+        'INVALID_ARGUMENT',
+        'invalid argument `llm`: call() must return { messages, toolCalls, text }',
+      )
+    }
     usage.llmCalls++
     const hintMessage = hint ? [{ role: 'system', content: hint }] : []
     const sentToolTokens = toolTokens(tools, this.#format, this.#count)
@@ -599,12 +627,6 @@ export class Cascade<F extends HistoryFormat = HistoryFormat> {
     this.#sent.set(usage, (this.#sent.get(usage) ?? 0) + sentToolTokens)
     usage.reportedInputTokens += turn.usage?.inputTokens ?? 0
     usage.reportedOutputTokens += turn.usage?.outputTokens ?? 0
-    if (!Array.isArray(turn?.messages) || !Array.isArray(turn.toolCalls)) {
-      throw new ToolrouterError(
-        'INVALID_ARGUMENT',
-        'invalid argument `llm`: call() must return { messages, toolCalls, text }',
-      )
-    }
     return turn
   }
 
@@ -637,4 +659,9 @@ export class Cascade<F extends HistoryFormat = HistoryFormat> {
 
   /** Tool-definition tokens sent in the calls of each run in flight. */
   readonly #sent = new WeakMap<CascadeUsage, number>()
+}
+
+/** `ABORTED` once `signal` has fired: nothing more runs for an aborted turn. */
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw new ToolrouterError('ABORTED', 'aborted')
 }

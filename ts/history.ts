@@ -219,10 +219,16 @@ export function checkFormat(format: unknown, name = 'format'): asserts format is
   }
 }
 
-/** JSON text of a value; misuse (a cycle, a BigInt) is an `INVALID_ARGUMENT`. */
+/** BigInts (database rows) as numbers when exact, else as decimal strings. */
+function bigints(_key: string, v: unknown): unknown {
+  if (typeof v !== 'bigint') return v
+  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()
+}
+
+/** JSON text of a value (a function or symbol, like `undefined`, is `null`); a cycle is an `INVALID_ARGUMENT`. */
 function json(value: unknown, name: string): string {
   try {
-    return JSON.stringify(value === undefined ? null : value)
+    return (JSON.stringify(value, bigints) as string | undefined) ?? 'null'
   } catch (e) {
     throw new ToolrouterError('INVALID_ARGUMENT', `invalid argument \`${name}\`: not JSON-serialisable: ${String(e)}`, {
       cause: e,
