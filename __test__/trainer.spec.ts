@@ -318,4 +318,10 @@ test('fit with init continues from a saved router: a new tool joins, the old one
   const seen = await next.evaluate(train)
   t.true(seen.accuracy >= 0.95, `old tools on train.jsonl: ${seen.accuracy}`)
   await t.throwsAsync(() => new Trainer().fit(emails, { init: {} as Router }), { code: 'INVALID_ARGUMENT' })
+  // More examples of the router's own tools only: no tool to add, and none needed.
+  const more = await new Trainer({ ...SMALL }).fit(train.slice(0, 20), { init: next })
+  t.deepEqual(
+    more.tools.map((x) => x.name),
+    [...TOOL_NAMES, 'send_email'],
+  )
 })

@@ -24,7 +24,13 @@ pub fn train(
     signal: Option<AbortSignal>,
     init: Option<&JsRouter>,
 ) -> napi::Result<AsyncTask<TrainTask>> {
-    let tools = tools_to_core(tools)?;
+    // Continuing from `init` with examples of its own tools only adds no tool: the core checks
+    // the merged list.
+    let tools = if tools.is_empty() && init.is_some() {
+        Vec::new()
+    } else {
+        tools_to_core(tools)?
+    };
     let train = examples_to_core(train, "train")?;
     let valid = valid.map(|v| examples_to_core(v, "valid")).transpose()?;
     let abort = Arc::new(AtomicBool::new(false));
