@@ -315,16 +315,9 @@ pub fn from_bytes(bytes: &[u8], path: &Path, device: &str) -> Result<Router> {
         .transpose()
         .map_err(|e| invalid(format!("replay: {e}")))?
         .unwrap_or_default();
-    if let Some(e) = replay.iter().find(|e| {
-        e.tool
-            .as_deref()
-            .is_some_and(|t| !tools.iter().any(|s| s.name == t))
-    }) {
-        return Err(invalid(format!(
-            "replay example names unknown tool `{}`",
-            e.tool.as_deref().unwrap_or_default()
-        )));
-    }
+    // The checks training makes, here: a bad replay example is the file's fault, not the
+    // examples a later `fit` is given.
+    crate::data::check_examples(&replay, &tools, "replay").map_err(|e| invalid(e.to_string()))?;
 
     let dev = resolve_device(device)?;
     let mut weights = HashMap::new();

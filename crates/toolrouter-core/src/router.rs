@@ -371,6 +371,21 @@ impl Router {
         } else {
             None
         };
+        // A tool space's map and scales are read only when a tool is added: checked here, so
+        // that a file that loads never fails (or indexes out of bounds) later.
+        let h = cfg.head_in();
+        let bad =
+            |name: &str, t: &Tensor| Error::Internal(format!("{name} has shape {:?}", t.dims()));
+        use crate::toolspace_fit::{PROJ_SCALE, PROJ_WEIGHT};
+        if let Some(t) = weights.get(PROJ_WEIGHT).filter(|t| t.dims() != [h, h]) {
+            return Err(bad(PROJ_WEIGHT, t));
+        }
+        if let Some(t) = weights
+            .get(PROJ_SCALE)
+            .filter(|t| t.rank() != 1 || t.dims()[0] < 2)
+        {
+            return Err(bad(PROJ_SCALE, t));
+        }
         let fast = if device.is_cpu() {
             FastModel::new(&cfg, &weights)?
         } else {

@@ -199,7 +199,12 @@ pub fn to_json(tok: &Tokenizer) -> Result<String> {
 /// unknown token is in the vocabulary, token ids `0..n` (the caller compares `n` with the
 /// embedding table), and probe texts that encode.
 pub fn from_json(json: &str) -> std::result::Result<Tokenizer, String> {
-    let tok: Tokenizer = json.parse().map_err(|e| format!("tokenizer: {e}"))?;
+    let mut tok: Tokenizer = json.parse().map_err(|e| format!("tokenizer: {e}"))?;
+    // Routing pads and truncates itself; a file's own settings (a pad id outside the
+    // vocabulary) would only make the full path disagree with the lean one.
+    tok.with_padding(None);
+    tok.with_truncation(None)
+        .map_err(|e| format!("tokenizer: {e}"))?;
     for (i, s) in SPECIALS.iter().enumerate() {
         if tok.token_to_id(s) != Some(i as u32) {
             return Err(format!("tokenizer: special token {s} is not id {i}"));
@@ -225,8 +230,14 @@ pub fn from_json(json: &str) -> std::result::Result<Tokenizer, String> {
         }
     }
     for probe in ["", "weather in oslo", "Zürich 🌧\u{fe0f} مرحبا \0 x\u{301}"] {
-        tok.encode_char_offsets(probe, false)
+        let enc = tok
+            .encode_char_offsets(probe, false)
             .map_err(|e| format!("tokenizer: {e}"))?;
+        if let Some(id) = enc.get_ids().iter().find(|&&id| id as usize >= n) {
+            return Err(format!(
+                "tokenizer: `{probe}` encodes to id {id}, outside 0..{n}"
+            ));
+        }
     }
     Ok(tok)
 }
@@ -541,6 +552,22 @@ mod tests {
             .find(|w| w.starts_with('Z'))
             .ok_or("no token starts with Z")?;
         assert!("ZÜRICH".starts_with(&zurich), "{zurich}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_file_s_padding_and_truncation_are_ignored() -> TestResult {
+        let tok = train_tokenizer(&corpus(), 300)?;
+        let mut v: serde_json::Value = serde_json::from_str(&to_json(&tok)?)?;
+        // Found by review: a pad id outside the vocabulary loaded, then every non-ASCII request
+        // (the full path) failed with INTERNAL.
+        v["padding"] = serde_json::json!({"strategy": {"Fixed": 6}, "direction": "Right",
+            "pad_to_multiple_of": null, "pad_id": 999999, "pad_type_id": 0, "pad_token": "[PAD]"});
+        v["truncation"] = serde_json::json!({"direction": "Right", "max_length": 2,
+            "strategy": "LongestFirst", "stride": 0});
+        let back = from_json(&v.to_string())?;
+        let text = "Zürich weather tomorrow";
+        assert_eq!(encode(&back, text, 32)?.ids, encode(&tok, text, 32)?.ids);
         Ok(())
     }
 

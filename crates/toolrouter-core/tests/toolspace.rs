@@ -266,3 +266,69 @@ fn bad_adds_and_removes_are_invalid_arguments_and_change_nothing() -> Result<()>
     );
     Ok(())
 }
+
+/// `bytes` (a model file) with the tensor `name` replaced by `values` of `shape`, when given,
+/// and its metadata edited by `edit`.
+fn rewritten(
+    bytes: &[u8],
+    tensor: Option<(&str, &[usize], &[f32])>,
+    edit: impl FnOnce(&mut std::collections::HashMap<String, String>),
+) -> Vec<u8> {
+    use safetensors::tensor::{SafeTensors, TensorView};
+    let (_, meta) = SafeTensors::read_metadata(bytes).expect("metadata");
+    let st = SafeTensors::deserialize(bytes).expect("tensors");
+    let data: Vec<u8> = tensor
+        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .unwrap_or_default();
+    let mut views: Vec<(String, TensorView)> = st
+        .tensors()
+        .into_iter()
+        .filter(|(n, _)| tensor.is_none_or(|(name, ..)| n != name))
+        .collect();
+    if let Some((name, shape, _)) = tensor {
+        let view = TensorView::new(safetensors::Dtype::F32, shape.to_vec(), &data).expect("view");
+        views.push((name.to_string(), view));
+    }
+    let mut md = meta.metadata().clone().unwrap_or_default();
+    edit(&mut md);
+    safetensors::serialize(views, Some(md)).expect("serialize")
+}
+
+fn load_error(bytes: &[u8]) -> toolrouter_core::Error {
+    match format::from_bytes(bytes, Path::new("bad.toolrouter"), "cpu") {
+        Ok(_) => panic!("the edited file loaded"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn a_file_whose_tool_space_tensors_have_the_wrong_shape_is_model_invalid() -> Result<()> {
+    use toolrouter_core::toolspace_fit::{PROJ_SCALE, PROJ_WEIGHT};
+    let (_, space) = routers();
+    let bytes = format::to_bytes(space)?;
+    assert!(format::from_bytes(&bytes, Path::new("mem"), "cpu").is_ok());
+    for (name, shape) in [(PROJ_SCALE, vec![1]), (PROJ_WEIGHT, vec![2, 2])] {
+        let n = shape.iter().product::<usize>();
+        let bad = rewritten(&bytes, Some((name, &shape, &vec![0.5; n])), |_| {});
+        let err = load_error(&bad);
+        assert_eq!(err.code(), "MODEL_INVALID", "{name}: {err}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_file_whose_replay_examples_are_bad_is_model_invalid() -> Result<()> {
+    let (classic, _) = routers();
+    assert!(!classic.replay().is_empty());
+    let bytes = format::to_bytes(classic)?;
+    let bad = rewritten(&bytes, None, |md| {
+        let mut replay: serde_json::Value =
+            serde_json::from_str(&md["replay"]).expect("replay JSON");
+        replay[0]["spans"] = serde_json::json!([{"name": "city", "start": 0, "end": 9999}]);
+        md.insert("replay".into(), replay.to_string());
+    });
+    let err = load_error(&bad);
+    assert_eq!(err.code(), "MODEL_INVALID");
+    assert!(err.to_string().contains("replay"), "{err}");
+    Ok(())
+}
