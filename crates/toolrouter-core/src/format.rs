@@ -163,11 +163,14 @@ pub fn save(router: &Router, path: &Path) -> Result<()> {
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
+    // Through a symbolic link, the file it points to is replaced, not the link.
+    let resolved = std::fs::canonicalize(path).ok();
+    let target = resolved.as_deref().unwrap_or(path);
+    let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    let name = path.file_name().ok_or_else(|| {
+    let name = target.file_name().ok_or_else(|| {
         Error::invalid("path", format!("`{}` is not a file path", path.display()))
     })?;
     // Unique per process, call and time: two saves to one path at once (threads or processes)
@@ -178,11 +181,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{n}-{nanos}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    // At most 32 characters of the name, so a name near the file system's limit (255 bytes)
+    // still has room for the suffix.
+    let short: String = name.to_string_lossy().chars().take(32).collect();
+    let tmp = dir.join(format!(".{short}.tmp-{}-{n}-{nanos}", std::process::id()));
+    // A file replaced keeps its permissions (a private model stays private).
+    let permissions = std::fs::metadata(target).ok().map(|m| m.permissions());
     let result = (|| {
         // Errors name the target: the temporary file is an implementation detail.
         let mut f = std::fs::OpenOptions::new()
@@ -190,10 +194,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .create_new(true)
             .open(&tmp)
             .map_err(|e| Error::io(path, e))?;
+        if let Some(p) = permissions {
+            f.set_permissions(p).map_err(|e| Error::io(path, e))?;
+        }
         f.write_all(bytes).map_err(|e| Error::io(path, e))?;
         f.sync_all().map_err(|e| Error::io(path, e))?;
         drop(f);
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+        std::fs::rename(&tmp, target).map_err(|e| Error::io(path, e))?;
         // Persist the rename itself (best effort: not every platform can open a folder).
         if let Ok(d) = std::fs::File::open(&dir) {
             d.sync_all().ok();
@@ -410,4 +417,56 @@ pub fn from_bytes(bytes: &[u8], path: &Path, device: &str) -> Result<Router> {
         })?;
     router.replay = replay;
     Ok(router)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_atomic;
+
+    /// A fresh folder under the system's temporary one.
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("toolrouter-{name}-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        std::fs::create_dir_all(&dir).expect("scratch folder");
+        dir
+    }
+
+    #[test]
+    fn an_atomic_write_takes_any_valid_name() {
+        let dir = scratch("long-name");
+        // 250 bytes: valid on every common file system, too long with the whole name in the
+        // temporary file's.
+        let path = dir.join("m".repeat(250));
+        write_atomic(&path, b"first").expect("write");
+        write_atomic(&path, b"second").expect("overwrite");
+        assert_eq!(std::fs::read(&path).expect("read"), b"second");
+        assert_eq!(
+            std::fs::read_dir(&dir).expect("list").count(),
+            1,
+            "no temporary file left"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_atomic_write_keeps_the_file_s_permissions_and_symbolic_links() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch("perms");
+        let path = dir.join("model.toolrouter");
+        write_atomic(&path, b"v1").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        write_atomic(&path, b"v2").expect("overwrite");
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let link = dir.join("current.toolrouter");
+        std::os::unix::fs::symlink(&path, &link).expect("symlink");
+        write_atomic(&link, b"v3").expect("write through the link");
+        assert!(std::fs::symlink_metadata(&link)
+            .expect("lstat")
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read(&path).expect("read"), b"v3");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }
