@@ -185,25 +185,53 @@ export function codePoints(s: string, end: number): number {
  * ```
  */
 export function locateSpans(text: string, args: Record<string, unknown>): Span[] | undefined {
-  const lower = text.toLowerCase()
-  // Lower-casing may change lengths (rare letters); search the original then.
-  const hay = lower.length === text.length ? lower : text
+  const hay = fold(text)
   const taken: [number, number][] = []
   const spans: Span[] = []
   for (const [name, value] of Object.entries(args)) {
     const values = Array.isArray(value) ? value : [value]
     for (const v of values) {
       if (typeof v !== 'string' && typeof v !== 'number') continue
-      const needle = hay === lower ? String(v).toLowerCase() : String(v)
+      const needle = fold(String(v))
       if (needle === '') return undefined
-      let at = hay.indexOf(needle)
-      while (at >= 0 && taken.some(([a, b]) => at < b && at + needle.length > a)) at = hay.indexOf(needle, at + 1)
+      const at = wholeWordMatch(hay, needle, taken)
       if (at < 0) return undefined
       taken.push([at, at + needle.length])
       spans.push({ name, start: codePoints(text, at), end: codePoints(text, at + needle.length) })
     }
   }
   return spans.sort((a, b) => a.start - b.start)
+}
+
+/** Lower case, one character for one, so indices do not move (as the Rust side folds). */
+function fold(s: string): string {
+  let out = ''
+  for (const ch of s) {
+    const l = ch.toLowerCase()
+    out += l.length === ch.length ? l : ch
+  }
+  return out
+}
+
+const WORD_CHAR = /[\p{L}\p{N}]/u
+
+/**
+ * Where `needle` occurs in `hay` clear of the `taken` ranges: the first occurrence that is a whole
+ * word ("AI" in "emails about AI" is the last one, "5" in "room 15 … to 5" the second), else the
+ * first at all; -1 when none.
+ */
+function wholeWordMatch(hay: string, needle: string, taken: [number, number][]): number {
+  const edge = (i: number): boolean => i < 0 || i >= hay.length || !WORD_CHAR.test(hay[i])
+  const startsWord = WORD_CHAR.test(needle[0])
+  const endsWord = WORD_CHAR.test(needle[needle.length - 1])
+  let first = -1
+  for (let at = hay.indexOf(needle); at >= 0; at = hay.indexOf(needle, at + 1)) {
+    const end = at + needle.length
+    if (taken.some(([a, b]) => at < b && end > a)) continue
+    if ((!startsWord || edge(at - 1)) && (!endsWord || edge(end))) return at
+    if (first < 0) first = at
+  }
+  return first
 }
 
 /**

@@ -78,9 +78,7 @@ pub fn locate(ex: &Example) -> Option<Vec<Span>> {
         if needle.is_empty() {
             return None;
         }
-        let at = lower
-            .windows(needle.len())
-            .position(|w| w == needle.as_slice())?;
+        let at = whole_word_match(&lower, &needle)?;
         spans.push(Span {
             name: name.clone(),
             start: at,
@@ -88,6 +86,30 @@ pub fn locate(ex: &Example) -> Option<Vec<Span>> {
         });
     }
     Some(spans)
+}
+
+/// The first occurrence of `needle` in `hay` that is a whole word ("ai" in "find emails about
+/// ai" is the last one), else the first at all.
+fn whole_word_match(hay: &[char], needle: &[char]) -> Option<usize> {
+    let edge = |i: Option<usize>| {
+        i.and_then(|i| hay.get(i))
+            .is_none_or(|c| !c.is_alphanumeric())
+    };
+    let starts_word = needle.first().is_some_and(|c| c.is_alphanumeric());
+    let ends_word = needle.last().is_some_and(|c| c.is_alphanumeric());
+    let mut hits = hay
+        .windows(needle.len())
+        .enumerate()
+        .filter(|(_, w)| *w == needle)
+        .map(|(at, _)| at);
+    let first = hits.next()?;
+    let whole = |at: usize| {
+        (!starts_word || edge(at.checked_sub(1))) && (!ends_word || edge(Some(at + needle.len())))
+    };
+    if whole(first) {
+        return Some(first);
+    }
+    Some(hits.find(|&at| whole(at)).unwrap_or(first))
 }
 
 /// Lower case, one character for one (offsets must not move).
@@ -553,6 +575,23 @@ mod tests {
             }]
         );
         assert_eq!(locate(&ex[1]), None);
+    }
+
+    #[test]
+    fn a_value_is_located_as_a_whole_word_before_inside_one() {
+        let ex = crate::data::parse_examples(
+            r#"{"text":"find emails about AI","tool":"s","args":{"query":"ai"}}
+{"text":"in room 15 set the volume to 5","tool":"v","args":{"volume":5}}
+{"text":"show the emails","tool":"s","args":{"query":"ai"}}"#,
+            Path::new("x"),
+            None,
+        )
+        .unwrap();
+        let at = |i: usize| locate(&ex[i]).map(|s| (s[0].start, s[0].end));
+        assert_eq!(at(0), Some((18, 20)));
+        assert_eq!(at(1), Some((29, 30)));
+        // Only inside a word: still found there.
+        assert_eq!(at(2), Some((11, 13)));
     }
 
     #[test]
