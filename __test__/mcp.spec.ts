@@ -72,3 +72,19 @@ test('a cascade runs a confident route through the MCP server', async (t) => {
 test('a value that is not an MCP client is INVALID_ARGUMENT', async (t) => {
   assertToolrouterError(t, await t.throwsAsync(toolsFromMcp({} as Client)), 'INVALID_ARGUMENT')
 })
+
+test("mcpTools passes the cascade's signal to callTool, so an abort cancels the call on the server", async (t) => {
+  const seen: unknown[][] = []
+  const client = {
+    listTools: async () => ({ tools: [{ name: 'slow', inputSchema: { type: 'object' } }] }),
+    callTool: async (...args: unknown[]) => {
+      seen.push(args)
+      return { content: [{ type: 'text', text: 'done' }] }
+    },
+  }
+  const tools = await mcpTools(client)
+  const ac = new AbortController()
+  t.is(await tools.slow({ n: 1 }, { id: 'call_1', signal: ac.signal }), 'done')
+  t.deepEqual(seen[0][0], { name: 'slow', arguments: { n: 1 } })
+  t.is((seen[0][2] as { signal?: AbortSignal } | undefined)?.signal, ac.signal)
+})

@@ -3,10 +3,10 @@
  * examples with the last user message as text, the LLM's first tool call as the label and spans
  * located in the text.
  */
-import { generateText, jsonSchema, tool, type ModelMessage } from 'ai'
+import { generateText, jsonSchema, stepCountIs, tool, type ModelMessage } from 'ai'
 import { MockLanguageModelV2 } from 'ai/test'
 import test from 'ava'
-import { examplesFromTraces, readTraces, Trainer } from '../index.js'
+import { examplesFromTraces, locateSpans, readTraces, Trainer } from '../index.js'
 import { assertToolrouterError, fixtureData, SMALL } from './helpers.ts'
 import { recorded } from './llm-server.ts'
 
@@ -149,6 +149,56 @@ test('ai-sdk: a generateText result from the mock model, logged as JSON', async 
     },
   ])
   t.is(r.duplicates, 1)
+})
+
+test('ai-sdk: a multi-step result is labelled by its first step, logged whole or with a string prompt', async (t) => {
+  const usage = { inputTokens: 50, outputTokens: 9, totalTokens: 59 }
+  const model = new MockLanguageModelV2({
+    doGenerate: [
+      {
+        content: [{ type: 'tool-call', toolCallId: 'call_m1', toolName: 'get_weather', input: '{"city":"Lisbon"}' }],
+        finishReason: 'tool-calls',
+        usage,
+        warnings: [],
+      },
+      { content: [{ type: 'text', text: 'Sunny in Lisbon.' }], finishReason: 'stop', usage, warnings: [] },
+    ],
+  })
+  const tools = {
+    get_weather: tool({
+      inputSchema: jsonSchema<{ city: string }>({ type: 'object', properties: { city: { type: 'string' } } }),
+      execute: async () => ({ sky: 'sunny' }),
+    }),
+  }
+  const prompt = 'Weather in Lisbon?'
+  const result = await generateText({ model, prompt, tools, stopWhen: stepCountIs(2) })
+  t.is(result.toolCalls.length, 0, 'the last step is the answer')
+  const expected = { text: prompt, tool: 'get_weather', args: { city: 'Lisbon' }, spans: [{ name: 'city', start: 11, end: 17 }] }
+  // Serialised whole, a result keeps its steps only; the prompt was a string.
+  t.deepEqual(examplesFromTraces([JSON.parse(JSON.stringify({ prompt, result }))], { format: 'ai-sdk' }), [expected])
+  t.deepEqual(examplesFromTraces([{ prompt, response: result.response }], { format: 'ai-sdk' }), [expected])
+})
+
+test('openai: the legacy function_call is a call; a first call of another kind teaches nothing', (t) => {
+  const user = { role: 'user', content: 'weather in Oslo' }
+  const legacy = { messages: [user, { role: 'assistant', content: null, function_call: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }] }
+  const custom = { messages: [user, { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'custom', custom: { name: 'shell', input: 'ls' } }] }] }
+  const r = readTraces([legacy, custom], { format: 'openai' })
+  t.deepEqual(r.examples, [{ text: 'weather in Oslo', tool: 'get_weather', args: { city: 'Oslo' }, spans: [{ name: 'city', start: 11, end: 15 }] }])
+  t.is(r.skipped, 1, 'not learned as "no tool"')
+})
+
+test('a trace file may start with a byte order mark', (t) => {
+  const line = JSON.stringify({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'Hello!' }] })
+  t.deepEqual(readTraces(`\uFEFF${line}\r\n${line}\r\n`, { format: 'openai' }).examples, [{ text: 'hi', tool: null, args: {} }])
+})
+
+test('locateSpans takes a value as a whole word before a match inside a word', (t) => {
+  t.deepEqual(locateSpans('find emails about AI', { query: 'ai' }), [{ name: 'query', start: 18, end: 20 }])
+  t.deepEqual(locateSpans('in room 15 set the volume to 5', { volume: 5 }), [{ name: 'volume', start: 29, end: 30 }])
+  t.deepEqual(locateSpans('show the emails', { query: 'ai' }), [{ name: 'query', start: 11, end: 13 }], 'inside a word when nowhere else')
+  // Case is folded one character at a time: a letter whose lower case is longer does not stop the search.
+  t.deepEqual(locateSpans('İ weather in OSLO', { city: 'oslo' }), [{ name: 'city', start: 13, end: 17 }])
 })
 
 test('an argument the LLM reworded leaves the example without spans (tool choice only)', (t) => {

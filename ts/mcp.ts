@@ -23,7 +23,12 @@ export interface McpClient {
     tools: Array<{ name: string; description?: string; inputSchema: { [key: string]: unknown } }>
     nextCursor?: string
   }>
-  callTool(params: { name: string; arguments?: Record<string, unknown> }): Promise<unknown>
+  /** `options.signal` (the SDK's request options) cancels the call on the server. */
+  callTool(
+    params: { name: string; arguments?: Record<string, unknown> },
+    resultSchema?: undefined,
+    options?: { signal?: AbortSignal },
+  ): Promise<unknown>
 }
 
 function checkClient(client: unknown): asserts client is McpClient {
@@ -93,7 +98,12 @@ export async function mcpTools(client: McpClient): Promise<ToolExecutors> {
   checkClient(client)
   const out: ToolExecutors = {}
   for (const t of await toolsFromMcp(client)) {
-    out[t.name] = async (args) => resultValue(t.name, await client.callTool({ name: t.name, arguments: args }))
+    out[t.name] = async (args, ctx) =>
+      resultValue(
+        t.name,
+        // The cascade's signal reaches the server as a cancellation.
+        await client.callTool({ name: t.name, arguments: args }, undefined, ctx?.signal ? { signal: ctx.signal } : undefined),
+      )
   }
   return out
 }

@@ -49,7 +49,9 @@ function dataError(source: string, line: number | undefined, message: string): T
 }
 
 /** Records from a JSON array, one JSON object, or JSONL text; each with its line for errors. */
-function parseRecords(input: string, source: string): { record: unknown; line?: number }[] {
+function parseRecords(text: string, source: string): { record: unknown; line?: number }[] {
+  // A byte order mark, as the examples loader accepts one.
+  const input = text.replace(/^\uFEFF/, '')
   if (input.trim() === '') throw dataError(source, undefined, 'no records')
   let whole: unknown
   try {
@@ -86,7 +88,9 @@ function arr(v: unknown): unknown[] {
 /** The conversation a record holds: the request's messages, then the response's (also read by `workflowsFromTraces`). */
 export function conversation(rec: Obj, format: TraceFormat): unknown[] {
   const request = isObj(rec.request) ? rec.request : isObj(rec.body) ? rec.body : rec
-  const prompt = arr(request.messages ?? request.prompt ?? rec.messages ?? rec.prompt)
+  const sent = request.messages ?? request.prompt ?? rec.messages ?? rec.prompt
+  // `generateText({ prompt: '…' })`: a string prompt is one user message.
+  const prompt = typeof sent === 'string' ? [{ role: 'user', content: sent }] : arr(sent)
   const response = isObj(rec.response) ? rec.response : isObj(rec.result) ? rec.result : undefined
   const out = [...prompt]
   if (format === 'openai') {
@@ -97,10 +101,16 @@ export function conversation(rec: Obj, format: TraceFormat): unknown[] {
       out.push({ role: 'assistant', content: response.content })
   } else {
     // AI SDK: a generateText result or one of its steps, with `response.messages`, or only `toolCalls`.
-    const res = response ?? rec
-    const inner = isObj(res.response) ? res.response : res
-    const generated = arr(inner.messages)
-    if (response !== undefined && generated.length > 0) out.push(...generated)
+    // A result serialised whole keeps only `steps` (the rest are getters), and its `toolCalls` are
+    // the last step's (the final text, after a multi-step loop): the first step is the decision.
+    const whole = response ?? rec
+    const inner = isObj(whole.response) ? whole.response : whole
+    const generated = response !== undefined ? arr(inner.messages) : []
+    const firstStep = arr(whole.steps).find(isObj)
+    const res = generated.length === 0 && firstStep !== undefined ? firstStep : whole
+    const stepMessages = res !== whole && isObj(res.response) ? arr(res.response.messages) : []
+    if (generated.length > 0) out.push(...generated)
+    else if (stepMessages.length > 0) out.push(...stepMessages)
     else if (Array.isArray(res.toolCalls) || typeof res.text === 'string') {
       const parts = arr(res.toolCalls).map((c) => ({ type: 'tool-call', ...(isObj(c) ? c : {}) }))
       out.push({ role: 'assistant', content: parts.length > 0 ? parts : String(res.text ?? '') })
@@ -113,10 +123,12 @@ export function conversation(rec: Obj, format: TraceFormat): unknown[] {
 function assistantCalls(m: unknown, format: TraceFormat): { tool: string; args: unknown }[] | undefined {
   if (!isObj(m) || m.role !== 'assistant') return undefined
   if (format === 'openai') {
-    return arr(m.tool_calls)
+    // The legacy `function_call` too. A call of another kind (`custom`, free-text input) is kept
+    // nameless, so that a record whose first call it is teaches nothing rather than "no tool".
+    const legacy = isObj(m.function_call) ? [{ function: m.function_call }] : []
+    return [...arr(m.tool_calls), ...legacy]
       .filter(isObj)
-      .map((c) => (isObj(c.function) ? { tool: String(c.function.name), args: c.function.arguments } : undefined))
-      .filter((c): c is { tool: string; args: unknown } => c !== undefined)
+      .map((c) => (isObj(c.function) ? { tool: String(c.function.name), args: c.function.arguments } : { tool: '', args: undefined }))
   }
   const parts = arr(m.content).filter(isObj)
   if (format === 'anthropic') {
