@@ -14,6 +14,7 @@ import {
   aiSdkTools,
   anthropicMessages,
   Cascade,
+  messageTokens,
   openaiChat,
   toolTokens,
   type AnthropicClient,
@@ -442,4 +443,22 @@ test('an llm whose call() returns nothing is INVALID_ARGUMENT, not a TypeError',
   const llm = { format: 'openai', call: async () => undefined } as unknown as CascadeLlm<'openai'>
   const cascade = new Cascade({ router, tools: tools([]), llm, minConfidence: 0.999 })
   assertToolrouterError(t, await t.throwsAsync(cascade.run([{ role: 'user', content: UNSURE }])), 'INVALID_ARGUMENT')
+})
+
+test('messageTokens: images count nothing, structured tool results count as their JSON in every format', (t) => {
+  const image = 'A'.repeat(300_000)
+  const text = { role: 'user', content: [{ type: 'text', text: 'what is in this picture?' }] }
+  const anthropic = { role: 'user', content: [text.content[0], { type: 'image', source: { type: 'base64', media_type: 'image/png', data: image } }] }
+  const openai = { role: 'user', content: [text.content[0], { type: 'image_url', image_url: { url: `data:image/png;base64,${image}` } }] }
+  // The image's media type is a few tokens; its 300 000 base64 characters nothing.
+  for (const m of [anthropic, openai]) t.true(messageTokens([m]) - messageTokens([text]) < 10, `${messageTokens([m])}`)
+  const rows = Array.from({ length: 20 }, (_, i) => ({ id: i, name: `item ${i}` }))
+  const aiSdk = { role: 'tool', content: [{ type: 'tool-result', toolCallId: 'c', toolName: 't', output: { type: 'json', value: rows } }] }
+  const asOpenAI = { role: 'tool', tool_call_id: 'c', content: JSON.stringify(rows) }
+  t.true(
+    Math.abs(messageTokens([aiSdk]) - messageTokens([asOpenAI])) < 10,
+    `${messageTokens([aiSdk])} vs ${messageTokens([asOpenAI])}`,
+  )
+  const scalar = { role: 'tool', content: [{ type: 'tool-result', toolCallId: 'c', toolName: 't', output: { type: 'json', value: 42 } }] }
+  t.true(messageTokens([scalar]) > messageTokens([{ role: 'tool', content: [] }]))
 })

@@ -125,12 +125,23 @@ export function toolTokens(
   return toolDefinitions(tools, format).reduce((n, t) => n + 9 + count(JSON.stringify(t)), 0)
 }
 
-/** The text of a message for counting: its string leaves, structured arguments as JSON. */
+/** Fields that carry images, audio or files, never text. */
+const BINARY_KEYS = new Set(['data', 'file_data', 'image'])
+
+/**
+ * The text of a message for counting: its string leaves, structured arguments as JSON. Images,
+ * audio and files (base64 or bytes) are not text and count nothing: a 300 KB image counted as
+ * text was 270 000 tokens, and it is in both the baseline and what was sent.
+ */
 function messageText(value: unknown, key = ''): string {
-  if (typeof value === 'string') return key === 'role' || key === 'type' ? '' : value
-  if (typeof value !== 'object' || value === null) return ''
-  // Tool arguments as objects (Anthropic `input`, AI SDK `input` and json outputs): sent as JSON.
-  if ((key === 'input' || key === 'value') && !Array.isArray(value)) return JSON.stringify(value)
+  if (typeof value === 'string') {
+    if (key === 'role' || key === 'type') return ''
+    if (BINARY_KEYS.has(key) || /^data:[^,]*;base64,/.test(value)) return ''
+    return value
+  }
+  // Tool arguments and AI SDK json outputs (objects, arrays, numbers, booleans): sent as JSON.
+  if ((key === 'input' || key === 'value') && value !== undefined) return JSON.stringify(value) ?? ''
+  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value)) return ''
   const parts = Array.isArray(value)
     ? value.map((v) => messageText(v))
     : Object.entries(value).map(([k, v]) => messageText(v, k))
