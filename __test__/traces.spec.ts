@@ -188,6 +188,49 @@ test('openai: the legacy function_call is a call; a first call of another kind t
   t.is(r.skipped, 1, 'not learned as "no tool"')
 })
 
+test('openai-responses: input items and output items; reasoning and text before the call do not hide it', (t) => {
+  const record = {
+    request: {
+      model: 'gpt-5-mini',
+      instructions: 'Be brief.',
+      input: [{ role: 'user', content: [{ type: 'input_text', text: 'weather in Oslo tomorrow' }] }],
+    },
+    response: {
+      output: [
+        { type: 'reasoning', id: 'rs_1', summary: [] },
+        { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Let me check.' }] },
+        { type: 'function_call', call_id: 'call_1', name: 'get_weather', arguments: '{"city":"Oslo","date":"tomorrow"}' },
+      ],
+    },
+  }
+  const answered = { request: { input: 'thanks!' }, response: { output: [{ type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'You are welcome.' }] }] } }
+  // A later turn: the call and its output are in the input; the model answers in text.
+  const after = {
+    request: {
+      input: [
+        { role: 'user', content: 'weather in Oslo tomorrow' },
+        { type: 'function_call', call_id: 'call_1', name: 'get_weather', arguments: '{"city":"Oslo","date":"tomorrow"}' },
+        { type: 'function_call_output', call_id: 'call_1', output: '{"temp_c":4}' },
+      ],
+    },
+    response: { output: [{ type: 'message', role: 'assistant', content: [{ type: 'output_text', text: '4 °C.' }] }] },
+  }
+  const r = readTraces([record, answered, after], { format: 'openai-responses' })
+  t.deepEqual(r.examples, [
+    {
+      text: 'weather in Oslo tomorrow',
+      tool: 'get_weather',
+      args: { city: 'Oslo', date: 'tomorrow' },
+      spans: [
+        { name: 'city', start: 11, end: 15 },
+        { name: 'date', start: 16, end: 24 },
+      ],
+    },
+    { text: 'thanks!', tool: null, args: {} },
+  ])
+  t.is(r.duplicates, 1, 'the later turn repeats the first decision')
+})
+
 test('a trace file may start with a byte order mark', (t) => {
   const line = JSON.stringify({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'Hello!' }] })
   t.deepEqual(readTraces(`\uFEFF${line}\r\n${line}\r\n`, { format: 'openai' }).examples, [{ text: 'hi', tool: null, args: {} }])

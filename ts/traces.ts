@@ -14,10 +14,10 @@ import { ToolrouterError } from './errors'
 import { lastUserText } from './cascade'
 
 /** The trace formats {@link examplesFromTraces} reads. */
-export type TraceFormat = 'openai' | 'anthropic' | 'ai-sdk'
+export type TraceFormat = 'openai' | 'openai-responses' | 'anthropic' | 'ai-sdk'
 
 /** The trace formats, for validation and help texts. */
-export const TRACE_FORMATS: readonly TraceFormat[] = ['openai', 'anthropic', 'ai-sdk']
+export const TRACE_FORMATS: readonly TraceFormat[] = ['openai', 'openai-responses', 'anthropic', 'ai-sdk']
 
 /** Options of {@link examplesFromTraces}. */
 export interface TracesOptions {
@@ -92,6 +92,11 @@ export function conversation(rec: Obj, format: TraceFormat): unknown[] {
   // `generateText({ prompt: '…' })`: a string prompt is one user message.
   const prompt = typeof sent === 'string' ? [{ role: 'user', content: sent }] : arr(sent)
   const response = isObj(rec.response) ? rec.response : isObj(rec.result) ? rec.result : undefined
+  if (format === 'openai-responses') {
+    const input = request.input ?? rec.input
+    const items = typeof input === 'string' ? [{ role: 'user', content: input }] : arr(input)
+    return responsesAsChat([...items, ...arr(response?.output)])
+  }
   const out = [...prompt]
   if (format === 'openai') {
     const choice = arr(response?.choices)[0]
@@ -119,10 +124,42 @@ export function conversation(rec: Obj, format: TraceFormat): unknown[] {
   return out
 }
 
+/**
+ * OpenAI Responses items as Chat Completions messages: an assistant turn's items (its text, its
+ * `function_call`s, reasoning skipped) become one assistant message with `tool_calls`, a
+ * `function_call_output` a tool message, input messages stay as they are.
+ */
+function responsesAsChat(items: unknown[]): unknown[] {
+  const out: unknown[] = []
+  let turn: { role: 'assistant'; content: string | null; tool_calls: unknown[] } | undefined
+  const assistant = () => {
+    if (turn === undefined) {
+      turn = { role: 'assistant', content: null, tool_calls: [] }
+      out.push(turn)
+    }
+    return turn
+  }
+  for (const item of items.filter(isObj)) {
+    if (item.type === 'reasoning') continue
+    if (item.type === 'function_call') {
+      assistant().tool_calls.push({ type: 'function', function: { name: item.name, arguments: item.arguments } })
+    } else if (item.role === 'assistant') {
+      const t = assistant()
+      const parts = typeof item.content === 'string' ? [item.content] : arr(item.content).filter(isObj).map((p) => p.text)
+      t.content = [t.content ?? '', ...parts.filter((x): x is string => typeof x === 'string')].join('')
+    } else {
+      turn = undefined
+      out.push(item.type === 'function_call_output' ? { role: 'tool', content: item.output } : item)
+    }
+  }
+  return out
+}
+
 /** Tool calls of an assistant message, or undefined when the message is not the LLM's. */
 function assistantCalls(m: unknown, format: TraceFormat): { tool: string; args: unknown }[] | undefined {
   if (!isObj(m) || m.role !== 'assistant') return undefined
-  if (format === 'openai') {
+  // Responses records were read as Chat Completions messages (`responsesAsChat`).
+  if (format === 'openai' || format === 'openai-responses') {
     // The legacy `function_call` too. A call of another kind (`custom`, free-text input) is kept
     // nameless, so that a record whose first call it is teaches nothing rather than "no tool".
     const legacy = isObj(m.function_call) ? [{ function: m.function_call }] : []

@@ -753,8 +753,8 @@ export async function loadWorkflows(path: string, opts: { tools?: readonly ToolS
 // Traces
 // ---------------------------------------------------------------------------------------------
 
-/** The formats {@link workflowsFromTraces} reads (those of `examplesFromTraces`). */
-export type WorkflowTraceFormat = TraceFormat
+/** The formats {@link workflowsFromTraces} reads (those of `examplesFromTraces` but OpenAI Responses). */
+export type WorkflowTraceFormat = Exclude<TraceFormat, 'openai-responses'>
 
 const WORKFLOW_TRACE_FORMATS: readonly WorkflowTraceFormat[] = ['openai', 'anthropic', 'ai-sdk']
 
