@@ -130,8 +130,9 @@ fn fits(v: &Value, schema: &Value) -> bool {
 }
 
 /// The enum member that `text` names: equal ignoring case and surrounding space, else the one
-/// at the smallest edit distance when that is at most a quarter of its length (typos), else
-/// none. Non-string members match their JSON text ("3" for 3).
+/// string member at the smallest edit distance when that is at most a quarter of its length
+/// (typos; so members under 4 characters match exactly only) and no other member is as close,
+/// else none. Non-string members match their JSON text exactly ("3" for 3).
 fn closest_member<'a>(text: &str, members: &'a [Value]) -> Option<&'a Value> {
     let t = text.trim().to_lowercase();
     let label = |m: &Value| match m {
@@ -141,12 +142,19 @@ fn closest_member<'a>(text: &str, members: &'a [Value]) -> Option<&'a Value> {
     if let Some(m) = members.iter().find(|m| label(m) == t) {
         return Some(m);
     }
-    members
+    let mut near: Vec<(&Value, usize)> = members
         .iter()
-        .map(|m| (m, edit_distance(&label(m), &t)))
-        .filter(|(m, d)| *d * 4 <= label(m).chars().count().max(4))
-        .min_by_key(|(_, d)| *d)
-        .map(|(m, _)| m)
+        .filter_map(|m| Some((m, m.as_str()?.to_lowercase())))
+        .map(|(m, l)| (m, edit_distance(&l, &t), l.chars().count()))
+        .filter(|&(_, d, len)| d * 4 <= len)
+        .map(|(m, d, _)| (m, d))
+        .collect();
+    near.sort_by_key(|&(_, d)| d);
+    match near.as_slice() {
+        [(m, _)] => Some(m),
+        [(m, a), (_, b), ..] if a < b => Some(m),
+        _ => None,
+    }
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -172,25 +180,52 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-/// A number written with digits ("1,000", "3.5", "-2", "1 000") or English words ("four",
-/// "twenty-one", "a hundred and five", "two thousand"); `None` for anything else.
+/// A number written with digits ("1,000", "3.5", "-2", "1 000", "1e3": thousands separators
+/// only between groups of three) or English words ("four", "twenty-one", "a hundred and five",
+/// "two thousand", "2 million", "minus ten"); `None` for anything else ("5-10", "3,5", "1, 2",
+/// "one two").
 pub fn parse_number(text: &str) -> Option<f64> {
     let t = text.trim();
-    let digits: String = t
+    let t = t.strip_prefix('+').unwrap_or(t);
+    parse_digits(t).or_else(|| parse_words(t))
+}
+
+/// Digits with an optional sign, thousands groups (one separator, used throughout), decimals and
+/// exponent.
+fn parse_digits(t: &str) -> Option<f64> {
+    let (sign, body) = match t.strip_prefix('-') {
+        Some(rest) => (-1.0, rest),
+        None => (1.0, t),
+    };
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let (int, frac) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (mantissa, None),
+    };
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let int_ok = match int
         .chars()
-        .filter(|c| !matches!(c, ',' | '_' | ' ' | '\u{a0}'))
-        .collect();
-    let digits = digits.strip_prefix('+').unwrap_or(&digits);
-    if !digits.is_empty()
-        && digits
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
+        .find(|c| matches!(c, ',' | '_' | ' ' | '\u{a0}'))
     {
-        if let Ok(n) = digits.parse::<f64>() {
-            return Some(n);
+        None => all_digits(int) || (int.is_empty() && frac.is_some()),
+        Some(sep) => {
+            let mut groups = int.split(sep);
+            groups.next().is_some_and(|g| all_digits(g) && g.len() <= 3)
+                && groups.all(|g| all_digits(g) && g.len() == 3)
         }
+    };
+    let exp_ok = exponent.is_none_or(|e| all_digits(e.strip_prefix(['+', '-']).unwrap_or(e)));
+    if !int_ok || !frac.is_none_or(all_digits) || !exp_ok {
+        return None;
     }
-    parse_words(t)
+    let plain: String = body
+        .chars()
+        .filter(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
+        .collect();
+    plain.parse::<f64>().ok().map(|n| sign * n)
 }
 
 fn parse_words(text: &str) -> Option<f64> {
@@ -219,35 +254,101 @@ fn parse_words(text: &str) -> Option<f64> {
     const TENS: [&str; 8] = [
         "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
     ];
-    let lower = text.to_lowercase().replace('-', " ");
-    let (mut total, mut current, mut seen) = (0f64, 0f64, false);
-    for w in lower.split_whitespace() {
-        if let Some(i) = SMALL.iter().position(|s| *s == w) {
+    /// What the previous word was: what may follow depends on it.
+    #[derive(PartialEq, Clone, Copy)]
+    enum Last {
+        Start,
+        Small,
+        Tens,
+        Digits,
+        A,
+        And,
+        Hundred,
+        Scale,
+    }
+    let lower = text.to_lowercase();
+    let (sign, lower) = match lower
+        .strip_prefix('-')
+        .or_else(|| lower.strip_prefix("minus "))
+    {
+        Some(rest) => (-1.0, rest.to_string()),
+        None => (1.0, lower),
+    };
+    // A hyphen joins words ("twenty-one"), never numbers ("5-10", "555-1234").
+    let chars: Vec<char> = lower.chars().collect();
+    let joined: String = chars
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            let letters = |j: Option<usize>| {
+                j.and_then(|j| chars.get(j))
+                    .is_some_and(|c| c.is_alphabetic())
+            };
+            if c == '-' && letters(i.checked_sub(1)) && letters(Some(i + 1)) {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    let (mut total, mut current, mut last) = (0f64, 0f64, Last::Start);
+    for w in joined.split_whitespace() {
+        let value_may_come = matches!(last, Last::Start | Last::Hundred | Last::Scale | Last::And);
+        last = if let Some(i) = SMALL.iter().position(|s| *s == w) {
+            // "twenty one", but not "one two" or "twenty twelve".
+            if !(value_may_come || (last == Last::Tens && (1..10).contains(&i))) {
+                return None;
+            }
             current += i as f64;
+            Last::Small
         } else if let Some(i) = TENS.iter().position(|s| *s == w) {
+            if !value_may_come {
+                return None;
+            }
             current += 20.0 + 10.0 * i as f64;
+            Last::Tens
         } else if w == "a" || w == "an" {
-            current += 1.0;
+            if last != Last::Start {
+                return None;
+            }
+            current = 1.0;
+            Last::A
         } else if w == "and" {
-            continue;
+            if !matches!(last, Last::Hundred | Last::Scale) {
+                return None;
+            }
+            Last::And
         } else if w == "hundred" {
+            if !matches!(last, Last::Start | Last::Small | Last::A | Last::Digits) {
+                return None;
+            }
             current = current.max(1.0) * 100.0;
+            Last::Hundred
         } else if let Some(scale) = match w {
             "thousand" => Some(1e3),
             "million" => Some(1e6),
             "billion" => Some(1e9),
             _ => None,
         } {
+            if matches!(last, Last::And | Last::Scale) {
+                return None;
+            }
             total += current.max(1.0) * scale;
             current = 0.0;
-        } else if let Ok(n) = w.replace(',', "").parse::<f64>() {
-            current += n;
+            Last::Scale
+        } else if last == Last::Start {
+            // Digits only first, and only before a scale word ("2 million", "2.5 thousand").
+            current = parse_digits(w)?;
+            Last::Digits
         } else {
             return None;
-        }
-        seen = true;
+        };
     }
-    seen.then_some(total + current)
+    // "a" and "and" need what follows them; digits alone were not words.
+    if matches!(last, Last::Start | Last::A | Last::And | Last::Digits) {
+        return None;
+    }
+    Some(sign * (total + current))
 }
 
 #[cfg(test)]
@@ -274,6 +375,61 @@ mod tests {
         for text in ["", "four o'clock", "next friday", "1.2.3", "and"] {
             assert_eq!(parse_number(text), None, "{text}");
         }
+    }
+
+    #[test]
+    fn numbers_need_their_whole_text() {
+        // Found by review: ranges and ids summed ("5-10" was 15), stray separators joined
+        // ("3,5" was 35), a run of numbers added up ("one two three" was 6).
+        for (text, want) in [
+            ("-1e3", -1000.0),
+            ("1e3", 1000.0),
+            ("-twenty", -20.0),
+            ("minus ten", -10.0),
+            ("twenty one", 21.0),
+            ("two thousand and one", 2001.0),
+            ("one hundred twenty-three", 123.0),
+            ("1,000,000.5", 1_000_000.5),
+            (".5", 0.5),
+            ("2.5 thousand", 2500.0),
+        ] {
+            assert_eq!(parse_number(text), Some(want), "{text}");
+        }
+        for text in [
+            "5-10",
+            "555-1234",
+            "2024-01-15",
+            "3,5",
+            "1, 2, 3",
+            "3 4",
+            "12,34",
+            "one two three",
+            "twenty twelve",
+            "3 and 4",
+            "a",
+            "an",
+            "five and",
+        ] {
+            assert_eq!(parse_number(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn short_or_numeric_enum_members_match_exactly_and_ties_match_nothing() {
+        let size = json!({"enum": ["S", "M", "L", "XL"]});
+        assert_eq!(convert("a", Some(&size)), json!("a"));
+        assert_eq!(convert("xl", Some(&size)), json!("XL"));
+        assert_eq!(convert("K", Some(&json!({"enum": ["C", "F"]}))), json!("K"));
+        let n = json!({"enum": [10, 20, 50]});
+        assert_eq!(convert("30", Some(&n)), json!("30"));
+        assert_eq!(convert("20", Some(&n)), json!(20));
+        // "of" is one edit from both: no guess.
+        assert_eq!(
+            convert("of", Some(&json!({"enum": ["on", "off"]}))),
+            json!("of")
+        );
+        let sort = json!({"enum": ["newest", "oldest"]});
+        assert_eq!(convert("newst", Some(&sort)), json!("newest"));
     }
 
     #[test]
