@@ -170,6 +170,10 @@ pub fn choose_threshold(scored: &[(f64, bool)], target: f64, floor: f64) -> Thre
     let (mut best_k, mut best_p, mut reached) = (0usize, -1.0f64, false);
     let mut right = 0usize;
     for k in 1..=n {
+        // Cuts under the floor are never taken: their precision is not the floor's.
+        if s[k - 1].0 < floor {
+            break;
+        }
         right += usize::from(s[k - 1].1);
         if k < n && s[k].0 == s[k - 1].0 {
             continue;
@@ -181,11 +185,8 @@ pub fn choose_threshold(scored: &[(f64, bool)], target: f64, floor: f64) -> Thre
             (best_k, best_p) = (k, p);
         }
     }
-    let threshold = if best_k == 0 {
-        floor
-    } else {
-        s[best_k - 1].0.max(floor)
-    };
+    // A cut is at or over the floor (the loop stops under it); none: the floor.
+    let threshold = if best_k == 0 { floor } else { s[best_k - 1].0 };
     let answered: Vec<&(f64, bool)> = s.iter().filter(|x| x.0 >= threshold).collect();
     let ok = answered.iter().filter(|x| x.1).count();
     ThresholdChoice {
@@ -246,9 +247,30 @@ mod tests {
         assert!((c.precision - 6.0 / 7.0).abs() < 1e-12);
         let c = choose_threshold(&scored, 0.99, 0.0);
         assert_eq!(c.threshold, 0.96);
-        // The floor wins over a lower threshold.
+        // The floor wins over a lower threshold: the lowest cut over it.
         let c = choose_threshold(&scored, 0.5, 0.8);
-        assert_eq!(c.threshold, 0.8);
+        assert_eq!(c.threshold, 0.85);
+        // Nothing over the floor: the floor.
+        assert_eq!(choose_threshold(&scored, 0.5, 0.995).threshold, 0.995);
+    }
+
+    #[test]
+    fn cuts_under_the_floor_are_not_taken() {
+        // Found by review: the prefix of 31 reached 0.935, under the floor, and was raised to
+        // the floor, which answers 11 at 0.818 while claiming the target.
+        let mut scored = vec![(0.99, true); 9];
+        scored.extend([(0.6, false); 2]);
+        scored.extend([(0.4, true); 20]);
+        let c = choose_threshold(&scored, 0.9, 0.5);
+        assert!(c.reached);
+        assert_eq!(c.threshold, 0.99);
+        assert!((c.precision - 1.0).abs() < 1e-12);
+        // Unreachable: the most precise cut over the floor (0.85, 2 of 3), not one under it.
+        let mut scored = vec![(0.95, false), (0.9, true), (0.85, true), (0.6, false)];
+        scored.extend([(0.3, true); 10]);
+        let c = choose_threshold(&scored, 0.99, 0.5);
+        assert!(!c.reached);
+        assert_eq!(c.threshold, 0.85);
     }
 
     #[test]
