@@ -112,7 +112,7 @@ test('distill: an unknown format is a usage error (1), a broken file a data erro
     path.join(dir, 'x.jsonl'),
   ])
   t.is(bad.code, 1)
-  t.regex(bad.stderr, /expected one of openai, anthropic, ai-sdk/)
+  t.regex(bad.stderr, /expected one of openai, openai-responses, anthropic, ai-sdk/)
   const broken = path.join(dir, 'broken.jsonl')
   fs.writeFileSync(broken, '{"messages":[]}\n{oops\n')
   const r = await run('cli.js', [

@@ -147,7 +147,10 @@ test('misuse is INVALID_ARGUMENT', (t) => {
     () => toSyntheticHistory({ tool: '', args: {} }, RESULT, 'openai'),
     () => toSyntheticHistory({ tool: 'x', args: [] as unknown as Record<string, unknown> }, RESULT, 'openai'),
     () => toSyntheticHistory(CALL, cyclic, 'openai'),
-    () => toSyntheticHistory(CALL, 10n, 'ai-sdk'),
   ]
   for (const fn of bad) assertToolrouterError(t, t.throws(fn), 'INVALID_ARGUMENT')
+  // BigInts (database rows) are numbers when exact, else decimal strings; a function is null.
+  t.deepEqual(toSyntheticHistory(CALL, 10n, 'ai-sdk')[1].content[0].output, { type: 'json', value: 10 })
+  t.is(toSyntheticHistory(CALL, { id: 2n ** 64n }, 'openai')[1].content, '{"id":"18446744073709551616"}')
+  t.is(toSyntheticHistory(CALL, () => 1, 'openai')[1].content, 'null')
 })
