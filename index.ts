@@ -12,6 +12,7 @@
  * ```
  */
 import Ajv, { type ValidateFunction } from 'ajv'
+import addFormats from 'ajv-formats'
 import type * as native from './native.js'
 import { loadBinding } from './ts/binding'
 import { ToolrouterError, type ToolrouterErrorCode } from './ts/errors'
@@ -76,6 +77,23 @@ async function callAsync<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise
 
 function invalid(name: string, reason: string): ToolrouterError {
   return new ToolrouterError('INVALID_ARGUMENT', `invalid argument \`${name}\`: ${reason}`)
+}
+
+/** An options object: `undefined` or `null` are none; anything else but an object is misuse. */
+function options<T extends object>(o: T | null | undefined, name: string): T {
+  if (o === undefined || o === null) return {} as T
+  if (typeof o !== 'object') throw invalid(name, 'expected an object')
+  return o
+}
+
+function checkSignal(signal: unknown): void {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid('signal', 'expected an AbortSignal')
+}
+
+function checkTools(tools: unknown): void {
+  if (!Array.isArray(tools) || tools.some((t) => typeof t !== 'object' || t === null)) {
+    throw invalid('tools', 'expected an array of tool objects')
+  }
 }
 
 function checkThreshold(t: unknown): void {
@@ -448,7 +466,8 @@ function parseRoute(json: string): Route {
  * patterns, nested schemas). Failures land in `invalid` / `missing` and clear `complete`.
  */
 class ArgsValidator {
-  readonly #ajv = new Ajv({ allErrors: true, strict: false })
+  // With the standard formats (email, date, uri, …): without them ajv ignores `format`.
+  readonly #ajv = addFormats(new Ajv({ allErrors: true, strict: false }))
   readonly #compiled = new Map<string, ValidateFunction | null>()
 
   constructor(private readonly tools: () => ToolSpec[]) {}
@@ -475,9 +494,15 @@ class ArgsValidator {
     const invalid = new Set(r.invalid)
     const missing = new Set(r.missing)
     for (const e of v.errors ?? []) {
-      const missingProperty = (e.params as { missingProperty?: unknown }).missingProperty
-      if (e.keyword === 'required' && typeof missingProperty === 'string') missing.add(missingProperty)
-      else invalid.add(e.instancePath.split('/')[1] ?? e.instancePath)
+      const params = e.params as { missingProperty?: unknown; additionalProperty?: unknown }
+      // `required`, and `dependencies` / `dependentRequired`, name the argument that is missing.
+      if (typeof params.missingProperty === 'string') missing.add(params.missingProperty)
+      else {
+        // An error on the whole object (`anyOf`, `minProperties`, …) names no argument but an
+        // extra one: the call is still incomplete.
+        const name = e.instancePath.split('/')[1] ?? (typeof params.additionalProperty === 'string' ? params.additionalProperty : '')
+        if (name !== '') invalid.add(name)
+      }
     }
     return { ...r, invalid: [...invalid], missing: [...missing], complete: false }
   }
@@ -511,7 +536,9 @@ export async function loadTools(path: string): Promise<ToolSpec[]> {
  */
 export async function loadExamples(path: string, opts: { tools?: ToolSpec[] } = {}): Promise<Example[]> {
   if (typeof path !== 'string') throw invalid('path', 'expected a string')
-  const tools = opts.tools?.map(toNativeTool)
+  const given = options(opts, 'opts').tools
+  if (given !== undefined) checkTools(given)
+  const tools = given?.map(toNativeTool)
   const ex = await callAsync(() => binding.loadExamples(path, tools))
   return ex.map(fromNativeExample)
 }
@@ -542,7 +569,8 @@ export class Router {
   /** Loads a model file written by {@link Router.save}. */
   static async load(path: string, opts: { device?: Device } = {}): Promise<Router> {
     if (typeof path !== 'string') throw invalid('path', 'expected a string')
-    const n = await callAsync(() => binding.loadRouter(path, opts.device))
+    const { device } = options(opts, 'opts')
+    const n = await callAsync(() => binding.loadRouter(path, device))
     return wrapNative(n)
   }
 
@@ -586,7 +614,9 @@ export class Router {
     if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) {
       throw invalid('texts', 'expected an array of strings')
     }
+    opts = options(opts, 'opts')
     if (opts.threshold !== undefined) checkThreshold(opts.threshold)
+    checkSignal(opts.signal)
     const { threads } = opts
     if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 1024)) {
       throw invalid('threads', `expected an integer from 1 to 1024, got ${String(threads)}`)
@@ -599,6 +629,7 @@ export class Router {
   /** Routes every example and scores the classifier, its calibration and its decisions at the threshold. */
   async evaluate(examples: Example[], opts: RouteOptions = {}): Promise<Metrics> {
     checkExamples(examples, 'examples')
+    opts = options(opts, 'opts')
     if (opts.threshold !== undefined) checkThreshold(opts.threshold)
     const t = opts.threshold ?? this.#threshold
     const json = await callAsync(() => this.#native.evaluate(examples.map(toNativeExample), t))
@@ -721,16 +752,21 @@ export class Trainer {
   async fit(train: Example[], opts: FitOptions = {}): Promise<Router> {
     checkOptions(this.options)
     checkExamples(train, 'train')
+    opts = options(opts, 'opts')
     if (opts.valid !== undefined) checkExamples(opts.valid, 'valid')
     const { init } = opts
     if (init !== undefined && !(init instanceof Router)) throw invalid('init', 'expected a Router')
     const { tools: given, ...rest } = this.options
     const tools = given ?? inferTools(train, init)
     const { onProgress, signal } = opts
+    if (onProgress !== undefined && typeof onProgress !== 'function') throw invalid('onProgress', 'expected a function')
+    checkSignal(signal)
     const cb = onProgress
       ? (p: Progress) => {
           try {
-            onProgress(p)
+            // An async callback's rejection is swallowed too (unhandled, it ended the process).
+            const ret: unknown = onProgress(p)
+            if (ret instanceof Promise) ret.catch(() => {})
           } catch {
             // A throwing progress callback must not take the training down with it.
           }
@@ -794,6 +830,7 @@ function checkOptions(o: TrainerOptions): void {
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw invalid(k, 'expected a boolean')
   }
   if (o.device !== undefined && typeof o.device !== 'string') throw invalid('device', 'expected a string')
+  if (o.tools !== undefined) checkTools(o.tools)
   if (o.architecture !== undefined && o.architecture !== 'attention' && o.architecture !== 'gru') {
     throw invalid('architecture', `expected 'attention' or 'gru', got ${String(o.architecture)}`)
   }

@@ -35,7 +35,9 @@ test('fillMargin: a missing required argument is filled only with a value of its
   await (await sharedRouter()).save(file)
   const router = await Router.load(file)
   t.is(router.fillMargin, 1)
-  const text = 'start a timer please'
+  // "3" is the only word of the integer's type ("a" was one, read as 1, until numbers needed
+  // their whole text).
+  const text = 'start the timer for my 3 eggs'
   router.fillMargin = null
   t.is(router.fillMargin, null)
   t.deepEqual(router.route(text, { threshold: 0 }).missing, ['duration_minutes'])
@@ -86,6 +88,34 @@ test('ajv checks what the types alone do not: a maximum in the schema', async (t
   t.true(short.complete)
   const [batched] = await router.routeBatch(['set a timer for 45 minutes'])
   t.deepEqual(batched.invalid, ['duration_minutes'], 'routeBatch validates too')
+})
+
+test('ajv checks formats; an error on the whole object names no argument but leaves the call incomplete', async (t) => {
+  const { tools, train } = await fixtureData()
+  const withSchema = (name: string, parameters: Record<string, unknown>): ToolSpec[] =>
+    tools.map((tool) => (tool.name === name ? { ...tool, parameters } : tool))
+  // A "city" that must be an e-mail address: "Oslo" is not one.
+  const email = withSchema('get_weather', {
+    type: 'object',
+    properties: { city: { type: 'string', format: 'email' }, date: { type: 'string' } },
+    required: ['city'],
+  })
+  const router = await new Trainer({ ...SMALL, tools: email }).fit(train)
+  const r = router.route('will it rain in Oslo tomorrow?', { threshold: 0 })
+  t.is(r.tool, 'get_weather')
+  t.is(r.args.city, 'Oslo')
+  t.deepEqual(r.invalid, ['city'])
+  t.false(r.complete)
+  // At least five arguments: no argument is to blame, none is missing.
+  const many = withSchema('set_timer', {
+    type: 'object',
+    properties: { duration_minutes: { type: 'integer' }, label: { type: 'string' } },
+    required: ['duration_minutes'],
+    minProperties: 5,
+  })
+  const timer = (await new Trainer({ ...SMALL, tools: many }).fit(train)).route('set a timer for 25 minutes')
+  t.is(timer.tool, 'set_timer')
+  t.deepEqual([timer.invalid, timer.missing, timer.complete], [[], [], false])
 })
 
 test('evaluate reports args_exact', async (t) => {

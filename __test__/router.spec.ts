@@ -376,3 +376,28 @@ test('profile breaks a route down into stages and names the fast path; the GRU b
   t.is(g.isa, null)
   t.is(g.floor_us, null)
 })
+
+test('routeBatch stops when its signal fires mid-batch: ABORTED', async (t) => {
+  const router = await sharedRouter()
+  const ac = new AbortController()
+  const texts = Array.from({ length: 300_000 }, (_, i) => `will it rain in Oslo in ${i} days?`)
+  const batch = router.routeBatch(texts, { signal: ac.signal, threads: 1 })
+  setTimeout(() => ac.abort(), 50)
+  assertToolrouterError(t, await t.throwsAsync(batch), 'ABORTED')
+})
+
+test('null options are none; options of the wrong kind are INVALID_ARGUMENT', async (t) => {
+  const router = await sharedRouter()
+  const { train, tools } = await fixtureData()
+  const nul = null as unknown as undefined
+  t.is((await router.routeBatch(['set a timer for 25 minutes'], nul))[0].tool, 'set_timer')
+  t.true((await router.evaluate(train.slice(0, 5), nul)).n === 5)
+  const bad: Array<() => Promise<unknown>> = [
+    () => router.routeBatch(['a'], { signal: {} as AbortSignal }),
+    () => router.routeBatch(['a'], 5 as unknown as undefined),
+    () => new Trainer({ ...SMALL, tools }).fit(train, { onProgress: 5 as unknown as () => void }),
+    () => new Trainer({ ...SMALL, tools: [null] as unknown as typeof tools }).fit(train),
+    () => new Trainer({ ...SMALL, tools: 'x' as unknown as typeof tools }).fit(train),
+  ]
+  for (const f of bad) assertToolrouterError(t, await t.throwsAsync(f), 'INVALID_ARGUMENT')
+})

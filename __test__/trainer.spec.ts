@@ -325,3 +325,16 @@ test('fit with init continues from a saved router: a new tool joins, the old one
     [...TOOL_NAMES, 'send_email'],
   )
 })
+
+test('an async onProgress that rejects does not stop training or the process', async (t) => {
+  const { train, tools } = await fixtureData()
+  let calls = 0
+  const router = await new Trainer({ ...SMALL, tools, epochs: 3 }).fit(train, {
+    onProgress: async () => {
+      calls++
+      throw new Error('async boom')
+    },
+  })
+  t.true(calls > 0)
+  t.is(router.tools.length, TOOL_NAMES.length)
+})

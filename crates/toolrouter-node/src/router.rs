@@ -116,12 +116,18 @@ impl JsRouter {
         threads: Option<u32>,
         signal: Option<AbortSignal>,
     ) -> AsyncTask<RouteBatchTask> {
+        let abort = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        if let Some(s) = &signal {
+            let flag = abort.clone();
+            s.on_abort(move || flag.store(true, Ordering::Relaxed));
+        }
         AsyncTask::with_optional_signal(
             RouteBatchTask {
                 router: self.snapshot(),
                 texts,
                 threshold,
                 threads: threads.unwrap_or(0) as usize,
+                abort,
             },
             signal,
         )

@@ -99,6 +99,9 @@ pub struct RouteBatchTask {
     pub threshold: Option<f64>,
     /// 0: one per core.
     pub threads: usize,
+    /// Set when the caller's signal fires: the routes still to come fail with `ABORTED` (napi
+    /// can only cancel a task that has not started).
+    pub abort: Arc<AtomicBool>,
 }
 
 /// Resolves to the routes in the compact form of `toolrouter_core::wire`, written here off the
@@ -115,6 +118,9 @@ impl Task for RouteBatchTask {
             let parts =
                 self.router
                     .route_batch_map(&self.texts, self.threshold, self.threads, |r| {
+                        if self.abort.load(std::sync::atomic::Ordering::Relaxed) {
+                            return Err(core::Error::Aborted);
+                        }
                         let mut out = Vec::with_capacity(160);
                         tables.write_route(&r, &mut out)?;
                         Ok(out)
