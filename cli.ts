@@ -11,7 +11,7 @@
  * toolrouter add-tool --model demo.trm --tool new-tools.json --examples new.jsonl --out demo2.trm
  * ```
  */
-import { readFileSync, statSync, writeFileSync } from 'node:fs'
+import { readFileSync, statSync, writeFileSync, type Stats } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 
@@ -85,8 +85,15 @@ function toolName(tool: string | null): string {
   return tool ?? '(no tool)'
 }
 
+/**
+ * Whether a closed stdout (`… | head`) ends the command quietly. Commands that write a file
+ * (train, add-tool, distill) finish it instead, and print nothing more.
+ */
+let exitWhenStdoutCloses = true
+let stdoutClosed = false
+
 function writeJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`)
+  if (!stdoutClosed) process.stdout.write(`${JSON.stringify(value)}\n`)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -202,9 +209,17 @@ function checkOutDir(out: string): void {
     // reported below
   }
   if (!isDir) throw new ToolrouterError('IO', `cannot write ${out}: directory ${dir} does not exist`)
+  let target: Stats | undefined
+  try {
+    target = statSync(out)
+  } catch {
+    // a new file
+  }
+  if (target?.isDirectory() === true) throw new ToolrouterError('IO', `cannot write ${out}: it is a directory`)
 }
 
 async function trainCommand(opts: TrainCliOptions): Promise<void> {
+  exitWhenStdoutCloses = false
   checkOutDir(opts.out)
   const tools = await loadTools(opts.tools)
   const train = await loadExamples(opts.train, { tools })
@@ -390,6 +405,7 @@ interface AddToolCliOptions {
 }
 
 async function addToolCommand(opts: AddToolCliOptions): Promise<void> {
+  exitWhenStdoutCloses = false
   checkOutDir(opts.out)
   const router = await Router.load(opts.model)
   const added = opts.tool === undefined ? [] : await loadTools(opts.tool)
@@ -400,12 +416,16 @@ async function addToolCommand(opts: AddToolCliOptions): Promise<void> {
     throw new ToolrouterError('INVALID_ARGUMENT', `example "${stray.text}" is not for a tool in --tool`)
   }
   const timings: number[] = []
-  for (const name of opts.remove ?? []) router.removeTool(name)
+  // Added first: adding needs the router's trained tools, which a removal may have taken (a
+  // two-tool model could not swap one).
   for (const spec of added) {
     const mine = examples.filter((e) => e.tool === spec.name).map((e) => e.text)
     const t0 = process.hrtime.bigint()
     router.addTool(spec, mine)
     timings.push(Number(process.hrtime.bigint() - t0) / 1e6)
+  }
+  for (const name of opts.remove ?? []) {
+    if (!added.some((a) => a.name === name)) router.removeTool(name)
   }
   await router.save(opts.out)
   const summary = {
@@ -449,6 +469,7 @@ function traceFormat(value: string): TraceFormat {
 }
 
 async function distillCommand(opts: DistillCliOptions): Promise<void> {
+  exitWhenStdoutCloses = false
   checkOutDir(opts.out)
   let text: string
   try {
@@ -614,10 +635,11 @@ function report(code: string, message: string): void {
 }
 
 async function main(argv: string[]): Promise<number> {
-  // `toolrouter route ... | head` closes stdout early: stop quietly.
+  // `toolrouter route ... | head` closes stdout early: stop quietly; a training still saves its model.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(EXIT_OK)
-    throw e
+    if (e.code !== 'EPIPE') throw e
+    stdoutClosed = true
+    if (exitWhenStdoutCloses) process.exit(EXIT_OK)
   })
   try {
     await buildProgram().parseAsync(argv)

@@ -105,7 +105,31 @@ test('train --json prints progress events and a done event and writes the model'
   t.is(last.model, model)
   t.is(typeof last.seconds, 'number')
   t.is(typeof last.valid_accuracy, 'number')
-  t.deepEqual(last.warnings, [])
+  // Three epochs of the n-gram bag are unsure of everything: the threshold's warning says so.
+  t.true((last.warnings as string[]).every((w) => /target precision/.test(w)), JSON.stringify(last.warnings))
+  t.true(existsSync(model))
+})
+
+test('train --out naming a directory fails before training (exit 2)', async (t) => {
+  const dir = tempDir(t)
+  const r = await cli(['train', '--train', TRAIN, '--tools', TOOLS, '--out', dir, '--json', ...QUICK])
+  t.is(r.code, 2)
+  t.regex(r.stderr, /IO: .* is a directory/)
+  t.is(r.stdout, '', 'no training ran')
+})
+
+test('train --json whose reader stops early still writes its model', async (t) => {
+  const dir = tempDir(t)
+  const model = join(dir, 'm.trm')
+  const code = await new Promise<number | null>((done, fail) => {
+    const args = [CLI, 'train', '--train', TRAIN, '--tools', TOOLS, '--out', model, '--json', '--epochs', '6']
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    // As `| head -1`: the pipe closes after the first line.
+    child.stdout.once('data', () => child.stdout.destroy())
+    child.on('error', fail)
+    child.on('close', done)
+  })
+  t.is(code, 0)
   t.true(existsSync(model))
 })
 
@@ -310,6 +334,18 @@ test('add-tool writes a model with the new tools, removes others, and route uses
   const [route] = jsonLines(routed.stdout)
   const names = [route.tool, ...(route.alternatives as { tool: string }[]).map((a) => a.tool)]
   t.false(names.includes('search_web'))
+})
+
+test('add-tool adds before it removes: all but one trained tool can be swapped out', async (t) => {
+  const dir = tempDir(t)
+  const model = await trainQuick(t, dir)
+  const names = (JSON.parse(readFileSync(TOOLS, 'utf8')) as { name: string }[]).map((x) => x.name)
+  const tools = join(dir, 'new-tools.json')
+  writeFileSync(tools, JSON.stringify([{ name: 'set_alarm', description: 'Wake the user up at a clock time.' }]))
+  const out = join(dir, 'two.trm')
+  const r = await cli(['add-tool', '--model', model, '--tool', tools, '--remove', ...names.slice(1), '--out', out, '--json'])
+  t.is(r.code, 0, r.stderr)
+  t.is(jsonLines(r.stdout)[0].tools, 2)
 })
 
 test('add-tool with an example for a tool it does not add exits 2', async (t) => {
