@@ -11,7 +11,7 @@
  * ```
  */
 import type { Example, Route, Router, ToolSpec } from '../index.js'
-import { ToolrouterError } from './errors'
+import { throwIfAborted, ToolrouterError } from './errors'
 import {
   checkFormat,
   resultText,
@@ -486,15 +486,9 @@ export class Cascade<F extends HistoryFormat = HistoryFormat> {
     request: string,
     options: { steps?: readonly WorkflowStep[]; maxSteps?: number; allowRepeatedCalls?: boolean; signal?: AbortSignal } = {},
   ): Promise<ChainResult<F>> {
-    const tools = Object.fromEntries(
-      Object.entries(this.#tools).map(([name, run]) => [
-        name,
-        (args: Record<string, unknown>, ctx: { id: string; signal?: AbortSignal }) => run(args, ctx),
-      ]),
-    )
     return runChain<F>({
       router: this.#router,
-      tools,
+      tools: this.#tools,
       request,
       steps: options.steps,
       maxSteps: options.maxSteps,
@@ -659,9 +653,4 @@ export class Cascade<F extends HistoryFormat = HistoryFormat> {
 
   /** Tool-definition tokens sent in the calls of each run in flight. */
   readonly #sent = new WeakMap<CascadeUsage, number>()
-}
-
-/** `ABORTED` once `signal` has fired: nothing more runs for an aborted turn. */
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted === true) throw new ToolrouterError('ABORTED', 'aborted')
 }

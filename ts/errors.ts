@@ -32,3 +32,8 @@ export class ToolrouterError extends Error {
     this.code = code
   }
 }
+
+/** `ABORTED` once `signal` has fired: nothing more runs for an aborted call. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw new ToolrouterError('ABORTED', 'aborted')
+}

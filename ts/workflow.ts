@@ -26,7 +26,7 @@ import { isDeepStrictEqual } from 'node:util'
 import Ajv, { type ValidateFunction } from 'ajv'
 
 import type { Example, Route, RouteOneOptions, Router, Span, ToolSpec } from '../index.js'
-import { ToolrouterError } from './errors'
+import { throwIfAborted, ToolrouterError } from './errors'
 import { checkFormat, newToolCallId, toSyntheticHistory, type HistoryFormat, type SyntheticHistoryMap } from './history'
 import { argsObject, codePoints, conversation, type TraceFormat } from './traces'
 
@@ -1426,7 +1426,7 @@ export async function runChain<F extends HistoryFormat = 'openai'>(options: RunC
   }
 
   for (let ran = 0; ; ran++) {
-    if (signal?.aborted) throw new ToolrouterError('ABORTED', 'aborted')
+    throwIfAborted(signal)
     const route = nextStep(router, request, steps, opts)
     routes.push(route)
     // After a tool reported an error, a router whose training workflows never had one would only
@@ -1449,7 +1449,7 @@ export async function runChain<F extends HistoryFormat = 'openai'>(options: RunC
     try {
       result = await fn(route.args, { id, signal })
     } catch (e) {
-      if (signal?.aborted) throw new ToolrouterError('ABORTED', 'aborted')
+      throwIfAborted(signal)
       return handover(route, 'tool_error', e instanceof Error ? e.message : String(e))
     }
     const step = { tool: route.tool, args: route.args, result }
