@@ -386,23 +386,20 @@ export class Cascade<F extends HistoryFormat = HistoryFormat> {
     if (route.tool !== null && route.complete && Object.hasOwn(this.#tools, route.tool)) {
       const call = settleCall({ tool: route.tool, args: route.args }, this.#format)
       let result: unknown
-      let failed = false
+      let history: CascadeMessage<F>[] | undefined
       try {
         result = await this.#tools[call.tool](call.args, { id: call.id, signal })
-        // A result the conversation cannot carry (a cycle) fails here, not after the turn is lost.
-        resultText(result)
+        // Built here: a result the conversation cannot carry (a cycle) is the tool's failure,
+        // not a lost turn after it ran.
+        history = [...toolCallMessages([call], this.#format), ...toolResultMessages([call], [result], this.#format)]
       } catch (e) {
         throwIfAborted(signal)
-        failed = true
         this.#totals.toolErrors++
         note = `The tool ${call.tool} was called with ${JSON.stringify(call.args)} and failed: ${errorMessage(e)}.`
       }
-      if (!failed) {
+      if (history !== undefined) {
         calls.push({ ...call, result })
-        conversation.push(
-          ...toolCallMessages([call], this.#format),
-          ...toolResultMessages([call], [result], this.#format),
-        )
+        conversation.push(...history)
         // A plain loop would call the LLM for the tool call, then again with its result.
         usage.baselinePromptTokens = firstCallTokens
         usage.llmCallsAvoided = 1
