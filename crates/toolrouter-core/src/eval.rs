@@ -223,54 +223,89 @@ pub fn ece(conf: &[f64], correct: &[bool], bins: usize) -> f64 {
         .sum()
 }
 
-/// `correct` reordered by decreasing `score` (stable: ties keep their order).
-fn ranked(score: &[f64], correct: &[bool]) -> Vec<bool> {
+/// Runs of equal `score` in decreasing order, each as (requests, right ones). A threshold cannot
+/// separate requests of equal score, so the metrics below cut only between runs, or take the
+/// expected count inside a run (any order of its requests equally likely): the figures never
+/// depend on the order the requests came in.
+fn ranked(score: &[f64], correct: &[bool]) -> Vec<(usize, usize)> {
     let mut idx: Vec<usize> = (0..score.len().min(correct.len())).collect();
     idx.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
-    idx.into_iter().map(|i| correct[i]).collect()
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut last: Option<f64> = None;
+    for i in idx {
+        let right = usize::from(correct[i]);
+        match runs.last_mut() {
+            Some(run) if last.is_some_and(|l| l.total_cmp(&score[i]).is_eq()) => {
+                run.0 += 1;
+                run.1 += right;
+            }
+            _ => runs.push((1, right)),
+        }
+        last = Some(score[i]);
+    }
+    runs
+}
+
+/// Expected right answers among the `k` most confident requests (ties broken at random).
+fn right_in_top(runs: &[(usize, usize)], k: usize) -> f64 {
+    let (mut seen, mut right) = (0usize, 0f64);
+    for &(n, r) in runs {
+        if seen + n >= k {
+            return right + (k - seen) as f64 * r as f64 / n as f64;
+        }
+        seen += n;
+        right += r as f64;
+    }
+    right
 }
 
 /// Accuracy of the most confident `coverage` share (at least one request).
 pub fn selective_accuracy_at(score: &[f64], correct: &[bool], coverage: f64) -> f64 {
-    let r = ranked(score, correct);
-    if r.is_empty() {
+    let runs = ranked(score, correct);
+    let total: usize = runs.iter().map(|r| r.0).sum();
+    if total == 0 {
         return 0.0;
     }
-    let k = ((coverage * r.len() as f64).ceil() as usize).clamp(1, r.len());
-    r[..k].iter().filter(|&&c| c).count() as f64 / k as f64
+    let k = ((coverage * total as f64).ceil() as usize).clamp(1, total);
+    right_in_top(&runs, k) / k as f64
 }
 
 /// The largest share `k / n` whose `k` most confident requests are right at least `target` of
-/// the time (0 when none is).
+/// the time (0 when none is); `k` ends a run of equal scores, as a threshold would.
 pub fn coverage_at(score: &[f64], correct: &[bool], target: f64) -> f64 {
-    let r = ranked(score, correct);
-    let (mut ok, mut best) = (0usize, 0usize);
-    for (k, &c) in r.iter().enumerate() {
-        ok += usize::from(c);
-        if ok as f64 >= target * (k + 1) as f64 {
-            best = k + 1;
+    let runs = ranked(score, correct);
+    let (mut k, mut ok, mut best) = (0usize, 0usize, 0usize);
+    for &(n, r) in &runs {
+        k += n;
+        ok += r;
+        if ok as f64 >= target * k as f64 {
+            best = k;
         }
     }
-    if r.is_empty() {
+    if k == 0 {
         0.0
     } else {
-        best as f64 / r.len() as f64
+        best as f64 / k as f64
     }
 }
 
 /// Area under the risk-coverage curve: the mean, over k = 1..n, of the error rate of the `k`
-/// most confident requests.
+/// most confident requests (inside a run of equal scores, its expected error rate).
 pub fn aurc(score: &[f64], correct: &[bool]) -> f64 {
-    let r = ranked(score, correct);
-    let (mut wrong, mut sum) = (0usize, 0f64);
-    for (k, &c) in r.iter().enumerate() {
-        wrong += usize::from(!c);
-        sum += wrong as f64 / (k + 1) as f64;
+    let runs = ranked(score, correct);
+    let (mut seen, mut wrong, mut sum) = (0usize, 0f64, 0f64);
+    for &(n, r) in &runs {
+        let wrong_share = (n - r) as f64 / n as f64;
+        for j in 1..=n {
+            sum += (wrong + j as f64 * wrong_share) / (seen + j) as f64;
+        }
+        seen += n;
+        wrong += (n - r) as f64;
     }
-    if r.is_empty() {
+    if seen == 0 {
         0.0
     } else {
-        sum / r.len() as f64
+        sum / seen as f64
     }
 }
 
@@ -439,6 +474,25 @@ mod tests {
         // Risks of the prefixes: 0, 0, 1/3, 1/4, 2/5; AURC = their mean.
         let want = (0.0 + 0.0 + 1.0 / 3.0 + 0.25 + 0.4) / 5.0;
         assert!((aurc(&score, &ok) - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn tied_scores_give_the_same_figures_in_any_order() {
+        // Three requests tie at 0.9 (one wrong), one right at 0.5. Whatever the order, a
+        // threshold takes all three or none: coverage at 100% is 0 (not 1/4 or 2/4), at 60% it
+        // is 4/4 (3 right of 4 = 75% ≥ 60%: all).
+        let a = ([0.9, 0.9, 0.9, 0.5], [true, true, false, true]);
+        let b = ([0.9, 0.9, 0.9, 0.5], [false, true, true, true]);
+        for (score, ok) in [a, b] {
+            assert_eq!(coverage_at(&score, &ok, 1.0), 0.0);
+            assert_eq!(coverage_at(&score, &ok, 0.6), 1.0);
+            assert_eq!(coverage_at(&score, &ok, 0.7), 1.0);
+            // Top 2 of the tied run: expected 2 × 2/3 right.
+            assert!((selective_accuracy_at(&score, &ok, 0.5) - 2.0 / 3.0).abs() < 1e-12);
+            // Expected risks of the prefixes: 1/3, 1/3, 1/3, 1/4.
+            let want = (1.0 / 3.0 * 3.0 + 0.25) / 4.0;
+            assert!((aurc(&score, &ok) - want).abs() < 1e-12);
+        }
     }
 
     #[test]
