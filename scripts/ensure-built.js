@@ -15,7 +15,8 @@ function newest(dir, exts) {
     const p = path.join(dir, e.name)
     if (e.isDirectory()) {
       if (e.name !== 'node_modules' && e.name !== 'target') t = Math.max(t, newest(p, exts))
-    } else if (exts.some((x) => e.name.endsWith(x))) {
+    } else if (exts.some((x) => e.name.endsWith(x)) && !e.name.endsWith('.d.ts')) {
+      // .d.ts files are tsc's output (written after index.js), not its sources.
       t = Math.max(t, fs.statSync(p).mtimeMs)
     }
   }
@@ -33,7 +34,13 @@ function run(cmd) {
 
 const addons = fs.readdirSync(root).filter((f) => /^toolrouter\..*\.node$/.test(f))
 const addonTime = Math.min(...addons.map((f) => mtime(path.join(root, f))), Infinity)
-const rustTime = Math.max(newest(path.join(root, 'crates'), ['.rs', '.toml']), mtime(path.join(root, 'Cargo.toml')))
+// The addon also compiles in the lock file's dependency versions and the static MiniLM table
+// (include_bytes! of crates/toolrouter-core/assets).
+const rustTime = Math.max(
+  newest(path.join(root, 'crates'), ['.rs', '.toml', '.safetensors']),
+  mtime(path.join(root, 'Cargo.toml')),
+  mtime(path.join(root, 'Cargo.lock')),
+)
 if (addons.length === 0 || addonTime < rustTime) {
   console.error(addons.length === 0 ? 'Building the native addon (first time: a few minutes)…' : 'Rust sources changed: rebuilding the native addon…')
   run('npx napi build --platform --release --manifest-path crates/toolrouter-node/Cargo.toml --output-dir . --js native.js --dts native.d.ts')

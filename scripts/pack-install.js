@@ -72,11 +72,14 @@ try {
       (f.startsWith('data/') && !f.startsWith('data/demo/')),
   )
   check(stray.length === 0, `the tarball holds only what a user needs (${files.length} files)${stray.length ? `; stray: ${stray.join(', ')}` : ''}`)
-  for (const need of ['index.js', 'index.d.ts', 'cli.js', 'native.js', 'NOTICE', 'data/demo/train.jsonl', 'data/demo/tools.json']) {
+  for (const need of ['index.js', 'index.d.ts', 'cli.js', 'native.js', 'NOTICE', 'LICENSE', 'data/demo/train.jsonl', 'data/demo/tools.json']) {
     check(files.includes(need), `the tarball has ${need}`)
   }
   const platPkg = JSON.parse(fs.readFileSync(path.join(platDir, 'package.json'), 'utf8'))
   check(platPkg.version === pkg.version, `npm/${plat} has the main package's version ${pkg.version}`)
+  // npm refuses a provenance publish (E422) whose manifest names no repository.
+  check(typeof pkg.repository?.url === 'string' && platPkg.repository?.url === pkg.repository.url, `package.json and npm/${plat} name the same repository`)
+  check(fs.existsSync(path.join(platDir, 'LICENSE')) && platPkg.files.includes('LICENSE'), `npm/${plat} ships the LICENSE`)
 
   // 2. Pack the main package as `napi prepublish` publishes it: the files above, and a manifest
   // that lists every platform package as an optional dependency (the repository's own
