@@ -20,7 +20,11 @@ import {
   type AnthropicClient,
   type CascadeLlm,
   type OpenAIChatClient,
+  type Route,
+  type Router,
   type ToolExecutors,
+  type ToolSpec,
+  workflowTools,
 } from '../index.js'
 import { assertToolrouterError, sharedRouter } from './helpers.ts'
 import { llmServer } from './llm-server.ts'
@@ -461,4 +465,75 @@ test('messageTokens: images count nothing, structured tool results count as thei
   )
   const scalar = { role: 'tool', content: [{ type: 'tool-result', toolCallId: 'c', toolName: 't', output: { type: 'json', value: 42 } }] }
   t.true(messageTokens([scalar]) > messageTokens([{ role: 'tool', content: [] }]))
+})
+
+test('Cascade.runChain tells the LLM which local tool failed and how, thrown or returned', async (t) => {
+  const specs: ToolSpec[] = [
+    { name: 'lookup_order', parameters: { type: 'object', properties: { order_id: { type: 'string' } }, required: ['order_id'] } },
+    { name: 'refund_order', parameters: { type: 'object', properties: { order_id: { type: 'string' } }, required: ['order_id'] } },
+  ]
+  // Workflows without an error result: a returned error goes to the LLM too.
+  const train = [
+    {
+      request: 'refund A1',
+      steps: [
+        { tool: 'lookup_order', args: { order_id: 'A1' }, result: { amount: 5 } },
+        { tool: 'refund_order', args: { order_id: 'A1' }, result: { ok: true } },
+      ],
+    },
+  ]
+  // A stand-in for a trained router: the lookup, then the refund, then finish.
+  const router = (): Router => {
+    let n = 0
+    const script = [
+      { tool: 'lookup_order', args: { order_id: 'A1' } },
+      { tool: 'refund_order', args: { order_id: 'A1' } },
+      { tool: '__finish__', args: {} },
+    ]
+    const route = (): Route => ({
+      confidence: 0.99,
+      alternatives: [],
+      spans: [],
+      abstained: false,
+      reason: 'confident',
+      missing: [],
+      invalid: [],
+      complete: true,
+      ...script[Math.min(n++, script.length - 1)],
+    })
+    return { tools: workflowTools(specs, train), route } as unknown as Router
+  }
+  const { client, sent } = fakeOpenAI([{ content: 'The refund service is down.' }, { content: 'No such order.' }, { content: 'Refunded.' }])
+  const llm = openaiChat(client, { model: 'm' })
+  const hints: Array<string | undefined> = []
+  const recording: CascadeLlm<'openai'> = {
+    format: 'openai',
+    call: (req) => {
+      hints.push(req.hint)
+      return llm.call(req)
+    },
+  }
+  const thrown = new Cascade({
+    router: router(),
+    llm: recording,
+    tools: {
+      lookup_order: () => ({ amount: 5 }),
+      refund_order: () => {
+        throw new Error('the refund service is down')
+      },
+    },
+  })
+  const r = await thrown.runChain('refund A1')
+  t.is(r.handover?.reason, 'tool_error')
+  t.is(hints[0], 'The tool refund_order was called with {"order_id":"A1"} and failed: the refund service is down.')
+  t.like(sent[0].at(-1), { role: 'system', content: hints[0] })
+  const returned = new Cascade({ router: router(), llm: recording, tools: { lookup_order: () => ({ error: { message: 'no such order' } }) } })
+  const r2 = await returned.runChain('refund A1')
+  t.is(r2.handover?.reason, 'tool_error')
+  t.is(hints[1], 'The tool lookup_order was called with {"order_id":"A1"} and failed: no such order.')
+  // Handed over for another reason, there is nothing to note.
+  const other = new Cascade({ router: router(), llm: recording, tools: {} })
+  t.is((await other.runChain('refund A1')).handover?.reason, 'no_executor')
+  t.is(hints.length, 3)
+  t.is(hints[2], undefined)
 })

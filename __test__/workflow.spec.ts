@@ -4,6 +4,7 @@
  * multi-call traces, and the chain runner (local steps, then a handover with synthetic history).
  */
 import test from 'ava'
+import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import {
@@ -665,4 +666,210 @@ test('misuse throws INVALID_ARGUMENT', async (t) => {
   t.throws(() => router.next('x', [{ tool: '', args: {} }]), { code: 'INVALID_ARGUMENT' })
   await t.throwsAsync(runChain({ router, request: 'x', tools: {}, maxSteps: 0 }), { code: 'INVALID_ARGUMENT' })
   await t.throwsAsync(runChain({ router, request: 'x', tools: { a: 3 as unknown as () => unknown } }), { code: 'INVALID_ARGUMENT' })
+})
+
+/** A stand-in for a trained router: its `n`-th route is `script[n]`'s (the last one after that), confident and complete. */
+function scripted(tools: ToolSpec[], script: Array<Partial<Route>>, seen: Array<readonly string[] | undefined> = []): Router {
+  let n = 0
+  const route = (_text: string, opts?: { exclude?: readonly string[] }): Route => {
+    seen.push(opts?.exclude)
+    const r = script[Math.min(n++, script.length - 1)]
+    return { tool: null, confidence: 0.99, alternatives: [], args: {}, spans: [], abstained: false, reason: 'confident', missing: [], invalid: [], complete: true, ...r }
+  }
+  return { tools, route } as unknown as Router
+}
+
+test('an empty argument value is found nowhere: examples and argument sources are built, no endless search', (t) => {
+  // In a child process: the search that never ended blocked the event loop, which no ava timeout interrupts.
+  const source = new URL('../ts/workflow.ts', import.meta.url).href
+  const code = `
+    import wf from ${JSON.stringify(source)}
+    const { examplesFromWorkflows, workflowTools } = wf
+    const steps = [
+      { tool: 'lookup_order', args: { order_id: 'A1' }, result: { amount: 5 } },
+      { tool: 'send_email', args: { to: 'ben@x.io', cc: '', bcc: '  ', tags: [], note: [''] }, result: { ok: true } },
+    ]
+    const ws = [{ request: 'refund order A1 and email Ben', steps }, { request: 'refund order A1.', steps: steps.slice(1) }]
+    const tools = workflowTools([], ws)
+    const sources = tools.find((x) => x.name === '__finish__').parameters['x-toolrouter-workflow'].sources
+    console.log(JSON.stringify({ examples: examplesFromWorkflows(ws), sources }))
+  `
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 30_000 })
+  t.is(child.error, undefined, 'the child ended in time')
+  t.is(child.status, 0, child.stderr)
+  const out = JSON.parse(child.stdout) as { examples: { tool: string; args: Record<string, unknown> }[]; sources: Record<string, Record<string, [string, number, number][]>> }
+  t.deepEqual(
+    out.examples.map((e) => e.tool),
+    ['lookup_order', 'send_email', '__finish__', 'send_email', '__finish__'],
+  )
+  t.deepEqual(out.examples[0].args, { order_id: 'A1' })
+  // An empty value is held by no source, not even the request.
+  t.true(out.sources.send_email.cc.every(([, held]) => held === 0))
+})
+
+test('a tool error is read from the top-level `error` field, whatever its form; null, false and empty are no error', async (t) => {
+  const train = refunds(4, 5)
+  const tools = workflowTools(TOOLS, train)
+  const run = (result: unknown) => {
+    let refunds_ = 0
+    const router = scripted(tools, [
+      { tool: 'lookup_order', args: { order_id: 'A1' } },
+      { tool: 'refund_order', args: { order_id: 'A1', amount: 5 } },
+      { tool: '__finish__' },
+    ])
+    const executors = {
+      lookup_order: () => result,
+      refund_order: () => {
+        refunds_++
+        return { refunded: 5 }
+      },
+    }
+    return runChain({ router, request: 'refund A1', tools: executors }).then((r) => ({ r, refunds: refunds_ }))
+  }
+  const many: Record<string, unknown> = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`f${i}`, i]))
+  const failing: Array<[unknown, string]> = [
+    [{ error: 'order not found' }, 'order not found'],
+    [{ error: { message: 'order not found', code: 404 } }, 'order not found'],
+    [JSON.stringify({ error: { message: 'order not found', code: 404 } }), 'order not found'],
+    [{ ...many, error: 'order not found' }, 'order not found'],
+    [{ error: { code: 404 } }, '{"code":404}'],
+  ]
+  for (const [result, message] of failing) {
+    const { r, refunds: n } = await run(result)
+    t.is(r.handover?.reason, 'tool_error', JSON.stringify(result))
+    t.is(r.handover?.error, message)
+    t.is(n, 0, 'no refund after a failed lookup')
+  }
+  for (const result of [{ amount: 5, error: null }, { amount: 5, error: false }, { amount: 5, error: '' }, { amount: 5, error: 0 }]) {
+    const { r, refunds: n } = await run(result)
+    t.is(r.status, 'done', JSON.stringify(result))
+    t.is(n, 1)
+  }
+  // Training counts the same errors.
+  const errorResults = (results: unknown[]): unknown =>
+    recorded(workflowTools(TOOLS, [{ request: 'refund order A1', steps: results.map((result) => ({ tool: 'lookup_order', args: { order_id: 'A1' }, result })) }]), 'errorResults')
+  t.is(errorResults(failing.map(([r]) => r)), failing.length)
+  t.is(errorResults([{ error: null }, { error: false }, { error: '' }, { data: 1, error: null }]), 0)
+})
+
+test('next() copies a value from a result that has a `result` or `args` key of its own', (t) => {
+  for (const wrap of [(x: object) => x, (x: object) => ({ result: x }), (x: object) => ({ args: x })]) {
+    const train: Workflow[] = Array.from({ length: 10 }, (_, i) => {
+      const id = `A${100 + i}`
+      return {
+        request: `refund ${id}`,
+        steps: [
+          { tool: 'lookup_order', args: { order_id: id }, result: wrap({ order_id: id, amount: 10 + i }) },
+          { tool: 'refund_order', args: { order_id: id, amount: 10 + i }, result: { ok: true } },
+        ],
+      }
+    })
+    // The tagger found the order id in the request; the amount is only in the lookup's result.
+    const router = scripted(workflowTools(TOOLS, train), [{ tool: 'refund_order', args: { order_id: 'A777' }, missing: ['amount'], complete: false }])
+    const steps = [{ tool: 'lookup_order', args: { order_id: 'A777' }, result: wrap({ order_id: 'A777', amount: 42 }) }]
+    const r = nextStep(router, 'refund A777', steps)
+    t.deepEqual(r.args, { order_id: 'A777', amount: 42 }, JSON.stringify(wrap({})))
+    t.true(r.complete)
+  }
+})
+
+test('runChain hands a result with a cycle over as a tool error; a state with one renders', async (t) => {
+  const cyclic: Record<string, unknown> = { refunded: 5 }
+  cyclic.self = cyclic
+  let refunds_ = 0
+  const router = scripted(workflowTools(TOOLS), [
+    { tool: 'lookup_order', args: { order_id: 'A1' } },
+    { tool: 'refund_order', args: { order_id: 'A1', amount: 5 } },
+    { tool: '__finish__' },
+  ])
+  const run = await runChain({
+    router,
+    request: 'refund A1',
+    tools: {
+      lookup_order: () => ({ order_id: 'A1', amount: 5 }),
+      refund_order: () => {
+        refunds_++
+        return cyclic
+      },
+    },
+  })
+  t.is(refunds_, 1)
+  t.is(run.status, 'handover')
+  t.is(run.handover?.reason, 'tool_error')
+  t.regex(run.handover?.error ?? '', /not JSON-serialisable/)
+  t.deepEqual(run.handover?.failed, { tool: 'refund_order', args: { order_id: 'A1', amount: 5 } })
+  t.deepEqual(
+    run.steps.map((s) => s.tool),
+    ['lookup_order'],
+  )
+  t.is(run.history.length, 2, 'the lookup that ran is kept')
+  // A cycle of objects alone (no field to stop at) renders, and next() reads it.
+  const a: Record<string, unknown> = { id: 'A1' }
+  a.parent = { child: a }
+  t.is(renderState('refund A1', [{ tool: 'lookup_order', args: {}, result: a }]), 'refund A1 | lookuporder → id=A1')
+  const b: Record<string, unknown> = {}
+  b.parent = { child: b }
+  t.is(renderState('refund A1', [{ tool: 'lookup_order', args: {}, result: b }]), 'refund A1 | lookuporder → ')
+  const again = scripted(workflowTools(TOOLS), [{ tool: 'refund_order', args: { order_id: 'A1', amount: 5 } }])
+  t.is(nextStep(again, 'refund A1', [{ tool: 'lookup_order', args: {}, result: b }]).tool, 'refund_order')
+})
+
+test('workflowsFromTraces: a call whose arguments do not parse ends an unfinished workflow, no finish is taught', (t) => {
+  const user = { role: 'user', content: 'refund A1' }
+  const call = (id: string, name: string, args: string) => ({ id, type: 'function', function: { name, arguments: args } })
+  const call1 = { role: 'assistant', content: null, tool_calls: [call('c1', 'lookup_order', '{"order_id":"A1"}')] }
+  const res1 = { role: 'tool', tool_call_id: 'c1', content: '{"order_id":"A1","amount":5}' }
+  const cut = { role: 'assistant', content: null, tool_calls: [call('c2', 'refund_order', '{"order_id":"A1","amou')] }
+  const wfs = workflowsFromTraces([{ request: { messages: [user, call1, res1] }, response: { choices: [{ finish_reason: 'length', message: cut }] } }], {
+    format: 'openai',
+  })
+  t.deepEqual(wfs, [{ request: 'refund A1', steps: [{ tool: 'lookup_order', args: { order_id: 'A1' }, result: { order_id: 'A1', amount: 5 } }], finished: false }])
+  t.deepEqual(
+    examplesFromWorkflows(wfs).map((e) => e.tool),
+    ['lookup_order'],
+  )
+  // Beside a good call, the good call and its result are kept, and nothing after them.
+  const both = { role: 'assistant', content: null, tool_calls: [call('c1', 'lookup_order', '{"order_id":"A1"}'), call('c2', 'refund_order', '{"order_id')] }
+  const res2 = { role: 'tool', tool_call_id: 'c2', content: 'invalid arguments' }
+  const answer = { role: 'assistant', content: 'Done.' }
+  const [w] = workflowsFromTraces([{ request: { messages: [user, both, res1, res2] }, response: { choices: [{ message: answer }] } }], { format: 'openai' })
+  t.deepEqual(w, { request: 'refund A1', steps: [{ tool: 'lookup_order', args: { order_id: 'A1' }, result: { order_id: 'A1', amount: 5 } }], finished: false })
+  // Anthropic: a tool_use whose input is no object.
+  const anthropic = {
+    request: { messages: [{ role: 'user', content: 'refund A1' }] },
+    response: { content: [{ type: 'tool_use', id: 't1', name: 'lookup_order', input: '{"order' }] },
+  }
+  t.deepEqual(workflowsFromTraces([anthropic], { format: 'anthropic' }), [])
+})
+
+test('next() takes `finish` in `exclude`, the name it answers for the end', async (t) => {
+  const { router } = await sharedRouter()
+  const request = 'refund order A5150'
+  const lookup = { tool: 'lookup_order', args: { order_id: 'A5150' }, result: { order_id: 'A5150', status: 'delivered', amount: 88 } }
+  const steps = [lookup, { tool: 'refund_order', args: { order_id: 'A5150', amount: 88 }, result: { refunded: 88 } }]
+  t.is(router.next(request, steps, { threshold: 0 }).tool, FINISH)
+  const r = router.next(request, steps, { threshold: 0, exclude: [FINISH] })
+  t.not(r.tool, FINISH)
+  t.false(r.alternatives.some((a) => a.tool === FINISH))
+  // Given before the first call, where next() excludes it itself: once.
+  const seen: Array<readonly string[] | undefined> = []
+  nextStep(scripted(workflowTools(TOOLS, refunds(4, 5)), [{ tool: 'lookup_order', args: { order_id: 'A5150' } }], seen), request, [], { exclude: [FINISH, 'refund_order'] })
+  t.deepEqual(seen[0], ['__finish__', 'refund_order'])
+  t.throws(() => router.next(request, steps, { exclude: FINISH as unknown as string[] }), { code: 'INVALID_ARGUMENT' })
+})
+
+test('facts keep the letters of every script in their keys; ASCII keys and older routers read as before', (t) => {
+  t.is(numberFacts('сумма', 4)[0], 'суммаge1')
+  t.is(numberFacts('金额', 4)[0], '金额ge1')
+  t.is(numberFacts('Größe', 4)[0], 'größege1')
+  t.is(numberFacts('customer.tier_2', 4)[0], 'customertier2ge1')
+  const steps = [{ tool: 'lookup_order', args: { order_id: 'A1' }, result: { сумма: 730, количество: 2, 金额: 900, статус: 'новый' } }]
+  const text = renderState('refund A1', steps)
+  for (const fact of ['суммаge500', 'количествоge2', '金额ge500', 'статусновый']) t.true(text.includes(` ${fact}`), `${fact}: ${text}`)
+  t.false(text.includes('valuege'), text)
+  // A router trained on version 3 reads the keys as it was trained on them.
+  const v3: ToolSpec = { name: '__finish__', parameters: { type: 'object', properties: {}, 'x-toolrouter-facts': 3 } }
+  t.true(stateFor({ tools: [...TOOLS, v3] }, 'refund A1', steps).includes(' valuege500'))
+  const ascii = [{ tool: 'lookup_order', args: { order_id: 'A1' }, result: { amount: 730, 'customer.tier': 'gold', ok: true } }]
+  t.is(stateFor({ tools: [...TOOLS, v3] }, 'refund A1', ascii), renderState('refund A1', ascii))
 })

@@ -472,7 +472,8 @@ export class Cascade<F extends HistoryFormat = HistoryFormat> {
    * Runs a multi-step workflow for `request` with {@link runChain}: this cascade's router (trained on
    * workflows), tools and threshold run the steps locally while each is confident and complete; the
    * rest goes to this cascade's LLM, once, with the request and the synthetic history of the steps
-   * already run, and all tools offered. The LLM's turn is the result's `llm`.
+   * already run, and all tools offered; a local tool that failed is named, with its error, in the
+   * request's `hint` (as {@link Cascade.run} notes one). The LLM's turn is the result's `llm`.
    * @example
    * ```ts
    * const r = await cascade.runChain('refund order A123')
@@ -493,13 +494,21 @@ export class Cascade<F extends HistoryFormat = HistoryFormat> {
       signal: options.signal,
       format: this.#format,
       minConfidence: this.#minConfidence,
-      llm: ({ history }) =>
-        this.#llm.call({
+      llm: ({ history, error, failed }) => {
+        // A local tool that failed is noted as run() notes it: a call that threw is not in the
+        // history, and a returned error is easy to read past.
+        const note =
+          failed === undefined
+            ? undefined
+            : `The tool ${failed.tool} was called with ${JSON.stringify(failed.args)} and failed: ${error ?? 'no message'}.`
+        return this.#llm.call({
           messages: [{ role: 'user', content: request }, ...history],
           tools: this.#allSpecs(),
           toolChoice: 'auto',
+          ...(note === undefined ? {} : { hint: note }),
           signal: options.signal,
-        }),
+        })
+      },
     })
   }
 

@@ -67,14 +67,16 @@ export const FINISH_LABEL = '__finish__'
 
 /**
  * The schema key of {@link FINISH_TOOL} that says which threshold facts the router was trained on
- * ({@link numberFacts}): 3, both sides of each threshold and a fact per yes/no or one-word field
- * ({@link valueFacts}); 2, the numbers' facts alone; absent in routers trained before, which saw only
- * the `ge` side. {@link Router.next} renders a state as its router was trained on it.
+ * ({@link numberFacts}): 4, as 3 with the letters and digits of every script kept in the facts' keys
+ * (`сумма`, `金额`; 3 kept a-z and 0-9 alone, and such keys became `value`); 3, both sides of each
+ * threshold and a fact per yes/no or one-word field ({@link valueFacts}); 2, the numbers' facts
+ * alone; absent in routers trained before, which saw only the `ge` side. {@link Router.next} renders
+ * a state as its router was trained on it.
  */
 const FACTS_KEY = 'x-toolrouter-facts'
 
 /** The threshold facts {@link renderState} writes (see {@link FACTS_KEY}). */
-const FACTS_VERSION = 3
+const FACTS_VERSION = 4
 
 /** The pseudo-tool that ends a workflow: no arguments. Add it to the tools of a workflow router ({@link workflowTools}). */
 export const FINISH_TOOL: ToolSpec = {
@@ -177,9 +179,13 @@ const GRID: readonly number[] = (() => {
   return out
 })()
 
-/** `customer.tier` → `customertier`: the key as one lower-case alphanumeric word. */
-function factKey(key: string): string {
-  const k = key.toLowerCase().replace(/[^a-z0-9]/g, '')
+/**
+ * `customer.tier` → `customertier`, `Größe` → `größe`: the key as one lower-case word of letters and
+ * digits (facts version 4; before it, of a-z and 0-9 alone, see {@link FACTS_KEY}).
+ */
+function factKey(key: string, version: number = FACTS_VERSION): string {
+  const lower = key.toLowerCase()
+  const k = version >= 4 ? lower.replace(/[^\p{L}\p{N}]/gu, '') : lower.replace(/[^a-z0-9]/g, '')
   return k === '' ? 'value' : k
 }
 
@@ -205,7 +211,7 @@ export function numberFacts(key: string, value: number): string[] {
 function factsAt(key: string, value: number, version: number): string[] {
   if (typeof key !== 'string') throw invalid('key', 'expected a string')
   if (typeof value !== 'number' || !Number.isFinite(value)) return []
-  const k = factKey(key)
+  const k = factKey(key, version)
   const above = (v: number, name: string): string[] =>
     version >= 2 ? GRID.filter((g) => g > v && g <= 10 * v).map((g) => `${k}${name}${g}`) : []
   if (value >= 1) return [...GRID.filter((g) => g <= value).map((g) => `${k}ge${g}`), ...above(value, 'lt')]
@@ -218,25 +224,40 @@ function factsAt(key: string, value: number, version: number): string[] {
  * `approvedfalse`, `status=lost` is `statuslost`), one word that the n-gram bag keeps whole, so a
  * branch on a status or a flag has a feature of its own, as a threshold has (facts version 3).
  */
-function valueFacts(key: string, v: unknown): string[] {
-  if (typeof v === 'boolean') return [`${factKey(key)}${String(v)}`]
-  if (typeof v === 'string' && /^\p{L}{1,20}$/u.test(v.trim())) return [`${factKey(key)}${v.trim().toLowerCase()}`]
+function valueFacts(key: string, v: unknown, version: number): string[] {
+  if (typeof v === 'boolean') return [`${factKey(key, version)}${String(v)}`]
+  if (typeof v === 'string' && /^\p{L}{1,20}$/u.test(v.trim())) return [`${factKey(key, version)}${v.trim().toLowerCase()}`]
   return []
 }
 
 /** A string that is a plain decimal number, as results often carry amounts. */
 const NUMERIC = /^-?\d+(\.\d+)?$/
 
-/** Flattens a result to `[key, value]` fields: nested keys joined with `.`, arrays as their first items and `key.n`. */
-function fields(v: unknown, prefix: string, out: [string, unknown][]): void {
+/** Deepest nesting of a result flattened into fields; deeper values render whole. */
+const MAX_DEPTH = 16
+
+/**
+ * Flattens a result to `[key, value]` fields: nested keys joined with `.`, arrays as their first
+ * items and `key.n`. A value that contains itself is not followed into again (`ancestors`: the
+ * objects and arrays the path to `v` went through).
+ */
+function fields(v: unknown, prefix: string, out: [string, unknown][], ancestors: object[] = []): void {
   if (out.length >= MAX_FIELDS) return
+  if (typeof v === 'object' && v !== null) {
+    if (ancestors.includes(v)) return
+    if (ancestors.length >= MAX_DEPTH) {
+      out.push([prefix === '' ? 'result' : prefix, v])
+      return
+    }
+  }
+  const inner = typeof v === 'object' && v !== null ? [...ancestors, v] : ancestors
   if (isObj(v)) {
-    for (const [k, x] of Object.entries(v)) fields(x, prefix === '' ? k : `${prefix}.${k}`, out)
+    for (const [k, x] of Object.entries(v)) fields(x, prefix === '' ? k : `${prefix}.${k}`, out, inner)
     return
   }
   if (Array.isArray(v) && !v.every((x) => x === null || typeof x !== 'object')) {
     out.push([`${prefix === '' ? 'items' : prefix}.n`, v.length])
-    v.slice(0, MAX_ITEMS).forEach((x, i) => fields(x, `${prefix === '' ? 'items' : prefix}.${i}`, out))
+    v.slice(0, MAX_ITEMS).forEach((x, i) => fields(x, `${prefix === '' ? 'items' : prefix}.${i}`, out, inner))
     return
   }
   if (Array.isArray(v) && v.length > MAX_ITEMS) {
@@ -262,10 +283,21 @@ function parsed(result: unknown): unknown {
   return result
 }
 
-/** The message of a result that reports an error (an `Error`, or an `error` field), else undefined. */
+/**
+ * The message of a result that reports an error, else undefined: an `Error`, or a result (or JSON
+ * text of one) whose top-level `error` is set (not null, false, 0 or empty); an object's `message`, else
+ * its JSON.
+ */
 function errorOf(result: unknown): string | undefined {
-  const e = resultFields(result).find(([k]) => k === 'error')
-  return e === undefined ? undefined : valueText(e[1], MAX_VALUE)
+  const r = parsed(result)
+  if (r instanceof Error) return valueText(r.message, MAX_VALUE) || r.name || 'Error'
+  if (!isObj(r) || !Object.hasOwn(r, 'error')) return undefined
+  const e = r.error
+  // Set: not null, false, 0 (a status code of success) or empty.
+  if (e === undefined || e === null || e === false || e === 0) return undefined
+  const message = isObj(e) && typeof e.message === 'string' && e.message.trim() !== '' ? e.message : e
+  const text = valueText(message, MAX_VALUE)
+  return text === '' ? undefined : text
 }
 
 /** The fields of a result, for rendering and facts. */
@@ -345,7 +377,7 @@ function renderAt(request: string, steps: readonly WorkflowStep[], version: numb
     for (const [k, v] of resultFields(s.result)) {
       if (typeof v === 'number') facts.push(...factsAt(k, v, version))
       else if (typeof v === 'string' && NUMERIC.test(v.trim())) facts.push(...factsAt(k, Number(v), version))
-      else if (version >= 3) facts.push(...valueFacts(k, v))
+      else if (version >= 3) facts.push(...valueFacts(k, v, version))
     }
   })
   if (facts.length > 0) parts.push(`facts ${facts.join(' ')}`)
@@ -360,6 +392,8 @@ const ALNUM = /[\p{L}\p{N}]/u
 
 /** Where `needle` occurs in `text` as whole words (not inside a longer word or number), avoiding `taken`. */
 function findWord(text: string, needle: string, taken: [number, number][]): number {
+  // An empty needle is found nowhere (and would not move `indexOf` on).
+  if (needle === '') return -1
   const hay = text.toLowerCase()
   const n = needle.toLowerCase()
   const sameLength = hay.length === text.length && n.length === needle.length
@@ -388,7 +422,8 @@ function spansIn(text: string, args: Record<string, unknown>): Span[] | undefine
     for (const v of Array.isArray(value) ? value : [value]) {
       if (typeof v !== 'string' && typeof v !== 'number') continue
       const needle = typeof v === 'number' ? num(v) : clean(v, MAX_VALUE)
-      if (needle === '') return undefined
+      // An empty value has no words to point at.
+      if (needle === '') continue
       const at = findWord(text, needle, taken)
       if (at < 0) return undefined
       taken.push([at, at + needle.length])
@@ -776,28 +811,31 @@ interface Call {
   args: Record<string, unknown>
 }
 
-/** Calls in an assistant message (undefined: not an assistant message). */
-function callsOf(m: Obj, format: WorkflowTraceFormat): Call[] | undefined {
+/**
+ * Calls in an assistant message, and how many it made that cannot be read (arguments that do not
+ * parse, as in a reply cut off at the token limit; no tool name); undefined: not an assistant message.
+ */
+function callsOf(m: Obj, format: WorkflowTraceFormat): { calls: Call[]; dropped: number } | undefined {
   if (m.role !== 'assistant') return undefined
+  const call = (id: unknown, tool: unknown, rawArgs: unknown): Call | undefined => {
+    const args = argsObject(rawArgs)
+    if (args === undefined || typeof tool !== 'string' || tool === '') return undefined
+    return { id: typeof id === 'string' ? id : undefined, tool, args }
+  }
   const calls: (Call | undefined)[] =
     format === 'openai'
-      ? arr(m.tool_calls)
-          .filter(isObj)
-          .map((c) => {
-            const f = isObj(c.function) ? c.function : undefined
-            const args = argsObject(f?.arguments)
-            return f && args ? { id: typeof c.id === 'string' ? c.id : undefined, tool: String(f.name), args } : undefined
-          })
+      ? arr(m.tool_calls).map((c) => {
+          const f = isObj(c) && isObj(c.function) ? c.function : undefined
+          return f === undefined ? undefined : call((c as Obj).id, f.name, f.arguments)
+        })
       : arr(m.content)
           .filter(isObj)
           .filter((p) => p.type === (format === 'anthropic' ? 'tool_use' : 'tool-call'))
-          .map((p) => {
-            const args = argsObject(format === 'anthropic' ? p.input : (p.input ?? p.args))
-            const id = format === 'anthropic' ? p.id : p.toolCallId
-            const tool = String(format === 'anthropic' ? p.name : p.toolName)
-            return args ? { id: typeof id === 'string' ? id : undefined, tool, args } : undefined
-          })
-  return calls.filter((c): c is Call => c !== undefined && c.tool !== '')
+          .map((p) =>
+            format === 'anthropic' ? call(p.id, p.name, p.input) : call(p.toolCallId, p.toolName, p.input ?? p.args),
+          )
+  const read = calls.filter((c): c is Call => c !== undefined)
+  return { calls: read, dropped: calls.length - read.length }
 }
 
 /** Tool results carried by a message: call id → result. */
@@ -839,14 +877,19 @@ function workflowOfRecord(rec: Obj, format: WorkflowTraceFormat): Workflow | und
   const request = textOf(msgs[at].content) as string
   const steps: (WorkflowStep & { id?: string })[] = []
   let finished = false
+  // A call that cannot be read (a reply cut off in its arguments) ends the workflow there,
+  // unfinished: what the LLM did next is not known (it did not answer without a call).
+  let broken = false
   for (const m of msgs.slice(at + 1)) {
-    const calls = callsOf(m, format)
-    if (calls !== undefined) {
-      if (calls.length === 0) {
+    const got = callsOf(m, format)
+    if (got !== undefined) {
+      if (broken) break
+      if (got.calls.length === 0 && got.dropped === 0) {
         finished = true
         break
       }
-      for (const c of calls) steps.push({ tool: c.tool, args: c.args, ...(c.id ? { id: c.id } : {}) })
+      for (const c of got.calls) steps.push({ tool: c.tool, args: c.args, ...(c.id ? { id: c.id } : {}) })
+      if (got.dropped > 0) broken = true
       continue
     }
     for (const [id, result] of resultsOf(m, format)) {
@@ -1049,13 +1092,15 @@ function provenanceOf(router: Router): Provenance | undefined {
 
 /** The value of `source` in the latest step that has it, with where it is in the rendered state. */
 function lookup(source: string, steps: readonly WorkflowStep[], text: string): { value: unknown; start: number } | undefined {
-  const m = /^(.*)\.(result|args)\.(.*)$/.exec(source)
-  if (m === null) return undefined
-  const [, tool, kind, key] = m
   for (let i = steps.length - 1; i >= 0; i--) {
     const s = steps[i]
-    if (s.tool !== tool) continue
-    const field = kind === 'result' ? resultFields(s.result).find(([k]) => k === key) : Object.entries(s.args ?? {}).find(([k]) => k === key)
+    // `<tool>.result.<key>` or `<tool>.args.<key>`, the tool one of the steps' (a key may hold
+    // `.result.` itself: `lookup_order.result.result.amount` is the `result.amount` of the lookup).
+    const result = `${s.tool}.result.`
+    const args = `${s.tool}.args.`
+    let field: [string, unknown] | undefined
+    if (source.startsWith(result)) field = resultFields(s.result).find(([k]) => k === source.slice(result.length))
+    if (field === undefined && source.startsWith(args)) field = Object.entries(s.args ?? {}).find(([k]) => k === source.slice(args.length))
     if (field === undefined) continue
     // The step's segment in the rendered state: the (i + 1)-th ` | ` separator.
     let at = 0
@@ -1259,7 +1304,14 @@ export function nextStep(router: Router, request: string, steps: readonly Workfl
   // A request whose workflows always made a call is not done before its first one: on held-out
   // phrasings the model, having seen `finish` only after a history, could still put it first
   // (docs/eval-workflows.md). The exclusion hands its probability to the tools.
-  const exclude = [...(opts?.exclude ?? []), ...(steps.length === 0 && prov?.emptyFinishes === 0 ? [FINISH_LABEL] : [])]
+  // `finish` is what next() answers for FINISH_LABEL: excluding it excludes that.
+  const given = opts?.exclude
+  if (given !== undefined && (!Array.isArray(given) || given.some((x) => typeof x !== 'string'))) {
+    throw invalid('exclude', 'expected an array of tool names')
+  }
+  const exclude = [
+    ...new Set([...(given ?? []).map((x) => (x === FINISH ? FINISH_LABEL : x)), ...(steps.length === 0 && prov?.emptyFinishes === 0 ? [FINISH_LABEL] : [])]),
+  ]
   const step = (threshold?: number): Route => {
     const o = threshold === undefined ? opts : { ...opts, threshold }
     const routed = snapToWords(router, text, req.length, collapseRepeats(router, router.route(text, exclude.length > 0 ? { ...o, exclude } : o)))
@@ -1313,6 +1365,11 @@ export interface Handover<F extends HistoryFormat> {
    * field) to a router whose training workflows had no error results.
    */
   error?: string
+  /**
+   * The call that failed, when that is the reason: one that threw (it is in neither `steps` nor
+   * `history`), or the last of `steps` (it returned the error).
+   */
+  failed?: WorkflowStep
 }
 
 /** Why a chain went to the LLM. */
@@ -1418,8 +1475,8 @@ export async function runChain<F extends HistoryFormat = 'openai'>(options: RunC
   const opts = minConfidence === undefined ? undefined : { threshold: minConfidence }
   const errorsLearned = provenanceOf(router)?.errorResults !== 0
 
-  const handover = async (route: Route, reason: ChainHandoverReason, error?: string): Promise<ChainResult<F>> => {
-    const h: Handover<F> = { request, steps: [...steps], history: [...history], route, reason, ...(error ? { error } : {}) }
+  const handover = async (route: Route, reason: ChainHandoverReason, error?: string, failed?: WorkflowStep): Promise<ChainResult<F>> => {
+    const h: Handover<F> = { request, steps: [...steps], history: [...history], route, reason, ...(error ? { error } : {}), ...(failed ? { failed } : {}) }
     const out: ChainResult<F> = { status: 'handover', steps, routes, history, handover: h }
     if (llm !== undefined) out.llm = await llm(h)
     return out
@@ -1432,7 +1489,7 @@ export async function runChain<F extends HistoryFormat = 'openai'>(options: RunC
     // After a tool reported an error, a router whose training workflows never had one would only
     // guess what comes next (on new phrasings it said `finish` after a call to the wrong tool).
     const failed = steps.length === 0 ? undefined : errorOf(steps[steps.length - 1].result)
-    if (failed !== undefined && !errorsLearned) return handover(route, 'tool_error', failed)
+    if (failed !== undefined && !errorsLearned) return handover(route, 'tool_error', failed, steps[steps.length - 1])
     if (route.tool === null) return handover(route, route.reason === 'out_of_scope' ? 'out_of_scope' : 'low_confidence')
     if (route.tool === FINISH) return { status: 'done', steps, routes, history }
     if (ran >= maxSteps) return handover(route, 'max_steps')
@@ -1445,15 +1502,19 @@ export async function runChain<F extends HistoryFormat = 'openai'>(options: RunC
     if (fn === undefined) return handover(route, 'no_executor')
     // One id for the tool and the history, so the tool sees the call it is answering.
     const id = newToolCallId(format)
-    let result: unknown
+    let step: WorkflowStep
+    let messages: Array<SyntheticHistoryMap[F][number]>
     try {
-      result = await fn(route.args, { id, signal })
+      step = { tool: route.tool, args: route.args, result: await fn(route.args, { id, signal }) }
+      // Built here: a result the history cannot carry (a cycle) is the tool's failure, not a
+      // rejected chain after the tool ran.
+      messages = toSyntheticHistory({ tool: step.tool, args: step.args, id }, step.result, format)
     } catch (e) {
       throwIfAborted(signal)
-      return handover(route, 'tool_error', e instanceof Error ? e.message : String(e))
+      const error = e instanceof Error ? e.message || e.name : String(e)
+      return handover(route, 'tool_error', error, { tool: route.tool, args: route.args })
     }
-    const step = { tool: route.tool, args: route.args, result }
     steps.push(step)
-    record(step, id)
+    history.push(...messages)
   }
 }
