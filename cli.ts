@@ -415,6 +415,10 @@ async function addToolCommand(opts: AddToolCliOptions): Promise<void> {
   if (stray !== undefined) {
     throw new ToolrouterError('INVALID_ARGUMENT', `example "${stray.text}" is not for a tool in --tool`)
   }
+  const both = (opts.remove ?? []).find((name) => added.some((a) => a.name === name))
+  if (both !== undefined) {
+    throw new ToolrouterError('INVALID_ARGUMENT', `--remove ${both}: that tool is also in --tool (add it or remove it, not both)`)
+  }
   const timings: number[] = []
   // Added first: adding needs the router's trained tools, which a removal may have taken (a
   // two-tool model could not swap one).
@@ -424,9 +428,7 @@ async function addToolCommand(opts: AddToolCliOptions): Promise<void> {
     router.addTool(spec, mine)
     timings.push(Number(process.hrtime.bigint() - t0) / 1e6)
   }
-  for (const name of opts.remove ?? []) {
-    if (!added.some((a) => a.name === name)) router.removeTool(name)
-  }
+  for (const name of opts.remove ?? []) router.removeTool(name)
   await router.save(opts.out)
   const summary = {
     out: resolve(opts.out),

@@ -37,6 +37,7 @@ const CODES: ReadonlySet<string> = new Set<ToolrouterErrorCode>([
   'MODEL_VERSION',
   'IO',
   'ABORTED',
+  'TRAINING_DIVERGED',
   'DEVICE_UNAVAILABLE',
   'INTERNAL',
 ])
@@ -335,6 +336,8 @@ export interface TrainingInfo {
    * and the one that validates better kept (`used`: the taught one). Null without a teacher.
    */
   teacher: { used: boolean; valid_labels: number; valid_teacher: number } | null
+  /** Tools added with {@link Router.addTool} since training (their rows come from their text and examples); absent when none. */
+  added?: string[]
 }
 
 /** What {@link Router.profile} reports: medians in µs per request. */
@@ -622,8 +625,10 @@ export class Router {
       throw invalid('threads', `expected an integer from 1 to 1024, got ${String(threads)}`)
     }
     const t = opts.threshold ?? this.#threshold
+    // The schemas of the tools the batch starts with: an addTool while it runs replaces #args.
+    const args = this.#args
     const json = await callAsync(() => this.#native.routeBatchWire(texts, t, threads, opts.signal), opts.signal)
-    return routesFromWire(json).map((r) => this.#args.check(r))
+    return routesFromWire(json).map((r) => args.check(r))
   }
 
   /** Routes every example and scores the classifier, its calibration and its decisions at the threshold. */
@@ -681,8 +686,11 @@ export class Router {
 
   /**
    * Adds a tool without retraining, in a few milliseconds: its output row is made from its name,
-   * description and argument names, and refined by a few example requests when given. A tool of
-   * the same name is replaced. Routers trained with `toolSpace: true` learned to do this; others
+   * description and argument names, and refined by a few example requests when given. An added
+   * tool of the same name is replaced; a tool the router was trained on keeps its trained row (its
+   * spec, description and schema, is replaced; the examples are kept for the next `fit` with
+   * `init`): remove it first to rebuild its row from its text. At most 32 examples per tool are
+   * kept in the model file. Routers trained with `toolSpace: true` learned to do this; others
    * fall back to a linear map fitted on their tools (much less accurate, see docs/eval-tools.md).
    * A `routeBatch`, `evaluate` or `save` already running keeps the tools it started with.
    * @example

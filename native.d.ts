@@ -102,6 +102,10 @@ export interface Progress {
   /** `prepare`, `distill` (the teacher embeds the texts: `step` of `stepsPerEpoch` done), `train` or `done`. With a `teacher` and validation data, a labels-alone run's phases come first, then the taught run's. */
   phase: string
   epoch: number
+  /**
+   * Epochs planned; 0 during `prepare` and `distill` when the count is automatic (it
+   * depends on the examples those phases encode).
+   */
   epochs: number
   step: number
   stepsPerEpoch: number

@@ -348,6 +348,19 @@ test('add-tool adds before it removes: all but one trained tool can be swapped o
   t.is(jsonLines(r.stdout)[0].tools, 2)
 })
 
+test('add-tool refuses a name given to both --tool and --remove', async (t) => {
+  const dir = tempDir(t)
+  const model = await trainQuick(t, dir)
+  const tools = join(dir, 'new-tools.json')
+  writeFileSync(tools, JSON.stringify([{ name: 'set_alarm', description: 'Wake the user up.' }]))
+  const out = join(dir, 'x.trm')
+  // It used to report set_alarm removed and keep it.
+  const r = await cli(['add-tool', '--model', model, '--tool', tools, '--remove', 'set_alarm', '--out', out, '--json'])
+  t.is(r.code, 2)
+  t.regex(r.stderr, /INVALID_ARGUMENT.*set_alarm/)
+  t.false(existsSync(out))
+})
+
 test('add-tool with an example for a tool it does not add exits 2', async (t) => {
   const dir = tempDir(t)
   const model = await trainQuick(t, dir)

@@ -182,6 +182,22 @@ test('fit accepts a valid set and holds nothing out of train', async (t) => {
   t.is(m.overall_accuracy, 1, 'every training row, the out-of-scope ones too')
 })
 
+test('out-of-scope validation rows train when the training rows have none', async (t) => {
+  const { tools, train, test: examples } = await fixtureData()
+  const inScope = train.filter((e) => e.tool !== null)
+  const valid = [...examples.filter((e) => e.tool !== null), { text: 'tell me a joke', tool: null }]
+  // Until 2026-12-07: INTERNAL (an index past the logits) after the first epoch.
+  const router = await new Trainer({ tools, ...SMALL, epochs: 3 }).fit(inScope, { valid })
+  t.true(router.training.warnings.some((w) => w.includes('out-of-scope rows')))
+  t.true(Number.isFinite(router.training.valid_loss))
+})
+
+test('a learning rate that makes training diverge rejects with TRAINING_DIVERGED', async (t) => {
+  const { tools, train } = await fixtureData()
+  const e = await t.throwsAsync(new Trainer({ tools, ...SMALL, epochs: 2, lr: 1e6 }).fit(train))
+  assertToolrouterError(t, e, 'TRAINING_DIVERGED')
+})
+
 test('fit accepts in-memory examples with args and spans', async (t) => {
   const { tools, train } = await fixtureData()
   const extra = [

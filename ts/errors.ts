@@ -18,6 +18,8 @@ export type ToolrouterErrorCode =
   | 'MODEL_VERSION'
   | 'IO'
   | 'ABORTED'
+  /** Training's loss or weights became non-finite (a learning rate far too high); nothing was saved. */
+  | 'TRAINING_DIVERGED'
   | 'DEVICE_UNAVAILABLE'
   | 'INTERNAL'
   /** No prebuilt native addon fits this platform, or its package is not installed. */

@@ -43,6 +43,9 @@ pub enum Error {
     },
     #[error("aborted")]
     Aborted,
+    /// The loss or the weights became non-finite (a learning rate far too high).
+    #[error("training diverged: {reason}")]
+    TrainingDiverged { reason: String },
     #[error("device `{requested}` is not available: {reason}")]
     DeviceUnavailable { requested: String, reason: String },
 
@@ -65,6 +68,7 @@ impl Error {
             Error::ModelVersion { .. } => "MODEL_VERSION",
             Error::Io { .. } => "IO",
             Error::Aborted => "ABORTED",
+            Error::TrainingDiverged { .. } => "TRAINING_DIVERGED",
             Error::DeviceUnavailable { .. } => "DEVICE_UNAVAILABLE",
             Error::Internal(_) | Error::Candle(_) => "INTERNAL",
         }

@@ -980,10 +980,9 @@ pub fn matmul_rates(isa: Isa, m: usize, k: usize, n: usize, min_ms: f64) -> (f64
     let crate_rate = time(&mut || gemm_crate_acc(&a, &b, &mut c, m, k, n));
     let mut forward_rate = crate_rate;
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx512 && m > 0 && k > 0 && n > 0 {
+    if isa == Isa::Avx512 && Isa::detect() == Isa::Avx512 && m > 0 && k > 0 && n > 0 {
         let packed = pack16(&b, k, n);
-        // SAFETY: `isa` is Avx512 only when the CPU reported avx512f (`Isa::detect`, and the
-        // callers pass a model's `isa()`).
+        // SAFETY: the CPU reported avx512f (`Isa::detect`), whatever `isa` the caller passed.
         forward_rate =
             time(&mut || unsafe { gemm_packed16(&a, &packed, &mut c, m, k, n, Init::Add) });
     }

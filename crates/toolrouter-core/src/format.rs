@@ -80,6 +80,13 @@ pub fn to_bytes(router: &Router) -> Result<Vec<u8>> {
                     delta.extend_from_slice(a);
                 }
             }
+            if delta.iter().any(|x| !x.is_finite()) {
+                return Err(Error::TrainingDiverged {
+                    reason: format!(
+                        "weight `{name}` holds non-finite values; the router is not saved"
+                    ),
+                });
+            }
             let n = delta.len() / d.max(1);
             owned.push(("tok_emb.rows".into(), Dtype::U32, vec![n], ids));
             owned.push((
@@ -95,6 +102,12 @@ pub fn to_bytes(router: &Router) -> Result<Vec<u8>> {
             .flatten_all()?
             .to_dtype(candle_core::DType::F32)?
             .to_vec1()?;
+        // Loading refuses such a file: better not to write it (over a good one).
+        if data.iter().any(|x| !x.is_finite()) {
+            return Err(Error::TrainingDiverged {
+                reason: format!("weight `{name}` holds non-finite values; the router is not saved"),
+            });
+        }
         owned.push((
             name.clone(),
             Dtype::F32,
@@ -151,9 +164,29 @@ pub fn to_bytes(router: &Router) -> Result<Vec<u8>> {
                 .map_err(|e| Error::Internal(format!("serialise {n}: {e}")))
         })
         .collect::<Result<Vec<_>>>()?;
-    safetensors::serialize(views, Some(meta))
-        .map_err(|e| Error::Internal(format!("serialise: {e}")))
+    let bytes = safetensors::serialize(views, Some(meta))
+        .map_err(|e| Error::Internal(format!("serialise: {e}")))?;
+    // safetensors writes any header but reads none over 100 MB: refuse here, before a file
+    // that cannot be loaded replaces a good one.
+    let header = bytes.get(..8).map_or(0, |b| {
+        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+    });
+    if header >= MAX_HEADER {
+        return Err(Error::invalid(
+            "router",
+            format!(
+                "its metadata takes {} MB, over the {} MB a model file can hold (very long \
+                 example texts kept for added tools?)",
+                header / 1_000_000,
+                MAX_HEADER / 1_000_000
+            ),
+        ));
+    }
+    Ok(bytes)
 }
+
+/// The largest header `safetensors` 0.6 reads (its `MAX_HEADER_SIZE`).
+const MAX_HEADER: u64 = 100_000_000;
 
 /// Writes the router to `path` atomically (temporary file, fsync, rename).
 pub fn save(router: &Router, path: &Path) -> Result<()> {

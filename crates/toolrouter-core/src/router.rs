@@ -139,6 +139,10 @@ pub struct TrainingInfo {
     /// Training with a teacher: which router was kept; `None` without one (or without the
     /// labels-alone run: no validation data, or `select: false`).
     pub teacher: Option<TeacherReport>,
+    /// Tools added with `add_tool` since training, in the order they were added: their rows
+    /// come from their text and examples, not from training.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub added: Vec<String>,
 }
 
 /// Training with a teacher trains on the labels alone too and keeps the router that validates
@@ -1051,9 +1055,8 @@ impl Router {
                     Some(t) => index.get(t.as_str()).copied(),
                     None => self.cfg.has_none.then_some(n_tools),
                 };
-                let best = (0..p.probs.len())
-                    .max_by(|&a, &b| p.probs[a].total_cmp(&p.probs[b]))
-                    .unwrap_or(0);
+                // As `route` ranks: on a tie the lower index.
+                let best = top_k(&p.probs, 1).first().copied().unwrap_or(0);
                 let raw = softmax_t(&p.logits, 1.0);
                 let answered = top.tool.is_some() && p.probs[best] >= thr;
                 Scored {

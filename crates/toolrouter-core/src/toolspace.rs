@@ -19,6 +19,7 @@
 
 use crate::data::{Example, ToolSpec};
 use crate::error::{Error, Result};
+use crate::grow::REPLAY_PER_LABEL;
 use crate::router::Router;
 use candle_core::Tensor;
 use rand::rngs::StdRng;
@@ -96,8 +97,13 @@ impl Imprinter {
                 by_tool.entry(t).or_default().push(&e.text);
             }
         }
+        // Only trained tools: an added tool's row is this map's own output, and fitting on it
+        // would make the map (refitted after a load) differ from the one fitted before.
         let known: Vec<usize> = (0..router.tools().len())
-            .filter(|&k| by_tool.contains_key(router.tools()[k].name.as_str()))
+            .filter(|&k| {
+                let name = router.tools()[k].name.as_str();
+                by_tool.contains_key(name) && !router.info.added.iter().any(|a| a == name)
+            })
             .collect();
         if known.len() < 2 {
             return Err(Error::invalid(
@@ -286,14 +292,32 @@ fn head(router: &Router) -> Result<(Vec<Vec<f32>>, Vec<f32>)> {
 impl Router {
     /// Adds `spec` as a new tool, routed to from now on, with no training: its output row is
     /// made from its name, description and argument names, and from `examples` (requests for
-    /// it) when given. The examples join the replay sample the model file keeps. A tool of the
-    /// same name is replaced. On error the router is unchanged.
+    /// it) when given. The examples join the replay sample the model file keeps (at most
+    /// [`REPLAY_PER_LABEL`] per tool). An added tool of the same name is replaced. A tool the
+    /// router was trained on keeps its trained row and examples: only its spec (description,
+    /// schema) is replaced and the examples are kept for the next training run; remove it first
+    /// to rebuild its row from its text. On error the router is unchanged.
     pub fn add_tool<S: AsRef<str>>(&mut self, spec: ToolSpec, examples: &[S]) -> Result<()> {
         if spec.name.trim().is_empty() {
             return Err(Error::invalid("tool.name", "must not be empty"));
         }
         if let Some(i) = examples.iter().position(|e| e.as_ref().trim().is_empty()) {
             return Err(Error::invalid("examples", format!("example #{i} is empty")));
+        }
+        let trained = self
+            .tools
+            .iter()
+            .position(|t| t.name == spec.name)
+            .filter(|_| !self.info.added.contains(&spec.name));
+        if let Some(k) = trained {
+            // Replacing its row with one made from text would throw away what training
+            // learned (a re-added trained tool's recall fell from 0.81 to 0.63 on the demo).
+            if k < self.cfg.tool_args.len() {
+                self.cfg.tool_args[k] = self.known_args(&spec);
+            }
+            self.keep_examples(&spec.name, examples);
+            self.tools[k] = spec;
+            return self.rebuild_head();
         }
         if self.imprinter.is_none() {
             self.imprinter = Some(Imprinter::fit(self)?);
@@ -335,13 +359,29 @@ impl Router {
         }
         self.cfg.tool_args = tool_args;
         self.set_head(w, b)?;
+        self.keep_examples(&spec.name, examples);
+        self.info.added.retain(|n| *n != spec.name);
+        self.info.added.push(spec.name.clone());
+        self.tools.push(spec);
+        self.rebuild_head()
+    }
+
+    /// Adds `examples` of `tool` to the replay sample, keeping at most [`REPLAY_PER_LABEL`] of
+    /// that tool (the first ones), as training does: the sample lives in the model file's
+    /// header, which safetensors caps at 100 MB.
+    fn keep_examples<S: AsRef<str>>(&mut self, tool: &str, examples: &[S]) {
+        let have = self
+            .replay
+            .iter()
+            .filter(|e| e.tool.as_deref() == Some(tool))
+            .count();
+        let room = REPLAY_PER_LABEL.saturating_sub(have);
         self.replay.extend(
             examples
                 .iter()
-                .map(|t| Example::new(t.as_ref(), Some(&spec.name))),
+                .take(room)
+                .map(|t| Example::new(t.as_ref(), Some(tool))),
         );
-        self.tools.push(spec);
-        self.rebuild_head()
     }
 
     /// Removes the tool `name`: requests that would have gone to it go to the next best tool or
@@ -362,6 +402,7 @@ impl Router {
             self.cfg.tool_args.remove(k);
         }
         self.replay.retain(|e| e.tool.as_deref() != Some(name));
+        self.info.added.retain(|n| n != name);
         self.rebuild_head()
     }
 

@@ -465,17 +465,43 @@ pub fn fit_with_tool_space(
             .or(tool_space.is_some().then_some(true)),
         ..opts.clone()
     };
-    let router = crate::train::fit_from(init, tools, train, valid, opts, progress, abort)?;
-    match tool_space {
-        Some(ts) => {
-            let ts = ToolSpaceOptions {
-                seed: opts.seed,
-                ..ts.clone()
-            };
-            fit_tool_space(&router, train, valid, &ts, abort)
-        }
-        None => Ok(router),
+    let started = std::time::Instant::now();
+    let Some(ts) = tool_space else {
+        return crate::train::fit_from(init, tools, train, valid, opts, progress, abort);
+    };
+    if opts.architecture != "attention" {
+        return Err(Error::invalid(
+            "architecture",
+            "the tool space needs the attention controller",
+        ));
     }
+    if !ts.margin.is_finite() {
+        return Err(Error::invalid(
+            "toolSpaceMargin",
+            "must be a finite number (in logits)",
+        ));
+    }
+    // `done` only once the stage has run.
+    let done = std::cell::RefCell::new(None);
+    let inner = |p: &crate::train::Progress| {
+        if p.phase == "done" {
+            *done.borrow_mut() = Some(p.clone());
+        } else {
+            progress(p);
+        }
+    };
+    let router = crate::train::fit_from(init, tools, train, valid, opts, &inner, abort)?;
+    let ts = ToolSpaceOptions {
+        seed: opts.seed,
+        ..ts.clone()
+    };
+    let mut router = fit_tool_space(&router, train, valid, &ts, abort)?;
+    router.info.train_seconds = started.elapsed().as_secs_f64();
+    if let Some(mut p) = done.into_inner() {
+        p.elapsed_s = router.info.train_seconds;
+        progress(&p);
+    }
+    Ok(router)
 }
 
 /// Shot counts the bias offsets of added tools are chosen for (see [`choose_offsets`]).

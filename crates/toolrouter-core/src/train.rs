@@ -416,6 +416,11 @@ pub fn fit_from(
     };
     let plain = fit_once(init, tools, train, valid, &plain_opts, progress, abort)?;
     let taught = fit_once(init, tools, train, valid, opts, progress, abort)?;
+    if plain.training().valid_examples == 0 {
+        // The split held nothing out (a handful of examples per tool): nothing to choose by,
+        // and distilling is what such small data was given a teacher for.
+        return Ok(taught);
+    }
     let score = |r: &Router| {
         let t = r.training();
         valid_score(
@@ -501,6 +506,15 @@ fn fit_once(
                 t.name
             ));
         }
+    }
+
+    if n_labels == 1 {
+        warnings.push(
+            "one tool and no out-of-scope examples: every request goes to that tool with \
+             confidence 1; add examples with `tool: null` (requests no tool serves) so that the \
+             router can refuse"
+                .into(),
+        );
     }
 
     // Validation split.
@@ -905,6 +919,14 @@ fn fit_once(
                 });
             }
         }
+        if !(loss_sum / loss_n.max(1) as f64).is_finite() {
+            return Err(Error::TrainingDiverged {
+                reason: format!(
+                    "the training loss is not finite at epoch {epoch} (learning rate {}); lower `lr`",
+                    opts.lr
+                ),
+            });
+        }
         // The epoch's token embeddings back into the model, which validation and the
         // checkpoints read.
         if !frozen {
@@ -927,7 +949,7 @@ fn fit_once(
             steps_per_epoch,
             loss: loss_sum / loss_n.max(1) as f64,
             valid_accuracy: (!va.is_empty()).then_some(v.accuracy),
-            valid_loss: Some(v.loss),
+            valid_loss: (!va.is_empty()).then_some(v.loss),
             valid_tag_f1: v.tag_f1,
             elapsed_s: started.elapsed().as_secs_f64(),
         });
@@ -996,13 +1018,14 @@ fn fit_once(
         epochs_run,
         best_epoch,
         valid_accuracy: (!va.is_empty()).then_some(v.accuracy),
-        valid_loss: Some(v.loss),
+        valid_loss: (!va.is_empty()).then_some(v.loss),
         valid_tag_f1: v.tag_f1,
         train_seconds: started.elapsed().as_secs_f64(),
         warnings,
         replayed,
         calibration: Calibration::default(),
         teacher: None,
+        added: Vec::new(),
     };
     let mut router = Router::from_parts(cfg, encoder, tools.to_vec(), weights, info, device)?;
     let calibration = calibrate(&router, &valid_set, &index, opts.target_precision)?;
@@ -1032,7 +1055,7 @@ fn fit_once(
         steps_per_epoch,
         loss: v.loss,
         valid_accuracy: router.training().valid_accuracy,
-        valid_loss: Some(v.loss),
+        valid_loss: router.training().valid_loss,
         valid_tag_f1: v.tag_f1,
         elapsed_s: started.elapsed().as_secs_f64(),
     });
@@ -1858,7 +1881,7 @@ fn validate(
     };
     // Per chunk: right tools, summed loss, and tag counts (tokens tagged right and non-O,
     // tagged non-O, gold non-O). Chunks run on the thread pool.
-    let chunk_scores = |chunk: &[Encoded]| -> Result<[f64; 5]> {
+    let chunk_scores = |chunk: &[Encoded]| -> Result<[f64; 6]> {
         let ids: Vec<&[u32]> = chunk.iter().map(|e| e.ids.as_slice()).collect();
         let (ids, mask) = Batch::tokens(&ids, device)?;
         let bag = match &table {
@@ -1881,10 +1904,24 @@ fn validate(
             false,
         )?;
         let labels: Vec<u32> = chunk.iter().map(|e| e.label).collect();
-        let ones = vec![1f32; labels.len()];
-        let loss = smoothed_nll(&out.logits, &labels, &ones, 0.0, device)?.to_scalar::<f32>()?
-            as f64
-            * chunk.len() as f64;
+        // An out-of-scope validation row when training had none has no output of its own: it
+        // counts as wrong and stays out of the loss (as `calibrate::nll_at` does).
+        let n_out = out.logits.dim(1)? as u32;
+        let scored: Vec<f32> = labels
+            .iter()
+            .map(|&l| f32::from(u8::from(l < n_out)))
+            .collect();
+        let in_range: Vec<u32> = labels
+            .iter()
+            .map(|&l| if l < n_out { l } else { 0 })
+            .collect();
+        let n_scored: f32 = scored.iter().sum();
+        let loss = if n_scored > 0.0 {
+            smoothed_nll(&out.logits, &in_range, &scored, 0.0, device)?.to_scalar::<f32>()? as f64
+                * n_scored as f64
+        } else {
+            0.0
+        };
         let pred: Vec<u32> = out.logits.argmax(1)?.to_vec1()?;
         let correct = pred.iter().zip(&labels).filter(|(p, l)| p == l).count();
         let (mut tp, mut predicted, mut gold) = (0usize, 0usize, 0usize);
@@ -1911,6 +1948,7 @@ fn validate(
             tp as f64,
             predicted as f64,
             gold as f64,
+            n_scored as f64,
         ])
     };
     use rayon::prelude::*;
@@ -1919,15 +1957,15 @@ fn validate(
         .map(chunk_scores)
         .collect::<Result<Vec<_>>>()?
         .into_iter()
-        .fold([0f64; 5], |mut acc, x| {
+        .fold([0f64; 6], |mut acc, x| {
             acc.iter_mut().zip(x).for_each(|(a, b)| *a += b);
             acc
         });
-    let [correct, loss, tp, predicted, gold] = sums;
+    let [correct, loss, tp, predicted, gold, scored] = sums;
     let tag_f1 = (gold > 0.0).then(|| 2.0 * tp / (predicted + gold).max(1.0));
     Ok(Validation {
         accuracy: correct / va.len() as f64,
-        loss: loss / va.len() as f64,
+        loss: loss / scored.max(1.0),
         tag_f1,
     })
 }

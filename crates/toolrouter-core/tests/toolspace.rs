@@ -332,3 +332,80 @@ fn a_file_whose_replay_examples_are_bad_is_model_invalid() -> Result<()> {
     assert!(err.to_string().contains("replay"), "{err}");
     Ok(())
 }
+
+#[test]
+fn adding_a_trained_tool_again_replaces_its_spec_and_keeps_its_trained_row() -> Result<()> {
+    let (_, space) = routers();
+    let (old, _) = split("test.jsonl");
+    let mut r = space.clone();
+    let before = r.logits(&texts(&old))?;
+    let weather = r
+        .tools()
+        .iter()
+        .find(|t| t.name == "get_weather")
+        .cloned()
+        .expect("a trained tool");
+    let kept = |r: &Router| {
+        r.replay()
+            .iter()
+            .filter(|e| e.tool.as_deref() == Some("get_weather"))
+            .count()
+    };
+    let n_kept = kept(&r);
+    assert!(n_kept > 0);
+    let new_spec = ToolSpec {
+        description: "Weather forecast for a city, today or this week".into(),
+        ..weather
+    };
+    r.add_tool(new_spec.clone(), &["is it sunny in Lima"])?;
+    // Until 2026-12-07 its row was rebuilt from its text, and its kept examples dropped.
+    assert_eq!(r.logits(&texts(&old))?, before);
+    assert_eq!(kept(&r), (n_kept + 1).min(32));
+    let now = r.tools().iter().find(|t| t.name == "get_weather");
+    assert_eq!(now.map(|t| &t.description), Some(&new_spec.description));
+    assert!(r.training().added.is_empty());
+    Ok(())
+}
+
+#[test]
+fn an_added_tool_keeps_at_most_32_examples() -> Result<()> {
+    let (_, space) = routers();
+    let mut r = space.clone();
+    let many: Vec<String> = (0..40)
+        .map(|i| format!("price of stock number {i}"))
+        .collect();
+    r.add_tool(held_tool(), &many)?;
+    r.add_tool(held_tool(), &many)?;
+    let kept = r
+        .replay()
+        .iter()
+        .filter(|e| e.tool.as_deref() == Some(HELD))
+        .count();
+    assert_eq!(kept, 32);
+    assert_eq!(r.training().added, vec![HELD.to_string()]);
+    Ok(())
+}
+
+#[test]
+fn a_classic_router_routes_the_same_after_adding_tools_and_a_save_and_load() -> Result<()> {
+    // Its ridge map is fitted on the first add and refitted after a load: on trained tools only,
+    // so that both fits agree (the refit used to take in the rows of tools added before).
+    let (classic, _) = routers();
+    let (_, new_train) = split("train.jsonl");
+    let (old, new) = split("test.jsonl");
+    let shots: Vec<&str> = texts(&new_train).into_iter().take(5).collect();
+    let mut r = classic.clone();
+    r.add_tool(held_tool(), &shots)?;
+    let news = ToolSpec {
+        name: "get_news".into(),
+        description: "Latest news headlines on a topic".into(),
+        parameters: serde_json::json!({"type": "object", "properties": {"topic": {"type": "string"}}}),
+    };
+    let bytes = format::to_bytes(&r)?;
+    let mut back = format::from_bytes(&bytes, Path::new("mem"), "cpu")?;
+    r.add_tool(news.clone(), &["what's new in sports"])?;
+    back.add_tool(news, &["what's new in sports"])?;
+    let t: Vec<&str> = texts(&old).into_iter().chain(texts(&new)).collect();
+    assert_eq!(back.logits(&t)?, r.logits(&t)?);
+    Ok(())
+}

@@ -779,3 +779,144 @@ fn a_missing_required_argument_takes_a_span_that_fits_its_type_within_the_margin
     assert_eq!(r.args.get("minutes"), Some(&serde_json::json!(15)), "{r:?}");
     assert!(r.complete, "{r:?}");
 }
+
+#[test]
+fn out_of_scope_validation_rows_train_when_training_has_none() {
+    // The validation rows with `tool: null` have no output of their own: they count as wrong
+    // instead of indexing past the logits (this was an INTERNAL error after the first epoch).
+    let abort = AtomicBool::new(false);
+    let (oos, train): (Vec<Example>, Vec<Example>) =
+        examples().into_iter().partition(|e| e.tool.is_none());
+    let valid: Vec<Example> = train.iter().step_by(4).cloned().chain(oos).collect();
+    let opts = TrainOptions {
+        epochs: 3,
+        ..small()
+    };
+    let router = fit(&tools(), &train, Some(&valid), &opts, &|_| {}, &abort).unwrap();
+    let t = router.training();
+    assert!(t.valid_loss.is_some_and(f64::is_finite), "{t:?}");
+    // 12 in-scope rows of 17: the 5 out-of-scope ones can only be wrong.
+    assert!(t.valid_accuracy.unwrap() <= 12.0 / 17.0 + 1e-9, "{t:?}");
+    assert!(t.warnings.iter().any(|w| w.contains("out-of-scope rows")));
+}
+
+#[test]
+fn a_diverging_run_is_training_diverged_not_a_router_that_cannot_be_loaded() {
+    let abort = AtomicBool::new(false);
+    let opts = TrainOptions {
+        epochs: 2,
+        lr: 1e6,
+        ..small()
+    };
+    let Err(e) = fit(&tools(), &examples(), None, &opts, &|_| {}, &abort) else {
+        panic!("a learning rate of 1e6 trained");
+    };
+    assert_eq!(e.code(), "TRAINING_DIVERGED", "{e}");
+}
+
+#[test]
+fn without_validation_rows_no_validation_loss_is_reported() {
+    let abort = AtomicBool::new(false);
+    let opts = TrainOptions {
+        epochs: 2,
+        ..small()
+    };
+    let seen = std::sync::Mutex::new(Vec::new());
+    let router = fit(
+        &tools(),
+        &examples(),
+        None,
+        &opts,
+        &|p| seen.lock().unwrap().push(p.valid_loss),
+        &abort,
+    )
+    .unwrap();
+    assert_eq!(router.training().valid_examples, 0);
+    assert_eq!(router.training().valid_loss, None);
+    assert!(seen.lock().unwrap().iter().all(Option::is_none));
+}
+
+#[test]
+fn one_tool_without_out_of_scope_examples_is_warned_about() {
+    let abort = AtomicBool::new(false);
+    let weather: Vec<Example> = examples()
+        .into_iter()
+        .filter(|e| e.tool.as_deref() == Some("get_weather"))
+        .collect();
+    let opts = TrainOptions {
+        epochs: 2,
+        ..small()
+    };
+    let one = &tools()[..1];
+    let router = fit(one, &weather, None, &opts, &|_| {}, &abort).unwrap();
+    assert!(
+        router
+            .training()
+            .warnings
+            .iter()
+            .any(|w| w.contains("one tool and no out-of-scope")),
+        "{:?}",
+        router.training().warnings
+    );
+    // With out-of-scope examples there is something to learn: no such warning.
+    let mut both = weather.clone();
+    both.extend(examples().into_iter().filter(|e| e.tool.is_none()));
+    let router = fit(one, &both, None, &opts, &|_| {}, &abort).unwrap();
+    assert!(!router
+        .training()
+        .warnings
+        .iter()
+        .any(|w| w.contains("one tool")));
+}
+
+#[test]
+fn the_tool_space_refuses_a_gru_before_training_and_reports_done_last() {
+    use toolrouter_core::toolspace_fit::{fit_with_tool_space, ToolSpaceOptions};
+    let abort = AtomicBool::new(false);
+    let phases = std::sync::Mutex::new(Vec::new());
+    let gru = TrainOptions {
+        architecture: "gru".into(),
+        epochs: 2,
+        ..small()
+    };
+    let ts = ToolSpaceOptions {
+        epochs: 1,
+        ..ToolSpaceOptions::default()
+    };
+    let record = |p: &toolrouter_core::Progress| phases.lock().unwrap().push(p.phase);
+    let Err(e) = fit_with_tool_space(
+        None,
+        &tools(),
+        &examples(),
+        None,
+        &gru,
+        Some(&ts),
+        &record,
+        &abort,
+    ) else {
+        panic!("a GRU tool space trained");
+    };
+    assert_eq!(e.code(), "INVALID_ARGUMENT", "{e}");
+    assert!(phases.lock().unwrap().is_empty(), "trained before refusing");
+    let opts = TrainOptions {
+        epochs: 2,
+        valid_fraction: 0.2,
+        ..small()
+    };
+    let r = fit_with_tool_space(
+        None,
+        &tools(),
+        &examples(),
+        None,
+        &opts,
+        Some(&ts),
+        &record,
+        &abort,
+    )
+    .unwrap();
+    let phases = phases.lock().unwrap();
+    assert_eq!(phases.iter().filter(|p| **p == "done").count(), 1);
+    assert_eq!(phases.last(), Some(&"done"));
+    // The rows the stage calibrated on were held out of both stages.
+    assert!(r.training().valid_examples > 0);
+}

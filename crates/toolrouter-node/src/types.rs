@@ -161,6 +161,8 @@ pub struct Progress {
     /// `prepare`, `distill` (the teacher embeds the texts: `step` of `stepsPerEpoch` done), `train` or `done`. With a `teacher` and validation data, a labels-alone run's phases come first, then the taught run's.
     pub phase: String,
     pub epoch: u32,
+    /// Epochs planned; 0 during `prepare` and `distill` when the count is automatic (it
+    /// depends on the examples those phases encode).
     pub epochs: u32,
     pub step: u32,
     pub steps_per_epoch: u32,
