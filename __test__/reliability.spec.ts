@@ -149,7 +149,7 @@ test('tools.json with 100 000 tools loads; one duplicate name among them is TOOL
   tools.push({ ...tools[12_345] })
   fs.writeFileSync(file, JSON.stringify(tools))
   const e = await t.throwsAsync(() => loadTools(file), { code: 'TOOLS_INVALID' })
-  t.true(e?.message.includes('tool #100000: duplicate tool name `tool_12345`'), e?.message)
+  t.true(e?.message.includes('tools[100000]: duplicate tool name `tool_12345`'), e?.message)
   // In memory, the same check.
   await t.throwsAsync(
     async () => new Trainer({ ...TINY, tools: [{ name: 'a' }, { name: 'a' }] }).fit([{ text: 'x', tool: 'a' }]),

@@ -105,10 +105,11 @@ pub fn parse_tools_bytes(bytes: &[u8], path: &Path) -> Result<Vec<ToolSpec>> {
     let mut seen = HashSet::new();
     let mut tools = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        let tool = tool_from_value(item).map_err(|reason| bad(format!("tool #{i}: {reason}")))?;
+        // The array index, as a JSON path: a parsed `Value` keeps no line numbers.
+        let tool = tool_from_value(item).map_err(|reason| bad(format!("tools[{i}]: {reason}")))?;
         if !seen.insert(tool.name.clone()) {
             return Err(bad(format!(
-                "tool #{i}: duplicate tool name `{}`",
+                "tools[{i}]: duplicate tool name `{}`",
                 tool.name
             )));
         }
@@ -117,46 +118,52 @@ pub fn parse_tools_bytes(bytes: &[u8], path: &Path) -> Result<Vec<ToolSpec>> {
     Ok(tools)
 }
 
-/// Accepts `{name, description, parameters}`, OpenAI's `{type: "function", function: {...}}`
-/// and Anthropic's `{name, description, input_schema}`.
+/// Accepts `{name, description, parameters}`, OpenAI's Chat Completions `{type: "function",
+/// function: {...}}` and Responses `{type: "function", name, ...}`, and Anthropic's `{name,
+/// description, input_schema}`. Errors name the field as the input spells it
+/// (`function.name`, `input_schema.properties`).
 pub fn tool_from_value(item: Value) -> std::result::Result<ToolSpec, String> {
     let Value::Object(mut obj) = item else {
         return Err("expected an object".into());
     };
-    if obj.get("type").and_then(Value::as_str) == Some("function") {
+    let mut at = "";
+    if obj.get("type").and_then(Value::as_str) == Some("function") && obj.contains_key("function") {
         match obj.remove("function") {
             Some(Value::Object(f)) => obj = f,
             _ => return Err("field `function`: expected an object".into()),
         }
+        at = "function.";
     }
     let name = match obj.get("name") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-        Some(Value::String(_)) => return Err("field `name`: empty".into()),
-        Some(_) => return Err("field `name`: expected a string".into()),
-        None => return Err("field `name`: missing".into()),
+        Some(Value::String(_)) => return Err(format!("field `{at}name`: empty")),
+        Some(_) => return Err(format!("field `{at}name`: expected a string")),
+        None => return Err(format!("field `{at}name`: missing")),
     };
     if name.eq_ignore_ascii_case("finish") {
-        return Err("field `name`: `finish` is reserved".into());
+        return Err(format!("field `{at}name`: `finish` is reserved"));
     }
     let description = match obj.get("description") {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
         Some(_) => {
             return Err(format!(
-                "tool `{name}`: field `description`: expected a string"
+                "tool `{name}`: field `{at}description`: expected a string"
             ))
         }
     };
-    let parameters = match obj
-        .remove("parameters")
-        .or_else(|| obj.remove("input_schema"))
-    {
+    // `parameters: null` is no schema: an `input_schema` beside it is read.
+    let (key, schema) = match obj.remove("parameters") {
+        Some(v) if !v.is_null() => ("parameters", Some(v)),
+        _ => ("input_schema", obj.remove("input_schema")),
+    };
+    let parameters = match schema {
         None | Some(Value::Null) => empty_schema(),
         Some(Value::Object(p)) => {
             if let Some(props) = p.get("properties") {
                 if !props.is_object() {
                     return Err(format!(
-                        "tool `{name}`: field `parameters.properties`: expected an object"
+                        "tool `{name}`: field `{at}{key}.properties`: expected an object"
                     ));
                 }
             }
@@ -164,7 +171,7 @@ pub fn tool_from_value(item: Value) -> std::result::Result<ToolSpec, String> {
         }
         Some(_) => {
             return Err(format!(
-                "tool `{name}`: field `parameters`: expected a JSON Schema object"
+                "tool `{name}`: field `{at}{key}`: expected a JSON Schema object"
             ))
         }
     };
@@ -262,7 +269,13 @@ pub fn example_from_value(value: Value) -> std::result::Result<Example, String> 
     };
     let spans: Vec<Span> = match obj.remove("spans") {
         None | Some(Value::Null) => Vec::new(),
-        Some(v) => serde_json::from_value(v).map_err(|e| format!("field `spans`: {e}"))?,
+        // One at a time, so an error names the span.
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(k, v)| serde_json::from_value(v).map_err(|e| format!("field `spans[{k}]`: {e}")))
+            .collect::<std::result::Result<_, _>>()?,
+        Some(_) => return Err("field `spans`: expected an array".into()),
     };
     let n_chars = text.chars().count();
     for (k, s) in spans.iter().enumerate() {
@@ -347,13 +360,39 @@ mod tests {
         assert!(e.to_string().contains("duplicate tool name `a`"), "{e}");
         let e = parse_tools("[{\"description\":\"x\"}]", p).unwrap_err();
         assert!(
-            e.to_string().contains("tool #0: field `name`: missing"),
+            e.to_string().contains("tools[0]: field `name`: missing"),
             "{e}"
         );
         let e = parse_tools("{", p).unwrap_err();
         assert!(e.to_string().contains("invalid JSON"), "{e}");
         let e = parse_tools("[{\"name\":\"a\",\"parameters\":3}]", p).unwrap_err();
         assert!(e.to_string().contains("parameters"), "{e}");
+        // The field as the input spells it: wrapped in `function`, or Anthropic's `input_schema`.
+        let e =
+            parse_tools(r#"[{"type":"function","function":{"description":"x"}}]"#, p).unwrap_err();
+        assert!(
+            e.to_string().contains("field `function.name`: missing"),
+            "{e}"
+        );
+        let e = parse_tools(r#"[{"name":"a","input_schema":{"properties":[]}}]"#, p).unwrap_err();
+        assert!(
+            e.to_string().contains("field `input_schema.properties`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn responses_tools_and_a_null_parameters_beside_an_input_schema_are_read() {
+        let p = Path::new("tools.json");
+        let t = parse_tools(
+            r#"[{"type":"function","name":"a","parameters":{"type":"object","properties":{"x":{}}}},
+                {"name":"b","parameters":null,"input_schema":{"type":"object","properties":{"y":{}}}}]"#,
+            p,
+        )
+        .unwrap();
+        assert_eq!(t[0].name, "a");
+        assert!(t[0].parameters["properties"]["x"].is_object());
+        assert!(t[1].parameters["properties"]["y"].is_object());
     }
 
     #[test]
@@ -367,6 +406,7 @@ mod tests {
             ("{\"text\":\"x\",\"tool\":\"zzz\"}", 1, "`zzz` is not defined"),
             ("{\"text\":\"x\"}", 1, "field `tool`: missing"),
             ("{\"text\":\"xy\",\"tool\":\"a\",\"spans\":[{\"name\":\"x\",\"start\":1,\"end\":5}]}", 1, "spans[0]"),
+            ("{\"text\":\"xy\",\"tool\":\"a\",\"spans\":[{\"name\":\"x\",\"start\":0,\"end\":1},{\"start\":0,\"end\":1}]}", 1, "field `spans[1]`: missing field `name`"),
         ];
         for (src, line, needle) in cases {
             let e = parse_examples(src, p, Some(&t)).unwrap_err();
