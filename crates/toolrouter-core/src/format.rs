@@ -55,8 +55,8 @@ fn compact_table(router: &Router) -> Result<Option<&'static crate::pretrained::S
         return Ok(None);
     }
     let table = crate::pretrained::table(&router.cfg.pretrained)?;
-    let same =
-        tokenizer::to_json(&table.tokenizer)? == tokenizer::to_json(&router.encoder.tokenizer)?;
+    let same = tokenizer::to_json(&table.tokenizer_for(&router.cfg.normalizer)?)?
+        == tokenizer::to_json(&router.encoder.tokenizer)?;
     Ok(same.then_some(table))
 }
 
@@ -312,7 +312,9 @@ pub fn from_bytes(bytes: &[u8], path: &Path, device: &str) -> Result<Router> {
         _ => None,
     };
     let tok = match table {
-        Some(t) => t.tokenizer.clone(),
+        Some(t) => t
+            .tokenizer_for(&cfg.normalizer)
+            .map_err(|e| invalid(format!("config: {e}")))?,
         None => tokenizer::from_json(field("tokenizer")?).map_err(invalid)?,
     };
     if tok.get_vocab_size(true) != cfg.vocab_size {

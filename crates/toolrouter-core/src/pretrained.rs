@@ -26,6 +26,13 @@ pub struct StaticTable {
     pub rows: Vec<f32>,
 }
 
+impl StaticTable {
+    /// The table's tokenizer with the normaliser a model names (`Config::normalizer`).
+    pub fn tokenizer_for(&self, normalizer: &str) -> Result<Tokenizer> {
+        crate::tokenizer::with_normalizer(&self.tokenizer, normalizer)
+    }
+}
+
 /// The table called `name`; `INVALID_INPUT` naming the option when there is none.
 pub fn table(name: &str) -> Result<&'static StaticTable> {
     if name != MINILM_NAME {
@@ -120,6 +127,32 @@ mod tests {
         assert!(cosine(&salary, &wage) > 0.6, "{}", cosine(&salary, &wage));
         assert!(cosine(&salary, &song) < cosine(&salary, &wage) - 0.3);
         assert!(table("glove").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn accented_and_cjk_words_reach_the_vocabulary_with_their_offsets() -> Result<()> {
+        use crate::tokenizer::{encode, NORMALIZER_BERT, UNK_ID};
+        let t = table(MINILM_NAME)?;
+        let (old, bert) = (t.tokenizer_for("")?, t.tokenizer_for(NORMALIZER_BERT)?);
+        // NFKC alone keeps "ü", which no piece of the vocabulary has: one [UNK] for the word.
+        let text = "weather in Zürich";
+        assert!(encode(&old, text, 48)?.ids.contains(&UNK_ID));
+        let e = encode(&bert, text, 48)?;
+        assert!(!e.ids.contains(&UNK_ID), "{:?}", e.ids);
+        assert_eq!(e.ids, encode(&bert, "weather in zurich", 48)?.ids);
+        // The offsets still point into the user's text (code points).
+        let last = e.offsets.last().copied().unwrap_or_default();
+        let chars: Vec<char> = text.chars().collect();
+        assert_eq!(chars[..last.1].iter().collect::<String>(), text);
+        // A sentence without spaces is one word to NFKC; CJK characters are split apart.
+        assert_eq!(encode(&old, "東京の天気", 48)?.ids.len(), 2);
+        assert!(encode(&bert, "東京の天気", 48)?.ids.len() >= 5);
+        // ASCII text normalises as before (the lean ASCII path relies on it).
+        for s in ["Play Some JAZZ, now!", "a\tb  c", "x\u{1}y"] {
+            let (a, b) = (encode(&old, s, 48)?, encode(&bert, s, 48)?);
+            assert_eq!((a.ids, a.offsets), (b.ids, b.offsets), "{s:?}");
+        }
         Ok(())
     }
 }

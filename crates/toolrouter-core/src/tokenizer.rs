@@ -95,7 +95,10 @@ pub struct Encoded {
     pub continues: Vec<bool>,
 }
 
-/// Builds a WordPiece tokenizer of at most `vocab_size` entries from `texts`.
+/// Builds a WordPiece tokenizer of about `vocab_size` entries from `texts`: every character the
+/// texts use is kept (alone and as `##c`, so no word becomes `[UNK]`) even when that alone
+/// exceeds `vocab_size`, as it can on data with many distinct characters (CJK); whole words and
+/// frequent pieces fill the rest.
 ///
 /// Normalisation (NFKC, lower case), pre-tokenisation (whitespace and punctuation), the
 /// WordPiece model, encoding and serialisation are the `tokenizers` crate's. The vocabulary is
@@ -186,6 +189,34 @@ pub(crate) fn wordpiece(vocab: Vec<String>) -> Result<Tokenizer> {
 
 fn normalizer() -> Sequence {
     Sequence::new(vec![NFKC.into(), Lowercase.into()])
+}
+
+/// The normalisers a model's `Config::normalizer` may name: `""` (NFKC, lower case) and `"bert"`.
+pub const NORMALIZERS: [&str; 2] = ["", NORMALIZER_BERT];
+
+/// NFKC, then what the all-MiniLM-L6-v2 vocabulary was built with (BERT's normaliser): accents
+/// stripped ("Zürich" → "zurich", which the vocabulary has, where NFKC alone leaves a word no
+/// piece matches, one `[UNK]`), spaces around CJK characters (a sentence without spaces is not one
+/// word), lower case. ASCII text normalises exactly as with `""`, so the lean ASCII path holds.
+pub const NORMALIZER_BERT: &str = "bert";
+
+/// `tok` with the normaliser called `name` (see [`NORMALIZERS`]).
+pub(crate) fn with_normalizer(tok: &Tokenizer, name: &str) -> Result<Tokenizer> {
+    let mut tok = tok.clone();
+    match name {
+        "" => {
+            tok.with_normalizer(Some(normalizer()));
+        }
+        NORMALIZER_BERT => {
+            // clean_text off: it would drop control characters the lean ASCII path keeps.
+            let bert = tokenizers::normalizers::BertNormalizer::new(false, true, Some(true), true);
+            tok.with_normalizer(Some(Sequence::new(vec![NFKC.into(), bert.into()])));
+        }
+        other => {
+            return Err(Error::Internal(format!("unknown normalizer `{other}`")));
+        }
+    }
+    Ok(tok)
 }
 
 /// Serialises the tokenizer to the JSON stored in the model file.

@@ -46,8 +46,9 @@ pub struct TrainOptions {
     pub ff_mult: usize,
     pub max_tokens: usize,
     pub dropout: f32,
-    /// Sub-word vocabulary size (upper bound) of the tokenizer trained on the texts; unused with
-    /// a pretrained table, which brings its own.
+    /// Sub-word vocabulary size of the tokenizer trained on the texts (exceeded only when the
+    /// texts use more distinct characters than fit: each is kept); unused with a pretrained
+    /// table, which brings its own.
     pub vocab_size: usize,
     /// Start the token embeddings from a pretrained static word table (`"minilm"`: the
     /// all-MiniLM-L6-v2 table compiled into the library, see [`crate::pretrained`]) with its
@@ -567,7 +568,7 @@ fn fit_once(
         ),
         None => (
             match pretrained {
-                Some(p) => p.tokenizer.clone(),
+                Some(p) => p.tokenizer_for(crate::tokenizer::NORMALIZER_BERT)?,
                 None => train_tokenizer(&texts, opts.vocab_size)?,
             },
             if opts.ngrams {
@@ -598,6 +599,11 @@ fn fit_once(
             dropout: opts.dropout,
             d_bag: opts.d_bag,
             pretrained: pretrained.map_or(String::new(), |_| opts.pretrained.clone()),
+            normalizer: if pretrained.is_some() {
+                crate::tokenizer::NORMALIZER_BERT.into()
+            } else {
+                String::new()
+            },
             n_shapes: if opts.architecture == "attention" && opts.word_shapes {
                 crate::tokenizer::N_SHAPES
             } else {

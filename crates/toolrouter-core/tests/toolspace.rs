@@ -409,3 +409,33 @@ fn a_classic_router_routes_the_same_after_adding_tools_and_a_save_and_load() -> 
     assert_eq!(back.logits(&t)?, r.logits(&t)?);
     Ok(())
 }
+
+#[test]
+fn a_model_keeps_the_normaliser_it_was_trained_with() -> Result<()> {
+    let (classic, _) = routers();
+    // Trained on the pretrained table: accents stripped as its vocabulary was built.
+    assert_eq!(classic.config().normalizer, "bert");
+    let bytes = format::to_bytes(classic)?;
+    let with = |value: Option<&str>| {
+        rewritten(&bytes, None, |md| {
+            let mut cfg: serde_json::Value =
+                serde_json::from_str(&md["config"]).expect("config JSON");
+            match value {
+                Some(v) => cfg["normalizer"] = serde_json::json!(v),
+                None => {
+                    cfg.as_object_mut().expect("object").remove("normalizer");
+                }
+            }
+            md.insert("config".into(), cfg.to_string());
+        })
+    };
+    // A file written before the field: NFKC and lower case, as it was trained.
+    let old = format::from_bytes(&with(None), Path::new("old"), "cpu")?;
+    assert_eq!(old.config().normalizer, "");
+    let t = ["weather in Zürich", "weather in zurich"];
+    assert_ne!(old.logits(&t)?, classic.logits(&t)?);
+    let err = load_error(&with(Some("nfd")));
+    assert_eq!(err.code(), "MODEL_INVALID");
+    assert!(err.to_string().contains("normalizer"), "{err}");
+    Ok(())
+}

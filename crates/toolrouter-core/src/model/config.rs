@@ -42,6 +42,11 @@ pub struct Config {
     /// Word shapes added to the token embeddings ([`crate::tokenizer::word_shapes`]; 0: none, as
     /// in models written before this field).
     pub n_shapes: usize,
+    /// How the tokenizer normalises text ([`crate::tokenizer::NORMALIZERS`]): `""`, NFKC and
+    /// lower case (vocabularies built from the training texts, and every model written before
+    /// this field); `"bert"`, also accents stripped and CJK characters split apart, as the
+    /// pretrained WordPiece vocabulary was built.
+    pub normalizer: String,
 }
 
 impl Default for Config {
@@ -65,6 +70,7 @@ impl Default for Config {
             adjacent_args: Vec::new(),
             pretrained: String::new(),
             n_shapes: 0,
+            normalizer: String::new(),
         }
     }
 }
@@ -84,6 +90,9 @@ impl Config {
             if v == 0 {
                 return Err(format!("`{name}` must be positive"));
             }
+        }
+        if !crate::tokenizer::NORMALIZERS.contains(&self.normalizer.as_str()) {
+            return Err(format!("unknown normalizer `{}`", self.normalizer));
         }
         if self.architecture != "attention" && self.architecture != "gru" {
             return Err(format!("unknown architecture `{}`", self.architecture));
