@@ -4,6 +4,8 @@
 // docs/eval.json (every metric) and one risk-coverage plot per dataset (docs/eval/*.svg).
 //
 // Usage: npm run eval [-- --data DIR] [--only snips,atis] [--variants attention,gru] [--out docs]
+//        [--merge]: with --only, replaces those datasets' rows in the existing eval.json (the others
+//        stay, and eval.md says which rows were rerun, when and where)
 //        npm run eval -- --render   (re-renders eval.md from eval.json, no training)
 // The datasets are read from --data (default ../shared/datasets or $TOOLROUTER_DATASETS);
 // absent data is skipped with a message.
@@ -214,6 +216,7 @@ async function main(): Promise<void> {
       render: { type: 'boolean', default: false },
       teacher: { type: 'boolean', default: true },
       'few-shot': { type: 'boolean', default: true },
+      merge: { type: 'boolean', default: false },
     },
   })
   const out = values.out as string
@@ -297,7 +300,7 @@ async function main(): Promise<void> {
       transfer.push(row)
     }
   }
-  const report: Report = {
+  let report: Report = {
     date: new Date().toISOString().slice(0, 10),
     machine,
     seed,
@@ -305,6 +308,7 @@ async function main(): Promise<void> {
     results: all.map(({ curve: _c, ...r }) => r),
     transfer,
   }
+  if (values.merge === true) report = merged(JSON.parse(fs.readFileSync(path.join(out, 'eval.json'), 'utf8')) as Report, report)
   fs.writeFileSync(path.join(out, 'eval.json'), `${JSON.stringify(report, null, 1)}\n`)
   fs.writeFileSync(path.join(out, 'eval.md'), render(report, fewShotDistill(out), out))
   console.error(`wrote ${path.join(out, 'eval.md')}`)
@@ -325,6 +329,32 @@ interface Report {
   datasets: Record<string, DatasetSize>
   results: Omit<Result, 'curve'>[]
   transfer?: TransferRow[]
+  /** Datasets rerun with `--merge` after the run above: which, when, where, and why. */
+  reruns?: { datasets: string[]; date: string; machine: string; variants: string[] }[]
+}
+
+/**
+ * `old` with the datasets `fresh` ran replaced by its rows (variant by variant; a teacher row the
+ * fresh run could not make, without the teacher's files, is kept from `old`).
+ */
+function merged(old: Report, fresh: Report): Report {
+  if (old.seed !== fresh.seed) throw new Error(`--merge: eval.json was run with seed ${old.seed}, this run with ${fresh.seed}`)
+  const names = Object.keys(fresh.datasets)
+  const variants = [...new Set(fresh.results.map((r) => r.variant))]
+  const replaced = (r: Omit<Result, 'curve'>): boolean => names.includes(r.dataset) && variants.includes(r.variant)
+  const results = old.results.map((r) => (replaced(r) ? fresh.results.find((f) => f.dataset === r.dataset && f.variant === r.variant) ?? r : r))
+  for (const f of fresh.results) if (!results.includes(f) && !old.results.some((r) => r.dataset === f.dataset && r.variant === f.variant)) results.push(f)
+  const transfer = (old.transfer ?? []).map((t) => {
+    const f = fresh.transfer?.find((x) => x.dataset === t.dataset && x.per_tool === t.per_tool)
+    return f === undefined ? t : { ...f, teacher: f.teacher ?? t.teacher }
+  })
+  return {
+    ...old,
+    datasets: { ...old.datasets, ...fresh.datasets },
+    results,
+    transfer,
+    reruns: [...(old.reruns ?? []), { datasets: names, date: fresh.date, machine: fresh.machine, variants }],
+  }
 }
 
 /** The few-shot CLINC150 rows of eval-distill.json (`npm run eval:distill`), when it is there. */
@@ -452,7 +482,15 @@ function render(report: Report, distill?: FewShotDistill, out?: string): string 
       `Every number below comes from that run (also in [eval.json](eval.json)): each variant trains on ` +
       `\`train.jsonl\` with seed ${report.seed}, stops early and fits its temperature and threshold on ` +
       '`valid.jsonl`, and is scored once on `test.jsonl`. Training times were taken on a shared 2-core ' +
-      'machine; `npm run bench` is the place for timings.',
+      'machine; `npm run bench` is the place for timings.' +
+      (report.reruns ?? [])
+        .map(
+          (r) =>
+            ` Rerun later with \`npm run eval -- --only ${r.datasets.join(',')} --merge\` on ${r.date}` +
+            ` (${r.machine}): the ${r.datasets.join(', ')} rows of ${r.variants.length === Object.keys(VARIANTS).length ? 'every variant' : r.variants.join(', ')}` +
+            ' (their training times are that machine\'s; a teacher row that run could not make is kept).',
+        )
+        .join(''),
     '',
     'Columns: **accuracy** is the best tool without a threshold over in-scope requests; **ECE** (15 bins) of the ' +
       'best label before and after temperature scaling; **coverage** and **selective acc.** are the share of all test ' +
