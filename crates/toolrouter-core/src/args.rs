@@ -61,46 +61,68 @@ pub fn arg_vocab(tools: &[ToolSpec], examples: &[Example]) -> (Vec<String>, Vec<
 }
 
 /// The spans of an example: its own `spans`, or, when it has `args` but no spans, each value
-/// found in the text (case-insensitive). `None` when some value cannot be located: the example
-/// then trains the tool head only.
+/// found in the text (case-insensitive, as a whole word when it can be): each item of an array
+/// on its own, longer values first, and no two values on the same characters ("2 rooms for 2
+/// nights" gives each "2" its own argument; "new york" is placed before "york"). Booleans,
+/// null, objects and empty strings are not looked for. `None` when some value cannot be
+/// located: the example then trains the tool head only.
 pub fn locate(ex: &Example) -> Option<Vec<Span>> {
     if !ex.spans.is_empty() || ex.args.is_empty() {
         return Some(ex.spans.clone());
     }
     let lower: Vec<char> = ex.text.chars().map(fold).collect();
-    let mut spans = Vec::new();
+    let mut needles: Vec<(&String, Vec<char>)> = Vec::new();
     for (name, v) in &ex.args {
-        let needle: Vec<char> = match v {
-            Value::String(s) => s.chars().map(fold).collect(),
-            Value::Number(n) => n.to_string().chars().collect(),
-            _ => return None,
+        let items: Vec<&Value> = match v {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
         };
-        if needle.is_empty() {
-            return None;
+        for item in items {
+            let needle: Vec<char> = match item {
+                Value::String(s) => s.chars().map(fold).collect(),
+                Value::Number(n) => n.to_string().chars().collect(),
+                _ => continue,
+            };
+            if !needle.is_empty() {
+                needles.push((name, needle));
+            }
         }
-        let at = whole_word_match(&lower, &needle)?;
+    }
+    // Stable: values of one length keep the arguments' order.
+    needles.sort_by_key(|(_, n)| std::cmp::Reverse(n.len()));
+    let mut taken: Vec<(usize, usize)> = Vec::new();
+    let mut spans = Vec::new();
+    for (name, needle) in needles {
+        let at = whole_word_match(&lower, &needle, &taken)?;
+        taken.push((at, at + needle.len()));
         spans.push(Span {
             name: name.clone(),
             start: at,
             end: at + needle.len(),
         });
     }
+    spans.sort_by_key(|s| s.start);
     Some(spans)
 }
 
-/// The first occurrence of `needle` in `hay` that is a whole word ("ai" in "find emails about
-/// ai" is the last one), else the first at all.
-fn whole_word_match(hay: &[char], needle: &[char]) -> Option<usize> {
+/// The first occurrence of `needle` in `hay` that overlaps none of `taken` and is a whole word
+/// ("ai" in "find emails about ai" is the last one), else the first that overlaps none.
+fn whole_word_match(hay: &[char], needle: &[char], taken: &[(usize, usize)]) -> Option<usize> {
     let edge = |i: Option<usize>| {
         i.and_then(|i| hay.get(i))
             .is_none_or(|c| !c.is_alphanumeric())
     };
     let starts_word = needle.first().is_some_and(|c| c.is_alphanumeric());
     let ends_word = needle.last().is_some_and(|c| c.is_alphanumeric());
+    let free = |at: usize| {
+        taken
+            .iter()
+            .all(|&(a, b)| at + needle.len() <= a || at >= b)
+    };
     let mut hits = hay
         .windows(needle.len())
         .enumerate()
-        .filter(|(_, w)| *w == needle)
+        .filter(|(at, w)| *w == needle && free(*at))
         .map(|(at, _)| at);
     let first = hits.next()?;
     let whole = |at: usize| {
@@ -319,24 +341,26 @@ pub fn adjacent_args(
     examples: &[Example],
     old: Option<(&[String], &[u32])>,
 ) -> Vec<u32> {
-    let mut adjacent: BTreeSet<&str> = BTreeSet::new();
+    let mut adjacent: BTreeSet<String> = BTreeSet::new();
     if let Some((old_names, old_adjacent)) = old {
         adjacent.extend(
             old_adjacent
                 .iter()
                 .filter_map(|&k| old_names.get(k as usize))
-                .map(String::as_str),
+                .cloned(),
         );
     }
     for ex in examples {
         let chars: Vec<char> = ex.text.chars().collect();
-        let mut spans: Vec<&Span> = ex.spans.iter().collect();
+        // Given spans, or the values of `args` located in the text.
+        let located = locate(ex).unwrap_or_default();
+        let mut spans: Vec<&Span> = located.iter().collect();
         spans.sort_by_key(|s| s.start);
         for w in spans.windows(2) {
             let gap = chars.get(w[0].end..w[1].start);
             if w[0].name == w[1].name && gap.is_some_and(|g| g.iter().all(|c| !c.is_alphanumeric()))
             {
-                adjacent.insert(w[0].name.as_str());
+                adjacent.insert(w[0].name.clone());
             }
         }
     }
@@ -353,11 +377,11 @@ pub fn adjacent_args(
 /// thousand examples should not let the argument split into pieces everywhere).
 pub fn single_args(names: &[String], examples: &[Example], min_share: f64) -> Vec<u32> {
     // Per argument: examples that give it, and those that give it twice or more.
-    let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for ex in examples {
-        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-        for s in &ex.spans {
-            *seen.entry(s.name.as_str()).or_default() += 1;
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for s in locate(ex).unwrap_or_default() {
+            *seen.entry(s.name).or_default() += 1;
         }
         for (name, n) in seen {
             let c = counts.entry(name).or_default();
@@ -592,6 +616,39 @@ mod tests {
         assert_eq!(at(1), Some((29, 30)));
         // Only inside a word: still found there.
         assert_eq!(at(2), Some((11, 13)));
+    }
+
+    #[test]
+    fn equal_or_nested_values_take_different_places_and_arrays_each_item() {
+        let ex = crate::data::parse_examples(
+            r#"{"text":"book 2 rooms for 2 nights","tool":"h","args":{"rooms":2,"nights":2}}
+{"text":"from new york to york","tool":"t","args":{"to":"york","from":"new york"}}
+{"text":"weather in oslo and rome","tool":"w","args":{"city":["oslo","rome"],"metric":true,"note":""}}"#,
+            Path::new("x"),
+            None,
+        )
+        .unwrap();
+        let places = |i: usize| -> Vec<(String, usize, usize)> {
+            locate(&ex[i])
+                .expect("located")
+                .into_iter()
+                .map(|s| (s.name, s.start, s.end))
+                .collect()
+        };
+        // Both used to land on the first "2" (and `rooms` overwrote `nights` in the tags).
+        assert_eq!(
+            places(0),
+            [("nights".into(), 5, 6), ("rooms".into(), 17, 18)]
+        );
+        assert_eq!(places(1), [("from".into(), 5, 13), ("to".into(), 17, 21)]);
+        // An array, a boolean and an empty string used to make the whole example unlocatable.
+        assert_eq!(
+            places(2),
+            [("city".into(), 11, 15), ("city".into(), 20, 24)]
+        );
+        // Located arrays count as an argument given twice, as spans would.
+        let names = vec!["city".to_string()];
+        assert!(single_args(&names, &ex[2..], 0.01).is_empty());
     }
 
     #[test]
