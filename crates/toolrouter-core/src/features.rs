@@ -74,8 +74,21 @@ fn fnv(kind: u8, parts: &[&str]) -> u64 {
 }
 
 /// Calls `f` with each lower-cased word of `text` (maximal runs of alphanumeric characters), in
-/// order, from one reused buffer.
+/// order, from one reused buffer. Text that is not ASCII is put in NFC first: a combining accent
+/// is not alphanumeric, so "Zu\u{308}rich" (NFD, as some keyboards and file systems write it)
+/// would otherwise split into "zu" and "rich" where "Zürich" is one word. (NFC, not the
+/// tokenizer's NFKC: it leaves text already composed, as every shared dataset's is, exactly as
+/// it was, so the n-gram features of trained models do not move; NFKC would split "003½".)
 fn each_word(text: &str, mut f: impl FnMut(&str)) {
+    let normalized;
+    let text = if text.is_ascii() {
+        text
+    } else {
+        let mut n = tokenizers::NormalizedString::from(text);
+        n.nfc();
+        normalized = n.get().to_string();
+        normalized.as_str()
+    };
     let mut cur = String::with_capacity(32);
     for c in text.chars() {
         if c.is_alphanumeric() {
@@ -327,6 +340,15 @@ impl NgramVocab {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn composed_and_decomposed_forms_give_the_same_words() {
+        let nfc = words("weather in Zürich, café");
+        assert_eq!(nfc, ["weather", "in", "zürich", "café"]);
+        assert_eq!(words("weather in Zu\u{308}rich, cafe\u{301}"), nfc);
+        // Composed text stays as it is (compatibility characters included).
+        assert_eq!(words("james bond 003½"), ["james", "bond", "003½"]);
+    }
 
     /// The features as first written: every character n-gram built as a string and hashed
     /// whole. `extract` must give the same multiset (saved models index features by hash).
