@@ -136,3 +136,48 @@ test('a missing teacher is MODEL_NOT_FOUND naming the file; bad teacher options 
     t.regex(err?.message ?? '', /teacher/)
   }
 })
+
+test('teacher files that disagree or are cut off are MODEL_INVALID before any training', async (t) => {
+  const { tools, train } = await fixtureData()
+  const words = [...new Set(train.flatMap((e) => e.text.toLowerCase().split(/\W+/)).filter(Boolean))]
+  const cases: [string, (dir: string) => void, RegExp][] = [
+    [
+      'a tokenizer larger than vocab_size',
+      (dir) => {
+        const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, number>
+        cfg.vocab_size = 4
+        fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg))
+      },
+      /tokenizer\.json.*vocab_size/,
+    ],
+    [
+      'max_position_embeddings 1',
+      (dir) => {
+        const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, number>
+        cfg.max_position_embeddings = 1
+        fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg))
+      },
+      /max_position_embeddings/,
+    ],
+    [
+      'a truncated model.safetensors',
+      (dir) => {
+        const file = path.join(dir, 'model.safetensors')
+        fs.writeFileSync(file, fs.readFileSync(file).subarray(0, 200))
+      },
+      /model\.safetensors/,
+    ],
+  ]
+  for (const [what, spoil, message] of cases) {
+    const dir = path.join(tempDir(t), 'teacher')
+    tinyTeacher(dir, words)
+    spoil(dir)
+    const phases: string[] = []
+    // The first two used to be INTERNAL (an index out of range), the third came after a whole
+    // labels-alone training run.
+    const e = await t.throwsAsync(new Trainer({ tools, ...SMALL, teacher: { dir } }).fit(train, { onProgress: (p) => phases.push(p.phase) }))
+    assertToolrouterError(t, e, 'MODEL_INVALID')
+    t.regex(e?.message ?? '', message, what)
+    t.deepEqual(phases, [], what)
+  }
+})

@@ -107,6 +107,21 @@ impl Teacher {
             .map_err(bad)?;
         let mut tokenizer = tokenizers::Tokenizer::from_file(&tok_path)
             .map_err(|e| invalid(&tok_path, e.to_string()))?;
+        // Files that disagree would fail on the first text as an index out of range.
+        let tok_vocab = tokenizer.get_vocab_size(true);
+        if tok_vocab > vocab {
+            return Err(invalid(
+                &tok_path,
+                format!("{tok_vocab} tokens, more than config.json's vocab_size {vocab}"),
+            ));
+        }
+        if n("max_position_embeddings")? < 3 {
+            return Err(invalid(
+                &cfg_path,
+                "max_position_embeddings must leave room for [CLS], a token and [SEP] (at least 3)"
+                    .into(),
+            ));
+        }
         let max_len = n("max_position_embeddings")?.min(128);
         tokenizer
             .with_truncation(Some(tokenizers::TruncationParams {

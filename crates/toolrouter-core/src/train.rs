@@ -405,7 +405,9 @@ pub fn fit_from(
     let started = Instant::now();
     check_options(opts)?;
     if let Some(t) = &opts.teacher {
-        crate::teacher::Teacher::check_dir(std::path::Path::new(&t.dir))?;
+        // Loaded (a memory map and its header) and dropped: a bad file fails here, not after
+        // the labels-alone run has trained.
+        crate::teacher::Teacher::load(std::path::Path::new(&t.dir), &candle_core::Device::Cpu)?;
     }
     let validated = valid.is_some_and(|v| !v.is_empty()) || opts.valid_fraction > 0.0;
     if !validated || !opts.teacher.as_ref().is_some_and(|t| t.select) {
