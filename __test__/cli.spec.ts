@@ -348,11 +348,17 @@ test('add-tool adds before it removes: all but one trained tool can be swapped o
   t.is(jsonLines(r.stdout)[0].tools, 2)
 })
 
+/** A tools file in `dir` with one new tool, `set_alarm`; returns its path. */
+function alarmToolFile(dir: string): string {
+  const file = join(dir, 'new-tools.json')
+  writeFileSync(file, JSON.stringify([{ name: 'set_alarm', description: 'Wake the user up.' }]))
+  return file
+}
+
 test('add-tool refuses a name given to both --tool and --remove', async (t) => {
   const dir = tempDir(t)
   const model = await trainQuick(t, dir)
-  const tools = join(dir, 'new-tools.json')
-  writeFileSync(tools, JSON.stringify([{ name: 'set_alarm', description: 'Wake the user up.' }]))
+  const tools = alarmToolFile(dir)
   const out = join(dir, 'x.trm')
   // It used to report set_alarm removed and keep it.
   const r = await cli(['add-tool', '--model', model, '--tool', tools, '--remove', 'set_alarm', '--out', out, '--json'])
@@ -364,8 +370,7 @@ test('add-tool refuses a name given to both --tool and --remove', async (t) => {
 test('add-tool with an example for a tool it does not add exits 2', async (t) => {
   const dir = tempDir(t)
   const model = await trainQuick(t, dir)
-  const tools = join(dir, 'new-tools.json')
-  writeFileSync(tools, JSON.stringify([{ name: 'set_alarm', description: 'Wake the user up.' }]))
+  const tools = alarmToolFile(dir)
   const examples = join(dir, 'new.jsonl')
   writeFileSync(examples, JSON.stringify({ text: 'play jazz', tool: 'play_music' }))
   const r = await cli(['add-tool', '--model', model, '--tool', tools, '--examples', examples, '--out', join(dir, 'x.trm')])

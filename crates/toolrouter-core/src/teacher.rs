@@ -45,15 +45,6 @@ fn file(dir: &Path, name: &str) -> Result<PathBuf> {
 }
 
 impl Teacher {
-    /// Checks that `dir` holds the teacher's three files, naming the first one missing; cheap,
-    /// so training can fail before its first run rather than after.
-    pub fn check_dir(dir: &Path) -> Result<()> {
-        for name in ["config.json", "model.safetensors", "tokenizer.json"] {
-            file(dir, name)?;
-        }
-        Ok(())
-    }
-
     /// Loads the teacher from `dir` (`config.json`, `model.safetensors`, `tokenizer.json`).
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         let invalid = |path: &Path, reason: String| Error::ModelInvalid {
